@@ -1,0 +1,16 @@
+//! xdptcp: a kernel-bypass TCP/IP stack over Linux AF_XDP.
+//!
+//! Layers, each a module whose name says what it owns:
+//! - [`wire`]: zero-copy views over Ethernet, ARP, IPv4 and TCP, and emitters.
+//! - [`tcp`]: the sans-IO connection state machine (segments and time in, segments and a
+//!   deadline out).
+//! - [`sim`]: a deterministic in-memory network with loss, reordering, duplication and
+//!   corruption, for testing the core.
+
+#![forbid(unsafe_code)]
+
+pub mod tcp;
+pub mod time;
+pub mod wire;
+
+pub use time::Instant;
