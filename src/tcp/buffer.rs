@@ -1,0 +1,328 @@
+//! Byte rings for the send and receive buffers, and the out-of-order assembler.
+//!
+//! Storage is allocated on first use and can be released when empty, so an idle connection
+//! holds no buffer memory (ROADMAP: ≤ 1 KiB of control state per idle connection). Capacity
+//! is fixed at creation: nothing grows without bound.
+
+use super::seq::SeqNum;
+
+/// A fixed-capacity byte ring whose storage is allocated lazily.
+///
+/// Bytes `[0, len)` (counted from `head`) are "committed"; the receive side may also write
+/// bytes beyond `len` (out-of-order data) and commit them later.
+#[derive(Debug)]
+pub struct RingBuffer {
+    storage: Box<[u8]>,
+    capacity: usize,
+    head: usize,
+    len: usize,
+}
+
+impl RingBuffer {
+    /// An empty ring of `capacity` bytes; nothing is allocated yet.
+    pub fn new(capacity: usize) -> RingBuffer {
+        RingBuffer {
+            storage: Box::default(),
+            capacity,
+            head: 0,
+            len: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Committed bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Room after the committed bytes.
+    pub fn free(&self) -> usize {
+        self.capacity - self.len
+    }
+
+    /// True when storage is allocated.
+    pub fn is_allocated(&self) -> bool {
+        !self.storage.is_empty()
+    }
+
+    fn allocate(&mut self) {
+        if self.storage.is_empty() && self.capacity > 0 {
+            self.storage = vec![0u8; self.capacity].into_boxed_slice();
+            self.head = 0;
+        }
+    }
+
+    /// Frees the storage if nothing is committed. The caller must know that no uncommitted
+    /// (out-of-order) bytes are stored either.
+    pub fn release_if_empty(&mut self) {
+        if self.len == 0 {
+            self.storage = Box::default();
+            self.head = 0;
+        }
+    }
+
+    /// Copies `data` into the ring at `offset` bytes past the committed bytes, without
+    /// committing it. Returns how many bytes fit (data past the capacity is cut off).
+    pub fn write_uncommitted(&mut self, offset: usize, data: &[u8]) -> usize {
+        if offset >= self.free() {
+            return 0;
+        }
+        let n = data.len().min(self.free() - offset);
+        if n == 0 {
+            return 0;
+        }
+        self.allocate();
+        let start = (self.head + self.len + offset) % self.capacity;
+        let first = n.min(self.capacity - start);
+        self.storage[start..start + first].copy_from_slice(&data[..first]);
+        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        n
+    }
+
+    /// Commits `n` bytes previously written past the committed bytes.
+    pub fn commit(&mut self, n: usize) {
+        debug_assert!(n <= self.free());
+        self.len += n.min(self.free());
+    }
+
+    /// Appends as much of `data` as fits and commits it. Returns the number of bytes taken.
+    pub fn push(&mut self, data: &[u8]) -> usize {
+        let n = self.write_uncommitted(0, data);
+        self.commit(n);
+        n
+    }
+
+    /// The committed bytes starting at `offset`, as up to two slices (the ring may wrap).
+    pub fn slices_from(&self, offset: usize) -> (&[u8], &[u8]) {
+        if offset >= self.len {
+            return (&[], &[]);
+        }
+        let n = self.len - offset;
+        let start = (self.head + offset) % self.capacity;
+        let first = n.min(self.capacity - start);
+        (
+            &self.storage[start..start + first],
+            &self.storage[..n - first],
+        )
+    }
+
+    /// Copies committed bytes from `offset` into `out`; returns the count copied.
+    pub fn read_at(&self, offset: usize, out: &mut [u8]) -> usize {
+        let (a, b) = self.slices_from(offset);
+        let n1 = a.len().min(out.len());
+        out[..n1].copy_from_slice(&a[..n1]);
+        let n2 = b.len().min(out.len() - n1);
+        out[n1..n1 + n2].copy_from_slice(&b[..n2]);
+        n1 + n2
+    }
+
+    /// Drops `n` committed bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        if n == 0 {
+            return;
+        }
+        self.head = (self.head + n) % self.capacity;
+        self.len -= n;
+        if self.len == 0 {
+            // Keep future writes contiguous where possible.
+            self.head = 0;
+        }
+    }
+}
+
+/// Out-of-order sequence ranges held in the receive buffer, sorted and disjoint.
+///
+/// The number of ranges is fixed (bounded memory under attack: a peer cannot make us track
+/// more holes than this); a segment that would need one more range is dropped and will be
+/// retransmitted. The range received last is remembered for the first SACK block (RFC 2018 §4).
+#[derive(Debug, Clone, Default)]
+pub struct Assembler {
+    ranges: [(SeqNum, SeqNum); Assembler::MAX_RANGES],
+    count: u8,
+    /// Index of the range that holds the most recently received segment.
+    latest: Option<u8>,
+}
+
+/// The assembler has no room for another disjoint range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AssemblerFull;
+
+impl Assembler {
+    /// Most disjoint out-of-order ranges tracked.
+    pub const MAX_RANGES: usize = 8;
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn ranges(&self) -> &[(SeqNum, SeqNum)] {
+        &self.ranges[..usize::from(self.count)]
+    }
+
+    /// The range that holds the most recently received segment.
+    pub fn latest(&self) -> Option<(SeqNum, SeqNum)> {
+        self.latest.map(|i| self.ranges[usize::from(i)])
+    }
+
+    /// Adds `[start, end)`, merging it with overlapping or adjacent ranges.
+    pub fn insert(&mut self, start: SeqNum, end: SeqNum) -> Result<(), AssemblerFull> {
+        if start >= end {
+            return Ok(());
+        }
+        let count = usize::from(self.count);
+        // First range whose end reaches `start` (could merge or lies after).
+        let first = self.ranges[..count]
+            .iter()
+            .position(|&(_, e)| e >= start)
+            .unwrap_or(count);
+        // Ranges [first, last) overlap or touch the new one.
+        let mut last = first;
+        let (mut new_start, mut new_end) = (start, end);
+        while last < count && self.ranges[last].0 <= end {
+            new_start = new_start.min(self.ranges[last].0);
+            new_end = new_end.max(self.ranges[last].1);
+            last += 1;
+        }
+        let merged = last - first;
+        if merged == 0 {
+            if count == Self::MAX_RANGES {
+                return Err(AssemblerFull);
+            }
+            self.ranges.copy_within(first..count, first + 1);
+            self.count += 1;
+        } else if merged > 1 {
+            self.ranges.copy_within(last..count, first + 1);
+            self.count -= (merged - 1) as u8;
+        }
+        self.ranges[first] = (new_start, new_end);
+        self.latest = Some(first as u8);
+        Ok(())
+    }
+
+    /// If the first range starts at or before `rcv_nxt`, removes it and returns its end.
+    pub fn pop_front_reached(&mut self, rcv_nxt: SeqNum) -> Option<SeqNum> {
+        if self.count == 0 || self.ranges[0].0 > rcv_nxt {
+            return None;
+        }
+        let end = self.ranges[0].1;
+        let count = usize::from(self.count);
+        self.ranges.copy_within(1..count, 0);
+        self.count -= 1;
+        self.latest = match self.latest {
+            Some(0) | None => None,
+            Some(i) => Some(i - 1),
+        };
+        Some(end)
+    }
+
+    pub fn clear(&mut self) {
+        self.count = 0;
+        self.latest = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ring_wraps_and_reads_back() {
+        let mut r = RingBuffer::new(8);
+        assert!(!r.is_allocated());
+        assert_eq!(r.push(b"abcdef"), 6);
+        assert!(r.is_allocated());
+        r.consume(4);
+        assert_eq!(r.push(b"ghijkl"), 6);
+        assert_eq!(r.len(), 8);
+        assert_eq!(r.push(b"x"), 0);
+        let mut out = [0u8; 8];
+        assert_eq!(r.read_at(0, &mut out), 8);
+        assert_eq!(&out, b"efghijkl");
+        let (a, b) = r.slices_from(1);
+        assert_eq!([a, b].concat(), b"fghijkl");
+        r.consume(8);
+        r.release_if_empty();
+        assert!(!r.is_allocated());
+    }
+
+    #[test]
+    fn ring_uncommitted_writes_commit_in_order() {
+        let mut r = RingBuffer::new(10);
+        assert_eq!(r.write_uncommitted(3, b"def"), 3);
+        assert_eq!(r.write_uncommitted(0, b"abc"), 3);
+        r.commit(6);
+        assert_eq!(r.write_uncommitted(2, b"xyzw"), 2);
+        let mut out = [0u8; 6];
+        r.read_at(0, &mut out);
+        assert_eq!(&out, b"abcdef");
+    }
+
+    #[test]
+    fn assembler_merges_and_bounds() {
+        let mut a = Assembler::default();
+        let s = |x: u32| SeqNum(x);
+        a.insert(s(10), s(20)).unwrap();
+        a.insert(s(30), s(40)).unwrap();
+        a.insert(s(20), s(30)).unwrap();
+        assert_eq!(a.ranges(), &[(s(10), s(40))]);
+        for i in 0..7u32 {
+            a.insert(s(100 + i * 10), s(105 + i * 10)).unwrap();
+        }
+        assert_eq!(a.ranges().len(), Assembler::MAX_RANGES);
+        assert_eq!(a.insert(s(50), s(55)), Err(AssemblerFull));
+        // Merging into an existing range still works when full.
+        a.insert(s(5), s(12)).unwrap();
+        assert_eq!(a.latest(), Some((s(5), s(40))));
+        assert_eq!(a.pop_front_reached(s(4)), None);
+        assert_eq!(a.pop_front_reached(s(5)), Some(s(40)));
+        assert_eq!(a.latest(), None);
+    }
+
+    #[test]
+    fn assembler_across_wrap() {
+        let mut a = Assembler::default();
+        let base = SeqNum(u32::MAX - 5);
+        a.insert(base + 10u32, base + 20u32).unwrap();
+        a.insert(base, base + 10u32).unwrap();
+        assert_eq!(a.ranges(), &[(base, base + 20u32)]);
+    }
+
+    proptest! {
+        /// Any insertion order of any ranges yields the same coverage as a bitmap.
+        #[test]
+        fn assembler_matches_bitmap(ranges in proptest::collection::vec((0u32..200, 1u32..20), 1..30)) {
+            let base = SeqNum(u32::MAX - 100);
+            let mut a = Assembler::default();
+            let mut bitmap = [false; 220];
+            for (start, len) in ranges {
+                if a.insert(base + start, base + start + len).is_ok() {
+                    for b in &mut bitmap[start as usize..(start + len) as usize] {
+                        *b = true;
+                    }
+                }
+            }
+            let mut from_ranges = [false; 220];
+            let mut prev_end: Option<SeqNum> = None;
+            for &(s, e) in a.ranges() {
+                prop_assert!(s < e);
+                if let Some(p) = prev_end {
+                    prop_assert!(p < s, "ranges must be disjoint and non-adjacent");
+                }
+                prev_end = Some(e);
+                for b in &mut from_ranges[s.since(base) as usize..e.since(base) as usize] {
+                    *b = true;
+                }
+            }
+            prop_assert_eq!(&bitmap[..], &from_ranges[..]);
+        }
+    }
+}

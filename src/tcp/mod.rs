@@ -1,0 +1,20 @@
+//! The sans-IO TCP core (RFC 9293): one [`Connection`] per flow, driven by segments and time.
+//!
+//! See [`connection`] for the state machine. Sequence numbers are [`SeqNum`] values compared
+//! modulo 2^32; buffers are bounded rings; timers are a fixed table; the congestion
+//! controller is NewReno. Tests of every arrow of the RFC 9293 state diagram live in
+//! `tests/tcp_state_diagram.rs`; its module documentation maps each arrow to its test.
+
+pub mod buffer;
+pub mod config;
+pub mod congestion;
+pub mod connection;
+pub mod isn;
+pub mod rtt;
+pub mod seq;
+pub mod timer;
+
+pub use config::{Config, ConfigError, Keepalive};
+pub use connection::{reset_reply, Connection, Error, Event, State};
+pub use isn::IsnGenerator;
+pub use seq::SeqNum;
