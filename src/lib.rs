@@ -9,6 +9,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod flow;
+pub mod sim;
+pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;

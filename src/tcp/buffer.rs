@@ -129,12 +129,10 @@ impl RingBuffer {
         if n == 0 {
             return;
         }
+        // The head is not reset when the ring empties: uncommitted (out-of-order) bytes
+        // may be stored past it and must stay where they are.
         self.head = (self.head + n) % self.capacity;
         self.len -= n;
-        if self.len == 0 {
-            // Keep future writes contiguous where possible.
-            self.head = 0;
-        }
     }
 }
 
@@ -264,6 +262,21 @@ mod tests {
         let mut out = [0u8; 6];
         r.read_at(0, &mut out);
         assert_eq!(&out, b"abcdef");
+    }
+
+    #[test]
+    fn reading_everything_keeps_uncommitted_bytes_in_place() {
+        // Out-of-order bytes stored past the committed ones survive the reader draining the
+        // committed part (a regression found by the lossy-network property test).
+        let mut r = RingBuffer::new(16);
+        r.push(b"abcd");
+        assert_eq!(r.write_uncommitted(2, b"gh"), 2);
+        r.consume(4);
+        assert_eq!(r.write_uncommitted(0, b"ef"), 2);
+        r.commit(4);
+        let mut out = [0u8; 4];
+        assert_eq!(r.read_at(0, &mut out), 4);
+        assert_eq!(&out, b"efgh");
     }
 
     #[test]

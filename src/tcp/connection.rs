@@ -397,6 +397,12 @@ impl Connection {
         self.rtt.srtt()
     }
 
+    /// Retransmission timeouts since the peer last acknowledged anything. The stack uses it
+    /// to re-validate the next hop when a path seems dead (as Linux's "negative advice").
+    pub fn consecutive_timeouts(&self) -> u8 {
+        self.retries
+    }
+
     /// Bytes the application can still queue with [`Connection::send`].
     pub fn send_capacity(&self) -> usize {
         self.send_buf.free()
@@ -1404,7 +1410,12 @@ impl Connection {
             return Some(self.emit_control(self.snd_una - 1u32, TcpFlags::ACK, out));
         }
         if self.ack_now {
-            return Some(self.emit_control(self.snd_nxt, TcpFlags::ACK, out));
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where RFC 9293's SND.NXT is our highest
+            // sequence number sent: after a timeout rewinds `snd_nxt` (go-back-N), an ACK at
+            // the rewound value would lie below the peer's RCV.NXT, be found unacceptable and
+            // answered with another ACK, and the two ends would trade ACKs forever without
+            // either processing the other's acknowledgment.
+            return Some(self.emit_control(self.snd_max, TcpFlags::ACK, out));
         }
         None
     }
