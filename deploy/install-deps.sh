@@ -1,0 +1,46 @@
+#!/bin/sh
+# Installs what xdptcp needs to build, test and run its lab on Debian: the C toolchain and
+# libraries for the XDP program and xsk-rs, the network tools of the lab, the Linux peers the
+# interop tests talk to, and a Rust toolchain with rustfmt and clippy. Idempotent: it only
+# installs what is missing.
+set -eu
+
+PACKAGES="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev bpftool
+iproute2 ethtool iputils-ping curl ca-certificates ncat wrk sockperf iperf3 python3 linux-perf"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "error: missing Debian packages:$missing" >&2
+        echo "       run as root (or: sudo apt-get install$missing)" >&2
+        exit 1
+    fi
+    echo "installing:$missing"
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The Rust toolchain: rustup's, as Debian's cargo is too old for the dependencies.
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+    echo "installing the Rust toolchain with rustup"
+    if ! curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        sh -s -- -y --profile minimal --component rustfmt,clippy >/dev/null; then
+        echo "error: no cargo on PATH and rustup could not be fetched; install Rust 1.85 or newer" >&2
+        exit 1
+    fi
+fi
+PATH="$HOME/.cargo/bin:$PATH"
+if command -v rustup >/dev/null 2>&1; then
+    for component in rustfmt clippy; do
+        if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+            rustup component add "$component"
+        fi
+    done
+fi
