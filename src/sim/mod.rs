@@ -6,6 +6,8 @@
 //! frames overtake it, or flip a byte in it (which a checksum must then catch). All randomness
 //! comes from one seeded ChaCha8 generator, so a run replays exactly from its seed.
 
+pub mod transfer;
+
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::Ipv4Addr;

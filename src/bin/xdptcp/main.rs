@@ -1,0 +1,65 @@
+//! The `xdptcp` command.
+
+mod sim;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "xdptcp",
+    version,
+    about = "A kernel-bypass TCP/IP stack over AF_XDP"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a bulk transfer between two xdptcp stacks over a simulated, impaired link and
+    /// report what the link and the stacks did (deterministic: the seed replays it).
+    Sim(sim::SimArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sim(args) => sim::run(&args),
+    };
+    if let Err(message) = result {
+        eprintln!("xdptcp: {message}");
+        std::process::exit(1);
+    }
+}
+
+/// Parses a byte count with an optional K, M or G suffix (powers of 1024).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, multiplier) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&text[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&text[..i], 1 << 30),
+        _ => (text, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(multiplier))
+        .ok_or_else(|| format!("{text:?} is not a byte count (examples: 1500, 64K, 4M, 1G)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("64K"), Ok(65_536));
+        assert_eq!(parse_size("4m"), Ok(4 << 20));
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+}
