@@ -7,13 +7,19 @@
 //! - [`sim`]: a deterministic in-memory network with loss, reordering, duplication and
 //!   corruption, for testing the core.
 
-#![forbid(unsafe_code)]
+// `unsafe` is confined to the AF_XDP layer (`xdp`), which allows it explicitly.
+#![deny(unsafe_code)]
 
+pub mod apps;
 pub mod flow;
+pub mod host;
+pub mod lab;
+pub mod runtime;
 pub mod sim;
 pub mod stack;
 pub mod tcp;
 pub mod time;
 pub mod wire;
+pub mod xdp;
 
 pub use time::Instant;

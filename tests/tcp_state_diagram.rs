@@ -169,6 +169,28 @@ fn syn_sent_to_closed_on_close() {
 }
 
 #[test]
+fn shutdown_write_in_syn_sent_sends_fin_after_the_handshake() {
+    // Unlike CLOSE, an application's half-close before the handshake completes is kept:
+    // the FIN follows the queued data once ESTABLISHED (which becomes FIN-WAIT-1 at once).
+    let mut h = Harness::new();
+    h.conn.connect(REMOTE_PORT, h.now).unwrap();
+    h.conn.send(b"req", h.now).unwrap();
+    h.conn.shutdown_write(h.now).unwrap();
+    assert_eq!(h.conn.state(), State::SynSent);
+    h.expect(&[our_syn()]);
+    h.at(10)
+        .send(seg(IRS, ISS + 1, SYN | ACK).mss(1000).wscale(0));
+    assert_eq!(h.conn.state(), State::FinWait1);
+    assert_eq!(h.conn.poll_event(), Some(Event::Connected));
+    h.expect(&[out(ISS + 1, IRS + 1, FIN | ACK | PSH, 60_000).payload(b"req")]);
+    // Reading goes on after our FIN.
+    h.at(11)
+        .send(seg(IRS + 1, ISS + 5, ACK | PSH).payload(b"resp"));
+    assert_eq!(h.conn.state(), State::FinWait2);
+    assert_eq!(h.read_all(), b"resp");
+}
+
+#[test]
 fn syn_sent_to_syn_received_on_simultaneous_syn() {
     let mut h = Harness::new();
     h.conn.connect(REMOTE_PORT, h.now).unwrap();

@@ -41,14 +41,20 @@ pub struct StackConfig {
     pub ipv4: Ipv4Addr,
     /// On-link prefix length of `ipv4`.
     pub prefix_len: u8,
-    /// Next hop for destinations off the link.
+    /// Next hop for destinations off the link that no entry of `routes` covers.
     pub gateway: Option<Ipv4Addr>,
+    /// More specific routes (from the kernel's table), longest prefix first wins.
+    pub routes: Vec<Route>,
     /// IP MTU of the link.
     pub mtu: u16,
     /// Most connections this stack holds at once (the flow table is sized from it).
     pub max_connections: usize,
     /// Source ports for active opens.
     pub ephemeral_ports: RangeInclusive<u16>,
+    /// Accept a TCP segment whose checksum field holds only the pseudo-header sum, the mark
+    /// of a local kernel's unfinished checksum offload (`CHECKSUM_PARTIAL`) arriving over
+    /// veth. Real NICs deliver finished checksums; leave this off for them.
+    pub accept_partial_checksum: bool,
     /// Answer ARP requests for `ipv4` and resolve neighbours with ARP. Off when the host's
     /// kernel shares the address and answers ARP itself; neighbours then come from
     /// [`Stack::add_neighbor`].
@@ -64,12 +70,38 @@ impl StackConfig {
             ipv4,
             prefix_len,
             gateway: None,
+            routes: Vec::new(),
             mtu: 1500,
             max_connections: 65_536,
             ephemeral_ports: 32_768..=60_999,
             arp: true,
+            accept_partial_checksum: false,
             tcp: tcp::Config::default(),
         }
+    }
+}
+
+/// A route: destinations in `prefix/len` go via `gateway` (on-link when `None`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub prefix: Ipv4Addr,
+    pub len: u8,
+    pub gateway: Option<Ipv4Addr>,
+}
+
+impl Route {
+    fn mask(len: u8) -> u32 {
+        if len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(len.min(32)))
+        }
+    }
+
+    /// True if `dst` lies in this route's prefix.
+    pub fn covers(&self, dst: Ipv4Addr) -> bool {
+        let mask = Route::mask(self.len);
+        u32::from(dst) & mask == u32::from(self.prefix) & mask
     }
 }
 
@@ -127,6 +159,8 @@ pub struct StackStats {
     pub drop_ip_fragment: u64,
     pub drop_bad_tcp_header: u64,
     pub drop_bad_tcp_checksum: u64,
+    /// Segments accepted with an unfinished (offload pending) checksum on veth.
+    pub rx_partial_checksum: u64,
     pub drop_bad_tcp_option: u64,
     pub drop_bad_arp: u64,
     pub drop_listen_overflow: u64,
@@ -221,6 +255,8 @@ pub struct Stack {
     /// Connections with output waiting for ARP, retried every [`ARP_RETRY`].
     parked: Vec<ConnId>,
     arp_retry_at: Option<Instant>,
+    /// Next hops to resolve, for the host when `arp` is off.
+    neighbor_requests: VecDeque<Ipv4Addr>,
     next_ephemeral: u16,
     ip_ident: u16,
     stats: StackStats,
@@ -286,6 +322,7 @@ impl Stack {
             timers: BinaryHeap::new(),
             parked: Vec::new(),
             arp_retry_at: None,
+            neighbor_requests: VecDeque::new(),
             next_ephemeral: *config.ephemeral_ports.start(),
             ip_ident: 1,
             stats: StackStats::default(),
@@ -315,6 +352,13 @@ impl Stack {
 
     pub fn neighbors(&self) -> &NeighborCache {
         &self.neighbors
+    }
+
+    /// A next hop whose MAC address the stack needs, when it does not run ARP itself: the
+    /// host resolves it and answers with [`Stack::add_neighbor`]. Repeated at most once a
+    /// second per address while it stays unresolved or suspect.
+    pub fn poll_neighbor_request(&mut self) -> Option<Ipv4Addr> {
+        self.neighbor_requests.pop_front()
     }
 
     // ----------------------------------------------------------------------------------
@@ -441,6 +485,12 @@ impl Stack {
     /// Half-close: no more data from us (RFC 9293 CLOSE).
     pub fn close(&mut self, id: ConnId, now: Instant) -> Result<(), StackError> {
         Ok(self.connection(id)?.close(now)?)
+    }
+
+    /// Half-close as applications mean it: FIN after the queued data, also from SYN-SENT
+    /// (see [`tcp::Connection::shutdown_write`]).
+    pub fn shutdown_write(&mut self, id: ConnId, now: Instant) -> Result<(), StackError> {
+        Ok(self.connection(id)?.shutdown_write(now)?)
     }
 
     pub fn abort(&mut self, id: ConnId) -> Result<(), StackError> {
@@ -581,7 +631,11 @@ impl Stack {
             Err(e) => return self.stats.count_malformed(e),
         };
         if !tcp.verify_checksum(ip.src(), ip.dst()) {
-            return self.stats.count_malformed(WireError::BadTcpChecksum);
+            if self.config.accept_partial_checksum && tcp.has_partial_checksum(ip.src(), ip.dst()) {
+                self.stats.rx_partial_checksum += 1;
+            } else {
+                return self.stats.count_malformed(WireError::BadTcpChecksum);
+            }
         }
         let repr = match TcpRepr::parse(&tcp) {
             Ok(r) => r,
@@ -815,15 +869,25 @@ impl Stack {
     // Transmit path
     // ----------------------------------------------------------------------------------
 
-    fn next_hop(&self, dst: Ipv4Addr) -> Ipv4Addr {
-        let mask = if self.config.prefix_len == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.config.prefix_len))
+    /// The neighbour a frame to `dst` goes to: the longest matching route, then the local
+    /// subnet, then the default gateway.
+    pub fn next_hop(&self, dst: Ipv4Addr) -> Ipv4Addr {
+        if let Some(route) = self
+            .config
+            .routes
+            .iter()
+            .filter(|r| r.covers(dst))
+            .max_by_key(|r| r.len)
+        {
+            return route.gateway.unwrap_or(dst);
+        }
+        let subnet = Route {
+            prefix: self.config.ipv4,
+            len: self.config.prefix_len,
+            gateway: None,
         };
-        let on_link = (u32::from(dst) & mask) == (u32::from(self.config.ipv4) & mask);
         match self.config.gateway {
-            Some(gw) if !on_link => gw,
+            Some(gw) if !subnet.covers(dst) => gw,
             _ => dst,
         }
     }
@@ -894,7 +958,17 @@ impl Stack {
     /// learned). A different answer replaces it.
     fn revalidate_neighbor(&mut self, now: Instant, dst: Ipv4Addr) {
         let hop = self.next_hop(dst);
-        if self.config.arp && self.neighbors.should_request(hop, now, ARP_RETRY) {
+        if !self.config.arp {
+            // The host resolves neighbours (see `poll_neighbor_request`).
+            if self.neighbors.should_request(hop, now, ARP_RETRY)
+                && !self.neighbor_requests.contains(&hop)
+                && self.neighbor_requests.len() < 64
+            {
+                self.neighbor_requests.push_back(hop);
+            }
+            return;
+        }
+        if self.neighbors.should_request(hop, now, ARP_RETRY) {
             self.arp_out.push_back((
                 MacAddr::BROADCAST,
                 ArpRepr {

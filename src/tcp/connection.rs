@@ -591,6 +591,23 @@ impl Connection {
         }
     }
 
+    /// Half-close as applications mean it (`shutdown(SHUT_WR)`): a FIN follows the queued
+    /// data, and reading goes on. Unlike [`Connection::close`] in SYN-SENT, which deletes the
+    /// connection (RFC 9293 §3.10.4), this queues the FIN until the handshake completes.
+    pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
+        match self.state {
+            State::SynSent => {
+                if self.fin != FinState::Open {
+                    return Err(Error::WriteClosed);
+                }
+                self.fin = FinState::Queued;
+                Ok(())
+            }
+            State::Listen => Err(Error::InvalidState(State::Listen)),
+            _ => self.close(now),
+        }
+    }
+
     /// ABORT (RFC 9293 §3.10.5): send a reset where the peer holds state, drop everything.
     pub fn abort(&mut self) {
         if matches!(
@@ -995,7 +1012,12 @@ impl Connection {
     }
 
     fn enter_established(&mut self, now: Instant) {
-        self.state = State::Established;
+        // A shutdown_write() from SYN-SENT takes effect now: FIN after the queued data.
+        self.state = if self.fin == FinState::Queued {
+            State::FinWait1
+        } else {
+            State::Established
+        };
         self.raise(Event::Connected);
         if let Some(keepalive) = self.config.keepalive {
             self.timers.set(Timer::Keepalive, now + keepalive.idle);

@@ -431,6 +431,21 @@ impl<T: AsRef<[u8]>> TcpPacket<T> {
     }
 }
 
+impl<T: AsRef<[u8]>> TcpPacket<T> {
+    /// True when the checksum field holds just the folded pseudo-header sum: what a Linux
+    /// sender leaves for the device to finish under checksum offload (`CHECKSUM_PARTIAL`),
+    /// and what a veth peer hands over unfinished.
+    pub fn has_partial_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        let Ok(len) = u16::try_from(self.bytes().len()) else {
+            return false;
+        };
+        self.checksum()
+            == Checksum::new()
+                .add_pseudo_header(src, dst, PROTOCOL_TCP, len)
+                .sum()
+    }
+}
+
 /// Computes and stores the checksum of a whole segment (header and payload) in place.
 pub fn fill_checksum(segment: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
     segment[field::CHECKSUM].copy_from_slice(&[0, 0]);
@@ -647,6 +662,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn partial_checksum_is_recognized() {
+        let repr = TcpRepr {
+            src_port: 1,
+            dst_port: 2,
+            flags: TcpFlags::SYN,
+            ..TcpRepr::default()
+        };
+        let mut buf = segment(&repr, b"");
+        let pseudo = Checksum::new()
+            .add_pseudo_header(SRC, DST, PROTOCOL_TCP, buf.len() as u16)
+            .sum();
+        buf[16..18].copy_from_slice(&pseudo.to_be_bytes());
+        let p = TcpPacket::new_checked(&buf[..]).unwrap();
+        assert!(!p.verify_checksum(SRC, DST));
+        assert!(p.has_partial_checksum(SRC, DST));
+        let good = segment(&repr, b"");
+        assert!(!TcpPacket::new_checked(&good[..])
+            .unwrap()
+            .has_partial_checksum(SRC, DST));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! The `xdptcp` command.
 
+mod common;
+mod lab;
+mod nc;
+mod serve;
 mod sim;
 
 use clap::{Parser, Subcommand};
@@ -17,14 +21,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create or remove a lab of network namespaces (stack, router, Linux peer) over veth.
+    Lab(lab::LabArgs),
+    /// Netcat over the stack: stdin to a connection, the connection to stdout.
+    Nc(nc::NcArgs),
+    /// Run a server (echo, http, sockperf, discard) on the stack over AF_XDP.
+    Serve(serve::ServeArgs),
     /// Run a bulk transfer between two xdptcp stacks over a simulated, impaired link and
     /// report what the link and the stacks did (deterministic: the seed replays it).
     Sim(sim::SimArgs),
 }
 
 fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_target(false)
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Lab(args) => lab::run(&args),
+        Command::Nc(args) => nc::run(&args),
+        Command::Serve(args) => serve::run(&args),
         Command::Sim(args) => sim::run(&args),
     };
     if let Err(message) = result {

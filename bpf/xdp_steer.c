@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xdptcp's XDP program: steer the stack's own TCP traffic to the AF_XDP socket of the RX queue
+ * it arrived on; pass everything else (ARP, ICMP, the kernel's own TCP, malformed frames) to
+ * the kernel untouched.
+ *
+ * A frame is the stack's when it is IPv4/TCP, not a fragment, addressed to the stack's IPv4
+ * address, and its destination port is marked in "ports" (listening ports and the stack's
+ * ephemeral range). User space fills "config", "ports" and "xsks" (one socket per queue).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "xdp_steer.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, XDPTCP_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks SEC(".maps");
+
+/* Destination ports the stack owns: index = port, value 1 = ours. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct xdptcp_config);
+} config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XDPTCP_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, struct xdptcp_queue_stats);
+} stats SEC(".maps");
+
+#define IP_MORE_FRAGMENTS 0x2000
+#define IP_OFFSET_MASK 0x1fff
+
+/* True if the frame in [data, data_end) is TCP for the stack. Every header is bounds-checked
+ * before it is read; anything short or odd is not ours and goes to the kernel as it is. */
+static __always_inline int is_ours(void *data, void *data_end, const struct xdptcp_config *cfg)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return 0;
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return 0;
+	if (ip->version != 4 || ip->ihl < 5)
+		return 0;
+	if (ip->daddr != cfg->ipv4 || ip->protocol != IPPROTO_TCP)
+		return 0;
+	if (ip->frag_off & bpf_htons(IP_MORE_FRAGMENTS | IP_OFFSET_MASK))
+		return 0;
+
+	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
+	if ((void *)(tcp + 1) > data_end)
+		return 0;
+
+	__u32 port = bpf_ntohs(tcp->dest);
+	__u8 *owned = bpf_map_lookup_elem(&ports, &port);
+	return owned && *owned;
+}
+
+SEC("xdp")
+int xdptcp_steer(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 queue = ctx->rx_queue_index;
+	__u32 zero = 0;
+
+	struct xdptcp_queue_stats *st = bpf_map_lookup_elem(&stats, &queue);
+	struct xdptcp_config *cfg = bpf_map_lookup_elem(&config, &zero);
+
+	if (cfg && cfg->enabled && is_ours(data, data_end, cfg)) {
+		if (st)
+			st->steered++;
+		/* No socket on this queue: the lower bits of the flags are the fallback action. */
+		return bpf_redirect_map(&xsks, queue, XDP_PASS);
+	}
+	if (st)
+		st->passed++;
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

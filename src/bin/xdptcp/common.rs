@@ -1,0 +1,105 @@
+//! Options and helpers shared by the commands that run the datapath.
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use xdptcp::runtime::{IdlePolicy, Runtime, RuntimeConfig};
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum Idle {
+    /// Never sleep.
+    Spin,
+    /// Sleep in poll() whenever idle.
+    Poll,
+    /// Spin 50 µs after the last work, then sleep.
+    Hybrid,
+}
+
+/// Where and how the stack runs.
+#[derive(Args, Clone)]
+pub struct DatapathArgs {
+    /// Network interface to run on.
+    #[arg(long)]
+    pub iface: String,
+    /// IPv4 address of the stack (default: the interface's, shared with the kernel).
+    #[arg(long)]
+    pub ip: Option<Ipv4Addr>,
+    /// Queues to serve (one worker each), from queue 0.
+    #[arg(long, default_value_t = 1)]
+    pub queues: u32,
+    /// Cores to pin the workers to, e.g. 1,2,3.
+    #[arg(long, value_delimiter = ',')]
+    pub cores: Vec<usize>,
+    /// What a worker does when idle.
+    #[arg(long, value_enum, default_value = "hybrid")]
+    pub idle: Idle,
+    /// Use copy mode even if the driver supports zero-copy.
+    #[arg(long)]
+    pub no_zero_copy: bool,
+    /// Keep Nagle's algorithm on (it is off by default, for latency).
+    #[arg(long)]
+    pub nagle: bool,
+}
+
+impl DatapathArgs {
+    pub fn runtime_config(&self) -> Result<RuntimeConfig, String> {
+        let mut config = RuntimeConfig::new(&self.iface);
+        config.ipv4 = self.ip;
+        config.queues = self.queues;
+        config.cores = self.cores.clone();
+        let available = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
+        if let Some(&bad) = self.cores.iter().find(|&&c| c >= available) {
+            return Err(format!(
+                "core {bad} does not exist (this machine has {available})"
+            ));
+        }
+        config.idle = match self.idle {
+            Idle::Spin => IdlePolicy::BusySpin,
+            Idle::Poll => IdlePolicy::Poll,
+            Idle::Hybrid => IdlePolicy::Hybrid {
+                spin: Duration::from_micros(50),
+            },
+        };
+        config.xsk.zero_copy = !self.no_zero_copy;
+        config.tcp.nodelay = !self.nagle;
+        Ok(config)
+    }
+}
+
+/// Ctrl-C and SIGTERM set `stop`; the flag returned says whether that happened.
+pub fn install_stop_handler(stop: Arc<AtomicBool>) -> Result<Arc<AtomicBool>, String> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        stop.store(true, Ordering::SeqCst);
+    })
+    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    Ok(interrupted)
+}
+
+/// Per-queue counters, for the end of a run.
+pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
+    let counters = runtime.program_counters();
+    for (worker, stats) in runtime.stats().iter().enumerate() {
+        let prog = counters.get(worker).copied().unwrap_or_default();
+        eprintln!(
+            "queue {}: XDP steered {} passed {}; socket rx {} tx {} (tx frames in flight {}); \
+             TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {}",
+            stats.queue,
+            prog.steered,
+            prog.passed,
+            stats.socket.rx_frames,
+            stats.socket.tx_frames,
+            stats.tx_frames_in_flight,
+            stats.stack.rx_tcp_segments,
+            stats.stack.tx_tcp_segments,
+            stats.stack.rst_sent,
+            stats.stack.malformed(),
+            stats.connections,
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! `xdptcp serve`: a server application on the stack.
+
+use std::sync::atomic::Ordering;
+
+use clap::{Args, ValueEnum};
+use xdptcp::apps::{Discard, Echo, Http, Sockperf};
+use xdptcp::runtime::{Runtime, RuntimeConfig};
+
+use crate::common::{install_stop_handler, DatapathArgs};
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum App {
+    /// Send back every byte; close after the peer closes (RFC 862).
+    Echo,
+    /// Answer HTTP/1.1 GET with a fixed body, keep-alive.
+    Http,
+    /// The sockperf TCP server protocol.
+    Sockperf,
+    /// Read and drop everything (RFC 863).
+    Discard,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    datapath: DatapathArgs,
+    /// Port to accept connections on.
+    #[arg(long)]
+    port: u16,
+    /// The application.
+    #[arg(long, value_enum)]
+    app: App,
+    /// Body size of the HTTP answer (suffixes K, M).
+    #[arg(long, default_value = "64", value_parser = crate::parse_size)]
+    http_body: u64,
+}
+
+pub fn run(args: &ServeArgs) -> Result<(), String> {
+    let mut config: RuntimeConfig = args.datapath.runtime_config()?;
+    config.listen = vec![args.port];
+    let runtime: Runtime<()> = match args.app {
+        App::Echo => Runtime::start(config, |_| Echo::default()),
+        App::Discard => Runtime::start(config, |_| Discard::default()),
+        App::Http => {
+            let body = usize::try_from(args.http_body).map_err(|_| "--http-body is too large")?;
+            Runtime::start(config, move |_| Http::with_body_len(body))
+        }
+        App::Sockperf => Runtime::start(config, |_| Sockperf::sockperf()),
+    }
+    .map_err(|e| e.to_string())?;
+    let info = runtime.info().clone();
+    println!(
+        "xdptcp: serving {:?} on {}:{} via {} ({} queue(s), XDP {}, AF_XDP {} mode); Ctrl-C stops",
+        args.app, info.ipv4, args.port, info.iface, info.queues, info.xdp_mode, info.bind_mode
+    );
+    let interrupted = install_stop_handler(runtime.stop_flag())?;
+    runtime.wait();
+    let stopped_by_request = interrupted.load(Ordering::SeqCst);
+    crate::common::print_stats(&runtime);
+    drop(runtime);
+    println!("xdptcp: stopped; XDP program detached from {}", info.iface);
+    if !stopped_by_request {
+        return Err("a worker stopped unexpectedly".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! A lab of three network namespaces joined by veth, for running xdptcp against Linux peers:
+//!
+//! ```text
+//!  <name>-stack              <name>-router                          <name>-peer
+//!  xdp0 10.77.1.2/24 ─veth─ rt-stack 10.77.1.1 │ rt-peer 10.77.2.1 ─veth─ peer0 10.77.2.2/24
+//!  (xdptcp runs here)         (IPv4 forwarding)                      (curl, wrk, sockperf)
+//! ```
+//!
+//! `xdp0` gets as many queues as asked for. The router's `rt-stack` has TX checksum offload,
+//! TSO and GSO off: a kernel sending over veth otherwise hands frames over with the TCP
+//! checksum unfinished (or as 64 KB GSO bursts), which an AF_XDP socket would see as corrupt;
+//! a real NIC always delivers finished frames. Every address lives inside the namespaces.
+
+use std::net::Ipv4Addr;
+use std::process::{Command, Output};
+
+/// The stack's interface, address and gateway.
+pub const STACK_IFACE: &str = "xdp0";
+pub const STACK_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 2);
+pub const ROUTER_STACK_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 1);
+pub const ROUTER_PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 1);
+/// The Linux peer's interface and address.
+pub const PEER_IFACE: &str = "peer0";
+pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 2);
+
+/// Why the lab could not be built or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("the lab needs root (network namespaces and veth)")]
+    NotRoot,
+    #[error("lab name {0:?} must be 1 to 12 letters, digits or '-'")]
+    BadName(String),
+    #[error("queues must be between 1 and 64, not {0}")]
+    BadQueues(u32),
+    #[error("`{command}` failed: {stderr}")]
+    Command { command: String, stderr: String },
+    #[error("cannot run `{command}`: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+}
+
+/// A lab that exists; dropping it removes it unless [`Lab::keep`] was called.
+#[derive(Debug)]
+pub struct Lab {
+    name: String,
+    queues: u32,
+    remove_on_drop: bool,
+}
+
+fn run(program: &str, args: &[&str]) -> Result<Output, LabError> {
+    let command = format!("{program} {}", args.join(" "));
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|source| LabError::Spawn {
+            command: command.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(LabError::Command {
+            command,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(output)
+}
+
+impl Lab {
+    /// Creates the lab `name` with `queues` queues on `xdp0` (removing a stale one first).
+    pub fn up(name: &str, queues: u32) -> Result<Lab, LabError> {
+        if !crate::xdp::is_root() {
+            return Err(LabError::NotRoot);
+        }
+        if name.is_empty()
+            || name.len() > 12
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(LabError::BadName(name.into()));
+        }
+        if !(1..=64).contains(&queues) {
+            return Err(LabError::BadQueues(queues));
+        }
+        let _ = Lab::down(name);
+        let lab = Lab {
+            name: name.into(),
+            queues,
+            remove_on_drop: true,
+        };
+        lab.build()?; // on failure `lab` drops and removes what was made
+        Ok(lab)
+    }
+
+    fn build(&self) -> Result<(), LabError> {
+        let (stack, router, peer) = (self.stack_ns(), self.router_ns(), self.peer_ns());
+        let q = self.queues.to_string();
+        for ns in [&stack, &router, &peer] {
+            run("ip", &["netns", "add", ns])?;
+            run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        let veth_to_stack = [
+            "-n",
+            &router,
+            "link",
+            "add",
+            "rt-stack",
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            STACK_IFACE,
+            "netns",
+            &stack,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+        ];
+        run("ip", &veth_to_stack)?;
+        let veth_to_peer = [
+            "-n", &router, "link", "add", "rt-peer", "type", "veth", "peer", "name", PEER_IFACE,
+            "netns", &peer,
+        ];
+        run("ip", &veth_to_peer)?;
+        let interfaces = [
+            (&stack, STACK_IFACE, STACK_IP),
+            (&router, "rt-stack", ROUTER_STACK_IP),
+            (&router, "rt-peer", ROUTER_PEER_IP),
+            (&peer, PEER_IFACE, PEER_IP),
+        ];
+        for (ns, dev, ip) in interfaces {
+            run(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev],
+            )?;
+            run("ip", &["-n", ns, "link", "set", dev, "up"])?;
+        }
+        for (ns, gateway) in [(&stack, ROUTER_STACK_IP), (&peer, ROUTER_PEER_IP)] {
+            run(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "route",
+                    "add",
+                    "default",
+                    "via",
+                    &gateway.to_string(),
+                ],
+            )?;
+        }
+        run(
+            "ip",
+            &[
+                "netns",
+                "exec",
+                &router,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ],
+        )?;
+        // Finished checksums and MTU-sized frames toward the stack (see the module docs).
+        let offload_off = [
+            "netns", "exec", &router, "ethtool", "-K", "rt-stack", "tx", "off", "tso", "off",
+            "gso", "off",
+        ];
+        run("ip", &offload_off)?;
+        Ok(())
+    }
+
+    /// Removes the lab `name` (its namespaces and, with them, the veths).
+    pub fn down(name: &str) -> Result<(), LabError> {
+        let mut first_error = None;
+        for suffix in ["stack", "router", "peer"] {
+            let ns = format!("{name}-{suffix}");
+            let exists = std::path::Path::new("/run/netns").join(&ns).exists();
+            if exists {
+                if let Err(e) = run("ip", &["netns", "del", &ns]) {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Leaves the lab in place when this value is dropped (for `xdptcp lab up`).
+    pub fn keep(mut self) {
+        self.remove_on_drop = false;
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn queues(&self) -> u32 {
+        self.queues
+    }
+
+    pub fn stack_ns(&self) -> String {
+        format!("{}-stack", self.name)
+    }
+
+    pub fn router_ns(&self) -> String {
+        format!("{}-router", self.name)
+    }
+
+    pub fn peer_ns(&self) -> String {
+        format!("{}-peer", self.name)
+    }
+
+    /// A command that runs `program` inside namespace `ns`.
+    pub fn command_in(ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+
+    /// A description of the lab and how to use it.
+    pub fn describe(&self) -> String {
+        format!(
+            "lab {name} is up ({q} queue(s) on {STACK_IFACE}):\n\
+             \x20 stack   namespace {stack:<16} {STACK_IFACE} {STACK_IP}/24, gateway {ROUTER_STACK_IP}\n\
+             \x20 router  namespace {router:<16} rt-stack {ROUTER_STACK_IP} <-> rt-peer {ROUTER_PEER_IP}\n\
+             \x20 peer    namespace {peer:<16} {PEER_IFACE} {PEER_IP}/24, gateway {ROUTER_PEER_IP}\n\
+             run a server: ip netns exec {stack} xdptcp serve --iface {STACK_IFACE} --port 8080 --app http\n\
+             reach it:     ip netns exec {peer} curl http://{STACK_IP}:8080/\n\
+             remove it:    xdptcp lab down{name_arg}",
+            name = self.name,
+            q = self.queues,
+            stack = self.stack_ns(),
+            router = self.router_ns(),
+            peer = self.peer_ns(),
+            name_arg = if self.name == "xdptcp" {
+                String::new()
+            } else {
+                format!(" --name {}", self.name)
+            },
+        )
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.remove_on_drop {
+            let _ = Lab::down(&self.name);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! One worker: a queue's AF_XDP socket, its stack and its handler, run to completion.
+//!
+//! Each loop turn reads the clock once, then: RX batch → stack (parsed in place in the UMEM
+//! frame) → messages from other threads → due timers → events to the handler (which reads and
+//! writes) → TX frames built in place in the UMEM → one kick. When a turn finds nothing to do,
+//! the idle policy decides whether to spin or sleep in poll() until the next deadline.
+
+use std::net::Ipv4Addr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{Context, Handler, IdlePolicy, WorkerStats};
+use crate::stack::{ConnId, Stack};
+use crate::time::Instant;
+use crate::xdp::{self, XskSocket};
+
+/// How often a worker publishes its counters.
+const STATS_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest sleep, so a stop request is seen promptly even without a wake-up.
+const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// How often unresolved neighbours are looked up again in the kernel's table.
+const NEIGHBOR_POLL: Duration = Duration::from_millis(2);
+/// How long a neighbour lookup is retried before the stack has to ask again.
+const NEIGHBOR_GIVE_UP: Duration = Duration::from_secs(3);
+
+pub(super) struct Worker<H: Handler> {
+    pub index: usize,
+    pub ifindex: u32,
+    pub socket: XskSocket,
+    pub stack: Stack,
+    pub handler: H,
+    pub messages: crossbeam::channel::Receiver<H::Message>,
+    pub waker: Arc<xdp::wait::Waker>,
+    pub stop: Arc<AtomicBool>,
+    pub idle: IdlePolicy,
+    pub batch: usize,
+    pub core: Option<usize>,
+    pub stats: Arc<Mutex<WorkerStats>>,
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".into()
+    }
+}
+
+impl<H: Handler> Worker<H> {
+    pub fn run(mut self) {
+        if let Some(core) = self.core {
+            if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+                log::warn!("worker {}: could not pin to core {core}", self.index);
+            }
+        }
+        let mut turns: u64 = 0;
+        let mut sleeps: u64 = 0;
+        let mut panics: u64 = 0;
+        let mut pending_neighbors: Vec<(Ipv4Addr, Instant)> = Vec::new();
+        let mut next_neighbor_poll = Instant::ZERO;
+        let start = Instant::now_monotonic();
+        let mut last_work = start;
+        let mut last_stats = start;
+
+        {
+            let mut ctx = Context::new(&mut self.stack, start, self.index, &self.stop);
+            let handler = &mut self.handler;
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| handler.on_start(&mut ctx))) {
+                log::error!(
+                    "worker {}: handler panicked in on_start: {}; stopping",
+                    self.index,
+                    panic_message(p.as_ref())
+                );
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = Instant::now_monotonic();
+            turns += 1;
+            let mut work = 0usize;
+
+            let stack = &mut self.stack;
+            work += self
+                .socket
+                .receive(self.batch, |frame| stack.receive(now, frame));
+
+            for _ in 0..self.batch {
+                let Ok(message) = self.messages.try_recv() else {
+                    break;
+                };
+                work += 1;
+                let mut ctx = Context::new(&mut self.stack, now, self.index, &self.stop);
+                let handler = &mut self.handler;
+                if let Err(p) =
+                    catch_unwind(AssertUnwindSafe(|| handler.on_message(&mut ctx, message)))
+                {
+                    log::error!(
+                        "worker {}: handler panicked in on_message: {}; stopping",
+                        self.index,
+                        panic_message(p.as_ref())
+                    );
+                    self.stop.store(true, Ordering::SeqCst);
+                }
+            }
+
+            if self.stack.poll_deadline().is_some_and(|d| d <= now) {
+                self.stack.handle_timeout(now);
+            }
+
+            work += self.dispatch_events(now, &mut panics);
+            self.resolve_neighbors(now, &mut pending_neighbors, &mut next_neighbor_poll);
+
+            loop {
+                let stack = &mut self.stack;
+                let sent = self
+                    .socket
+                    .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
+                work += sent;
+                if sent < self.batch {
+                    break;
+                }
+            }
+            self.socket.flush();
+
+            if now.saturating_duration_since(last_stats) >= STATS_INTERVAL {
+                last_stats = now;
+                self.publish_stats(turns, sleeps, panics);
+            }
+
+            if work > 0 {
+                last_work = now;
+                continue;
+            }
+            let rest = match self.idle {
+                IdlePolicy::BusySpin => false,
+                IdlePolicy::Poll => true,
+                IdlePolicy::Hybrid { spin } => now.saturating_duration_since(last_work) >= spin,
+            };
+            if !rest {
+                if self.socket.rx_needs_wakeup() {
+                    xdp::wait::kick_rx(self.socket.fd());
+                }
+                continue;
+            }
+            self.socket.reclaim();
+            let mut timeout = MAX_SLEEP;
+            if let Some(deadline) = self.stack.poll_deadline() {
+                timeout = timeout.min(deadline.saturating_duration_since(now));
+            }
+            if !pending_neighbors.is_empty() {
+                timeout = timeout.min(NEIGHBOR_POLL);
+            }
+            let messages = &self.messages;
+            match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, || {
+                !messages.is_empty()
+            }) {
+                Ok(true) => sleeps += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    log::error!("worker {}: poll failed: {e}; stopping", self.index);
+                    self.stop.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        self.socket.reclaim();
+        self.publish_stats(turns, sleeps, panics);
+    }
+
+    /// Hands every pending event to the handler. A handler that panics loses only the
+    /// connection it was handling, which is aborted.
+    fn dispatch_events(&mut self, now: Instant, panics: &mut u64) -> usize {
+        let mut n = 0;
+        while let Some((conn, event)) = self.stack.poll_event() {
+            n += 1;
+            let mut ctx = Context::new(&mut self.stack, now, self.index, &self.stop);
+            let handler = &mut self.handler;
+            if let Err(p) =
+                catch_unwind(AssertUnwindSafe(|| handler.on_event(&mut ctx, conn, event)))
+            {
+                *panics += 1;
+                self.kill_connection(conn, now, &panic_message(p.as_ref()));
+            }
+        }
+        n
+    }
+
+    fn kill_connection(&mut self, conn: ConnId, now: Instant, why: &str) {
+        let peer = self
+            .stack
+            .flow_key(conn)
+            .map(|k| k.remote().to_string())
+            .unwrap_or_default();
+        log::error!(
+            "worker {}: handler panicked on the connection from {peer}: {why}; connection reset",
+            self.index
+        );
+        // Events the released connection still has are consumed by the stack.
+        let _ = self.stack.abort(conn);
+        self.stack.release(conn, now);
+    }
+
+    /// Answers the stack's neighbour requests from the kernel's table (see `crate::host`).
+    fn resolve_neighbors(
+        &mut self,
+        now: Instant,
+        pending: &mut Vec<(Ipv4Addr, Instant)>,
+        next_poll: &mut Instant,
+    ) {
+        while let Some(ip) = self.stack.poll_neighbor_request() {
+            match crate::host::neighbor(self.ifindex, ip) {
+                Ok(Some(mac)) => self.stack.add_neighbor(ip, mac),
+                _ => {
+                    if let Err(e) = crate::host::solicit_neighbor(ip) {
+                        log::warn!(
+                            "worker {}: cannot make the kernel resolve {ip}: {e}",
+                            self.index
+                        );
+                    }
+                    if !pending.iter().any(|(p, _)| *p == ip) {
+                        pending.push((ip, now));
+                    }
+                }
+            }
+        }
+        if pending.is_empty() || now < *next_poll {
+            return;
+        }
+        *next_poll = now + NEIGHBOR_POLL;
+        let ifindex = self.ifindex;
+        let stack = &mut self.stack;
+        pending.retain(|&(ip, since)| match crate::host::neighbor(ifindex, ip) {
+            Ok(Some(mac)) => {
+                stack.add_neighbor(ip, mac);
+                false
+            }
+            _ => now.saturating_duration_since(since) < NEIGHBOR_GIVE_UP,
+        });
+    }
+
+    fn publish_stats(&mut self, turns: u64, sleeps: u64, panics: u64) {
+        self.socket.refresh_kernel_stats();
+        if let Ok(mut s) = self.stats.lock() {
+            s.stack = self.stack.stats().clone();
+            s.socket = self.socket.stats();
+            s.connections = self.stack.connection_count();
+            s.tx_frames_in_flight = self.socket.tx_frames_in_flight();
+            s.loop_turns = turns;
+            s.sleeps = sleeps;
+            s.handler_panics = panics;
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Loading, attaching and feeding the XDP steering program (`bpf/xdp_steer.c`).
+//!
+//! The program is attached through a BPF link (`bpf_link_create`), not the netlink attach
+//! that `ip link` uses: the kernel detaches a link's program when the last file descriptor to
+//! the link closes, so the program goes away when xdptcp stops — on a clean exit, Ctrl-C, a
+//! panic, or even SIGKILL — and a second attach to the same interface fails with EBUSY
+//! instead of silently replacing ours.
+
+use std::ffi::{c_void, CStr};
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::ptr::NonNull;
+
+use libbpf_sys as bpf;
+
+use super::XdpError;
+
+/// The compiled program (built by `build.rs` from `bpf/`), 8-byte aligned for libelf.
+#[repr(C, align(8))]
+struct Aligned<T: ?Sized>(T);
+static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/xdp_steer.o")));
+
+/// Mirrors `XDPTCP_MAX_QUEUES` in `bpf/xdp_steer.h`.
+pub const MAX_QUEUES: u32 = 64;
+
+/// Mirrors `struct xdptcp_config` in `bpf/xdp_steer.h`.
+#[repr(C)]
+#[derive(Copy, Clone, Default)]
+struct ConfigValue {
+    ipv4: u32, // network byte order
+    enabled: u32,
+}
+
+/// Mirrors `struct xdptcp_queue_stats` in `bpf/xdp_steer.h`.
+#[repr(C)]
+#[derive(Copy, Clone, Default, Debug)]
+struct QueueStatsValue {
+    steered: u64,
+    passed: u64,
+}
+
+/// Frames the program handled on one RX queue, summed over CPUs.
+#[derive(Copy, Clone, Default, Debug, PartialEq, Eq)]
+pub struct QueueCounters {
+    /// Redirected to the AF_XDP socket.
+    pub steered: u64,
+    /// Passed to the kernel.
+    pub passed: u64,
+}
+
+/// How the program runs on the interface.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum XdpMode {
+    /// In the driver (`XDP_FLAGS_DRV_MODE`): before any socket buffer is allocated.
+    Native,
+    /// In the generic network path (`XDP_FLAGS_SKB_MODE`), for drivers without XDP.
+    Generic,
+}
+
+impl std::fmt::Display for XdpMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic (SKB)",
+        })
+    }
+}
+
+/// The loaded and attached program and its maps.
+pub struct XdpProgram {
+    object: NonNull<bpf::bpf_object>,
+    /// Held, never read: closing it detaches the program.
+    _link: OwnedFd,
+    mode: XdpMode,
+    iface: String,
+    xsks_fd: RawFd,
+    ports_fd: RawFd,
+    config_fd: RawFd,
+    stats_fd: RawFd,
+    possible_cpus: usize,
+}
+
+// SAFETY: the bpf_object is only used through &self/&mut self methods that call libbpf
+// functions which do not depend on the calling thread; nothing else holds the pointer.
+unsafe impl Send for XdpProgram {}
+// SAFETY: after loading, &self methods only read map file descriptors and call bpf() map
+// operations, which the kernel serializes; libbpf object state is not mutated.
+unsafe impl Sync for XdpProgram {}
+
+impl std::fmt::Debug for XdpProgram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XdpProgram")
+            .field("iface", &self.iface)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+fn last_os_error_or(code: i32) -> io::Error {
+    if code < 0 {
+        io::Error::from_raw_os_error(-code)
+    } else {
+        io::Error::last_os_error()
+    }
+}
+
+fn map_fd(object: NonNull<bpf::bpf_object>, name: &CStr) -> Result<RawFd, XdpError> {
+    // SAFETY: `object` is a loaded bpf_object and `name` a NUL-terminated string.
+    let fd = unsafe { bpf::bpf_object__find_map_fd_by_name(object.as_ptr(), name.as_ptr()) };
+    if fd < 0 {
+        return Err(XdpError::Load(format!(
+            "map {} missing from the program",
+            name.to_string_lossy()
+        )));
+    }
+    Ok(fd)
+}
+
+impl XdpProgram {
+    /// Loads the program, attaches it to `iface` (native mode first, generic if the driver
+    /// has no XDP support) and sets the stack's address. Frames are not steered until
+    /// [`XdpProgram::enable`] is called.
+    pub fn load_and_attach(iface: &str, ipv4: Ipv4Addr) -> Result<XdpProgram, XdpError> {
+        let ifindex = super::interface_index(iface)?;
+        let name = c"xdptcp_steer";
+        let opts = bpf::bpf_object_open_opts {
+            sz: std::mem::size_of::<bpf::bpf_object_open_opts>() as _,
+            object_name: name.as_ptr(),
+            // SAFETY: all-zero is the documented default for every other field of the opts.
+            ..unsafe { std::mem::zeroed() }
+        };
+        // SAFETY: OBJECT is 'static and outlives the bpf_object; opts is valid for the call.
+        let raw = unsafe {
+            bpf::bpf_object__open_mem(
+                OBJECT.0.as_ptr().cast::<c_void>(),
+                OBJECT.0.len() as _,
+                &opts,
+            )
+        };
+        let object = NonNull::new(raw).ok_or_else(|| {
+            XdpError::Load(format!(
+                "opening the object: {}",
+                io::Error::last_os_error()
+            ))
+        })?;
+        // From here on, dropping `guard` closes the object if anything fails.
+        struct Guard(Option<NonNull<bpf::bpf_object>>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                if let Some(o) = self.0.take() {
+                    // SAFETY: the object was opened by bpf_object__open_mem and is closed once.
+                    unsafe { bpf::bpf_object__close(o.as_ptr()) };
+                }
+            }
+        }
+        let mut guard = Guard(Some(object));
+        // SAFETY: `object` was just opened and is not shared.
+        let err = unsafe { bpf::bpf_object__load(object.as_ptr()) };
+        if err != 0 {
+            let e = last_os_error_or(err);
+            return Err(XdpError::from_os(&e).unwrap_or_else(|| {
+                XdpError::Load(format!("the kernel refused the program: {e}"))
+            }));
+        }
+        // SAFETY: `object` is loaded; the name is NUL-terminated.
+        let prog = unsafe { bpf::bpf_object__find_program_by_name(object.as_ptr(), name.as_ptr()) };
+        if prog.is_null() {
+            return Err(XdpError::Load(
+                "program xdptcp_steer missing from the object".into(),
+            ));
+        }
+        // SAFETY: `prog` belongs to the loaded object.
+        let prog_fd = unsafe { bpf::bpf_program__fd(prog) };
+        let xsks_fd = map_fd(object, c"xsks")?;
+        let ports_fd = map_fd(object, c"ports")?;
+        let config_fd = map_fd(object, c"config")?;
+        let stats_fd = map_fd(object, c"stats")?;
+
+        let config = ConfigValue {
+            ipv4: u32::from_ne_bytes(ipv4.octets()),
+            enabled: 0,
+        };
+        update(config_fd, "config", &0u32, &config)?;
+
+        let (link, mode) = attach(prog_fd, ifindex, iface)?;
+        // SAFETY: no preconditions.
+        let cpus = unsafe { bpf::libbpf_num_possible_cpus() };
+        guard.0 = None;
+        Ok(XdpProgram {
+            object,
+            _link: link,
+            mode,
+            iface: iface.to_string(),
+            xsks_fd,
+            ports_fd,
+            config_fd,
+            stats_fd,
+            possible_cpus: cpus.max(1) as usize,
+        })
+    }
+
+    /// Where the program runs.
+    pub fn mode(&self) -> XdpMode {
+        self.mode
+    }
+
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
+    /// Marks `port` as the stack's (its frames go to the sockets) or not.
+    pub fn set_port(&self, port: u16, owned: bool) -> Result<(), XdpError> {
+        update(self.ports_fd, "ports", &u32::from(port), &u8::from(owned))
+    }
+
+    /// Puts the AF_XDP socket `xsk_fd` in the slot of RX queue `queue`.
+    pub fn set_socket(&self, queue: u32, xsk_fd: RawFd) -> Result<(), XdpError> {
+        if queue >= MAX_QUEUES {
+            return Err(XdpError::Limit {
+                what: "queue",
+                value: u64::from(queue),
+                max: u64::from(MAX_QUEUES - 1),
+            });
+        }
+        update(self.xsks_fd, "xsks", &queue, &(xsk_fd as u32))
+    }
+
+    /// Starts steering (call after the ports and sockets are in place).
+    pub fn enable(&self, ipv4: Ipv4Addr) -> Result<(), XdpError> {
+        let config = ConfigValue {
+            ipv4: u32::from_ne_bytes(ipv4.octets()),
+            enabled: 1,
+        };
+        update(self.config_fd, "config", &0u32, &config)
+    }
+
+    /// The program's counters for RX queue `queue`, summed over CPUs.
+    pub fn queue_counters(&self, queue: u32) -> Result<QueueCounters, XdpError> {
+        let mut values = vec![QueueStatsValue::default(); self.possible_cpus];
+        // SAFETY: a per-CPU array lookup writes one value per possible CPU, and `values` holds
+        // exactly that many (each 16 bytes, already a multiple of 8 as the kernel requires).
+        let err = unsafe {
+            bpf::bpf_map_lookup_elem(
+                self.stats_fd,
+                (&queue as *const u32).cast(),
+                values.as_mut_ptr().cast(),
+            )
+        };
+        if err != 0 {
+            return Err(XdpError::Map {
+                map: "stats",
+                source: last_os_error_or(err),
+            });
+        }
+        Ok(values
+            .iter()
+            .fold(QueueCounters::default(), |acc, v| QueueCounters {
+                steered: acc.steered + v.steered,
+                passed: acc.passed + v.passed,
+            }))
+    }
+}
+
+fn update<K, V>(fd: RawFd, map: &'static str, key: &K, value: &V) -> Result<(), XdpError> {
+    // SAFETY: `key` and `value` point to initialized values of the sizes the map was declared
+    // with (checked by the layout mirrors above); the kernel copies them during the call.
+    let err = unsafe {
+        bpf::bpf_map_update_elem(
+            fd,
+            (key as *const K).cast(),
+            (value as *const V).cast(),
+            u64::from(bpf::BPF_ANY),
+        )
+    };
+    if err != 0 {
+        let e = last_os_error_or(err);
+        return Err(XdpError::from_os(&e).unwrap_or(XdpError::Map { map, source: e }));
+    }
+    Ok(())
+}
+
+/// Attaches `prog_fd` to `ifindex` with a BPF link: native mode, else generic.
+fn attach(prog_fd: RawFd, ifindex: u32, iface: &str) -> Result<(OwnedFd, XdpMode), XdpError> {
+    let try_mode = |flags: u32| -> Result<OwnedFd, io::Error> {
+        let opts = bpf::bpf_link_create_opts {
+            sz: std::mem::size_of::<bpf::bpf_link_create_opts>() as _,
+            flags,
+            // SAFETY: all-zero is the documented default for the remaining fields.
+            ..unsafe { std::mem::zeroed() }
+        };
+        // SAFETY: prog_fd is a loaded XDP program; opts is valid for the call.
+        let fd = unsafe { bpf::bpf_link_create(prog_fd, ifindex as i32, bpf::BPF_XDP, &opts) };
+        if fd < 0 {
+            return Err(last_os_error_or(fd));
+        }
+        // SAFETY: bpf_link_create returned a new file descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let busy = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EEXIST));
+    match try_mode(bpf::XDP_FLAGS_DRV_MODE) {
+        Ok(link) => return Ok((link, XdpMode::Native)),
+        Err(e) if busy(&e) => {
+            return Err(XdpError::AlreadyAttached {
+                iface: iface.into(),
+            })
+        }
+        Err(e) => {
+            if let Some(err) = XdpError::from_os(&e) {
+                return Err(err);
+            }
+        }
+    }
+    match try_mode(bpf::XDP_FLAGS_SKB_MODE) {
+        Ok(link) => Ok((link, XdpMode::Generic)),
+        Err(e) if busy(&e) => Err(XdpError::AlreadyAttached {
+            iface: iface.into(),
+        }),
+        Err(e) => Err(XdpError::from_os(&e).unwrap_or(XdpError::Attach {
+            iface: iface.into(),
+            source: e,
+        })),
+    }
+}
+
+impl Drop for XdpProgram {
+    fn drop(&mut self) {
+        // Stop steering first, so nothing is redirected to sockets that are going away.
+        let _ = update(self.config_fd, "config", &0u32, &ConfigValue::default());
+        // The link closes after this (field drop) and that detaches the program.
+        // SAFETY: the object was opened by bpf_object__open_mem and is closed exactly once;
+        // its map and program file descriptors are not used after this.
+        unsafe { bpf::bpf_object__close(self.object.as_ptr()) };
+    }
+}
