@@ -350,6 +350,23 @@ fn releasing_after_reading_closes_gracefully_and_data_after_that_resets() {
 }
 
 #[test]
+fn filling_the_send_buffer_exactly_still_reports_writable() {
+    // A writer that never asks for more than fits (as echo does) must still hear when
+    // space frees up, or it waits forever.
+    let mut h = Harness::established_passive();
+    assert_eq!(h.conn.send_capacity(), 60_000);
+    assert_eq!(h.conn.send(&bytes(60_000), h.now), Ok(60_000));
+    h.output();
+    h.at(5).send(seg(IRS + 1, ISS + 1001, ACK));
+    assert_eq!(h.conn.poll_event(), Some(Event::Writable));
+    // Not after a send that leaves room.
+    assert_eq!(h.conn.send(&bytes(10), h.now), Ok(10));
+    h.output();
+    h.at(6).send(seg(IRS + 1, ISS + 2001, ACK));
+    assert_eq!(h.conn.poll_event(), None);
+}
+
+#[test]
 fn send_buffer_full_pushes_back_then_reports_writable() {
     let mut h = Harness::established_passive();
     assert_eq!(h.conn.send(&bytes(70_000), h.now), Ok(60_000));

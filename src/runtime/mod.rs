@@ -38,6 +38,7 @@
 //! # Ok::<(), xdptcp::runtime::RuntimeError>(())
 //! ```
 
+mod handoff;
 mod worker;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -305,6 +306,10 @@ pub struct WorkerStats {
     pub loop_turns: u64,
     pub sleeps: u64,
     pub handler_panics: u64,
+    /// Frames that arrived on this queue for a connection of another worker, handed over.
+    pub frames_handed_off: u64,
+    /// Frames that could not be handed over (the owner's queue was full).
+    pub handoff_drops: u64,
 }
 
 /// Facts about a running runtime.
@@ -454,6 +459,20 @@ impl<M: Send + 'static> Runtime<M> {
         let program = Arc::new(program);
         let mut workers = Vec::new();
         let per_worker = span / config.queues;
+        let mut wakers = Vec::new();
+        for index in 0..config.queues as usize {
+            wakers.push(Arc::new(xdp::wait::Waker::new().map_err(|e| {
+                RuntimeError::Worker {
+                    worker: index,
+                    detail: format!("eventfd: {e}"),
+                }
+            })?));
+        }
+        let handoffs = Arc::new(handoff::Handoffs::new(
+            &wakers,
+            *config.ephemeral_ports.start(),
+            per_worker,
+        ));
         for (index, socket) in sockets.into_iter().enumerate() {
             let first = u32::from(*config.ephemeral_ports.start()) + per_worker * index as u32;
             let mut stack_config = StackConfig::new(mac, ipv4, prefix_len);
@@ -476,10 +495,7 @@ impl<M: Send + 'static> Runtime<M> {
                     .listen(port, config.backlog)
                     .map_err(|e| RuntimeError::Config(e.to_string()))?;
             }
-            let waker = Arc::new(xdp::wait::Waker::new().map_err(|e| RuntimeError::Worker {
-                worker: index,
-                detail: format!("eventfd: {e}"),
-            })?);
+            let waker = wakers[index].clone();
             let (tx, rx) = crossbeam::channel::bounded(1024);
             let core = if config.cores.is_empty() {
                 None
@@ -504,6 +520,7 @@ impl<M: Send + 'static> Runtime<M> {
                 batch: config.batch,
                 core,
                 stats: stats.clone(),
+                handoffs: handoffs.clone(),
             };
             let thread = std::thread::Builder::new()
                 .name(format!("xdptcp-q{index}"))
@@ -573,6 +590,17 @@ impl<M: Send + 'static> Runtime<M> {
         self.stop();
     }
 
+    /// Stops the workers and waits for them to end, so that [`Runtime::stats`] is final.
+    /// The XDP program stays attached until the runtime is dropped.
+    pub fn finish(&mut self) {
+        self.stop();
+        for w in &mut self.workers {
+            if let Some(t) = w.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
     /// Each worker's latest counters.
     pub fn stats(&self) -> Vec<WorkerStats> {
         self.workers
@@ -591,12 +619,7 @@ impl<M: Send + 'static> Runtime<M> {
 
 impl<M: Send + 'static> Drop for Runtime<M> {
     fn drop(&mut self) {
-        self.stop();
-        for w in &mut self.workers {
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
-            }
-        }
+        self.finish();
         // The program detaches when the last Arc drops (here).
     }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::handoff::Handoffs;
 use super::{Context, Handler, IdlePolicy, WorkerStats};
 use crate::stack::{ConnId, Stack};
 use crate::time::Instant;
@@ -38,6 +39,7 @@ pub(super) struct Worker<H: Handler> {
     pub batch: usize,
     pub core: Option<usize>,
     pub stats: Arc<Mutex<WorkerStats>>,
+    pub handoffs: Arc<Handoffs>,
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
@@ -85,9 +87,22 @@ impl<H: Handler> Worker<H> {
             let mut work = 0usize;
 
             let stack = &mut self.stack;
-            work += self
-                .socket
-                .receive(self.batch, |frame| stack.receive(now, frame));
+            if self.handoffs.len() == 1 {
+                work += self
+                    .socket
+                    .receive(self.batch, |frame| stack.receive(now, frame));
+            } else {
+                // Frames of another worker's connections go to it (see `handoff`).
+                let (handoffs, me) = (&self.handoffs, self.index);
+                work += self.socket.receive(self.batch, |frame| {
+                    if !handoffs.forward(me, frame) {
+                        stack.receive(now, frame);
+                    }
+                });
+                work += self
+                    .handoffs
+                    .drain(self.index, self.batch, |frame| stack.receive(now, frame));
+            }
 
             for _ in 0..self.batch {
                 let Ok(message) = self.messages.try_recv() else {
@@ -155,10 +170,9 @@ impl<H: Handler> Worker<H> {
             if !pending_neighbors.is_empty() {
                 timeout = timeout.min(NEIGHBOR_POLL);
             }
-            let messages = &self.messages;
-            match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, || {
-                !messages.is_empty()
-            }) {
+            let (messages, handoffs, me) = (&self.messages, &self.handoffs, self.index);
+            let ready = || !messages.is_empty() || handoffs.has_frames(me);
+            match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {
                 Ok(true) => sleeps += 1,
                 Ok(false) => {}
                 Err(e) => {
@@ -252,6 +266,9 @@ impl<H: Handler> Worker<H> {
             s.loop_turns = turns;
             s.sleeps = sleeps;
             s.handler_panics = panics;
+            let (handed, dropped) = self.handoffs.counters(self.index);
+            s.frames_handed_off = handed;
+            s.handoff_drops = dropped;
         }
     }
 }

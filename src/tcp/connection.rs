@@ -80,7 +80,7 @@ pub enum Event {
     Connected,
     /// Received data can be read.
     Readable,
-    /// Send buffer space was freed after a send was refused or cut short.
+    /// Send buffer space was freed after a send was refused, cut short, or filled the buffer.
     Writable,
     /// The peer finished sending; reads return end of stream once the data is read.
     ReadClosed,
@@ -491,7 +491,9 @@ impl Connection {
             return Ok(0);
         }
         let n = self.send_buf.push(data);
-        if n < data.len() {
+        // A refused or cut-short send, or one that leaves no room, means the writer now
+        // waits for space: Writable follows when acknowledgments free some.
+        if n < data.len() || self.send_buf.free() == 0 {
             self.writer_blocked = true;
         }
         if n == 0 {

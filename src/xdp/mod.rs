@@ -34,8 +34,12 @@ pub enum XdpError {
     },
     #[error("queue {queue} of {iface} is busy: another AF_XDP socket (another xdptcp instance?) is bound to it")]
     QueueBusy { iface: String, queue: u32 },
-    #[error("an XDP program is already attached to {iface} (another xdptcp instance, or a stale program: `ip link set dev {iface} xdp off` removes it)")]
-    AlreadyAttached { iface: String },
+    #[error(
+        "{iface} is already served by another xdptcp instance, which owns its ports (one instance per interface; stop the other first)"
+    )]
+    InterfaceOwned { iface: String },
+    #[error("another XDP program ({program}) is attached to {iface}; remove it first (`ip link set dev {iface} xdp off`)")]
+    AlreadyAttached { iface: String, program: String },
     #[error("this kernel has no AF_XDP support (CONFIG_XDP_SOCKETS)")]
     NoAfXdp,
     #[error("loading the XDP program failed: {0}")]

@@ -280,6 +280,51 @@ fn update<K, V>(fd: RawFd, map: &'static str, key: &K, value: &V) -> Result<(), 
     Ok(())
 }
 
+/// Why attaching found the interface taken: another xdptcp instance, or a foreign program.
+fn taken(ifindex: u32, iface: &str) -> XdpError {
+    let mut name = String::from("unknown");
+    for mode in [bpf::XDP_FLAGS_DRV_MODE, bpf::XDP_FLAGS_SKB_MODE] {
+        let mut id: u32 = 0;
+        // SAFETY: `id` is a valid u32 for the kernel to fill.
+        let rc = unsafe { bpf::bpf_xdp_query_id(ifindex as i32, mode as i32, &mut id) };
+        if rc != 0 || id == 0 {
+            continue;
+        }
+        // SAFETY: a plain lookup by id; a negative result is checked.
+        let fd = unsafe { bpf::bpf_prog_get_fd_by_id(id) };
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: all-zero is a valid bpf_prog_info; the kernel fills at most `len` bytes.
+        let mut info: bpf::bpf_prog_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<bpf::bpf_prog_info>() as u32;
+        // SAFETY: `info` and `len` are valid for writing; `fd` is the program's descriptor.
+        let rc = unsafe { bpf::bpf_prog_get_info_by_fd(fd, &mut info, &mut len) };
+        // SAFETY: closing the descriptor we got above, once.
+        unsafe { libc::close(fd) };
+        if rc == 0 {
+            let bytes: Vec<u8> = info
+                .name
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            name = String::from_utf8_lossy(&bytes).into_owned();
+            break;
+        }
+    }
+    if name == "xdptcp_steer" {
+        XdpError::InterfaceOwned {
+            iface: iface.into(),
+        }
+    } else {
+        XdpError::AlreadyAttached {
+            iface: iface.into(),
+            program: name,
+        }
+    }
+}
+
 /// Attaches `prog_fd` to `ifindex` with a BPF link: native mode, else generic.
 fn attach(prog_fd: RawFd, ifindex: u32, iface: &str) -> Result<(OwnedFd, XdpMode), XdpError> {
     let try_mode = |flags: u32| -> Result<OwnedFd, io::Error> {
@@ -300,11 +345,7 @@ fn attach(prog_fd: RawFd, ifindex: u32, iface: &str) -> Result<(OwnedFd, XdpMode
     let busy = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EEXIST));
     match try_mode(bpf::XDP_FLAGS_DRV_MODE) {
         Ok(link) => return Ok((link, XdpMode::Native)),
-        Err(e) if busy(&e) => {
-            return Err(XdpError::AlreadyAttached {
-                iface: iface.into(),
-            })
-        }
+        Err(e) if busy(&e) => return Err(taken(ifindex, iface)),
         Err(e) => {
             if let Some(err) = XdpError::from_os(&e) {
                 return Err(err);
@@ -313,9 +354,7 @@ fn attach(prog_fd: RawFd, ifindex: u32, iface: &str) -> Result<(OwnedFd, XdpMode
     }
     match try_mode(bpf::XDP_FLAGS_SKB_MODE) {
         Ok(link) => Ok((link, XdpMode::Generic)),
-        Err(e) if busy(&e) => Err(XdpError::AlreadyAttached {
-            iface: iface.into(),
-        }),
+        Err(e) if busy(&e) => Err(taken(ifindex, iface)),
         Err(e) => Err(XdpError::from_os(&e).unwrap_or(XdpError::Attach {
             iface: iface.into(),
             source: e,

@@ -87,19 +87,26 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
     for (worker, stats) in runtime.stats().iter().enumerate() {
         let prog = counters.get(worker).copied().unwrap_or_default();
         eprintln!(
-            "queue {}: XDP steered {} passed {}; socket rx {} tx {} (tx frames in flight {}); \
-             TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {}",
+            "queue {}: XDP steered {} passed {}; socket rx {} tx {} (tx frames in flight {}, \
+             kernel rx drops {} ring full {} fill empty {}); \
+             TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {}; \
+             frames handed to other queues {} (dropped {})",
             stats.queue,
             prog.steered,
             prog.passed,
             stats.socket.rx_frames,
             stats.socket.tx_frames,
             stats.tx_frames_in_flight,
+            stats.socket.rx_dropped,
+            stats.socket.rx_ring_full,
+            stats.socket.rx_fill_ring_empty,
             stats.stack.rx_tcp_segments,
             stats.stack.tx_tcp_segments,
             stats.stack.rst_sent,
             stats.stack.malformed(),
             stats.connections,
+            stats.frames_handed_off,
+            stats.handoff_drops,
         );
     }
 }

@@ -36,6 +36,9 @@ pub struct NcArgs {
     host: Option<Ipv4Addr>,
     /// Port to connect to.
     remote_port: Option<u16>,
+    /// Print per-queue counters to standard error at the end.
+    #[arg(long)]
+    stats: bool,
 }
 
 enum Message {
@@ -233,17 +236,19 @@ pub fn run(args: &NcArgs) -> Result<(), String> {
     };
     let mut config = args.datapath.runtime_config()?;
     if args.listen {
+        if config.queues != 1 {
+            return Err("nc -l accepts on one queue: use --queues 1".into());
+        }
         config.listen = vec![args.port.ok_or("-l needs --port")?];
-    }
-    if config.queues != 1 {
-        return Err("nc runs one worker: use --queues 1".into());
     }
     let (out_tx, out_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let handler_outcome = outcome.clone();
     let mut stdout_sender = Some(out_tx);
-    let runtime: Runtime<Message> = Runtime::start(config, move |_| Nc {
-        connect_to,
+    // Worker 0 opens the connection; with several queues the other workers only hand it
+    // the frames that arrive on their queues.
+    let mut runtime: Runtime<Message> = Runtime::start(config, move |worker| Nc {
+        connect_to: connect_to.filter(|_| worker == 0),
         conn: None,
         to_send: VecDeque::new(),
         stdin_done: false,
@@ -259,6 +264,10 @@ pub fn run(args: &NcArgs) -> Result<(), String> {
     spawn_stdin_reader(sender);
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
+    runtime.finish();
+    if args.stats {
+        crate::common::print_stats(&runtime);
+    }
     drop(runtime);
     let written = writer.join().map_err(|_| "the output thread panicked")?;
     if let Err(e) = written {

@@ -38,7 +38,7 @@ pub struct ServeArgs {
 pub fn run(args: &ServeArgs) -> Result<(), String> {
     let mut config: RuntimeConfig = args.datapath.runtime_config()?;
     config.listen = vec![args.port];
-    let runtime: Runtime<()> = match args.app {
+    let mut runtime: Runtime<()> = match args.app {
         App::Echo => Runtime::start(config, |_| Echo::default()),
         App::Discard => Runtime::start(config, |_| Discard::default()),
         App::Http => {
@@ -56,6 +56,7 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
     let stopped_by_request = interrupted.load(Ordering::SeqCst);
+    runtime.finish();
     crate::common::print_stats(&runtime);
     drop(runtime);
     println!("xdptcp: stopped; XDP program detached from {}", info.iface);

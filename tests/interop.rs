@@ -1,0 +1,738 @@
+//! Linux peers talk to xdptcp over AF_XDP through a router, in namespaces each test creates
+//! and removes (see `xdptcp::lab`): curl, wrk, the sockperf client, ncat and Python sockets
+//! on the peer side; `xdptcp serve` and `xdptcp nc` on the stack side. Also: the kernel
+//! keeps its own traffic, the XDP program is gone after a stop (also after SIGKILL), bad
+//! checksums are counted and dropped, and every startup failure has a clear message.
+//!
+//! These tests need root (namespaces, XDP, AF_XDP). Without it they say so and skip; in
+//! `make test`, run as root, they run. The tests take a lock so they run one at a time.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use xdptcp::lab::{Lab, PEER_IP, STACK_IFACE, STACK_IP};
+
+const BIN: &str = env!("CARGO_BIN_EXE_xdptcp");
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn root() -> bool {
+    if xdptcp::xdp::is_root() {
+        return true;
+    }
+    eprintln!("skipped: needs root (network namespaces, XDP and AF_XDP)");
+    false
+}
+
+/// A lab unique to this process and test.
+fn lab(tag: &str, queues: u32) -> Lab {
+    let name = format!("i{}{tag}", std::process::id() % 100_000);
+    Lab::up(&name, queues).expect("lab up")
+}
+
+fn temp_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("xdptcp-test-{}-{name}", std::process::id()))
+}
+
+/// Runs `program args` in namespace `ns` with a time limit and returns its output.
+fn run_in(ns: &str, limit_secs: u32, program: &str, args: &[&str]) -> Output {
+    Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "timeout",
+            &limit_secs.to_string(),
+            program,
+        ])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// An xdptcp process in the stack namespace, output to a file.
+struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    /// Starts `xdptcp <args>` in the lab's stack namespace and waits until `ready` appears in
+    /// its output.
+    fn start(lab: &Lab, args: &[&str], ready: &str) -> Running {
+        let log = temp_path(&format!(
+            "{}-{}.log",
+            lab.name(),
+            args.join("_").replace('/', "")
+        ));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &lab.stack_ns(), BIN])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("spawn xdptcp");
+        let mut running = Running { child, log };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = running.output();
+            if out.contains(ready) {
+                return running;
+            }
+            if let Ok(Some(status)) = running.child.try_wait() {
+                panic!("xdptcp {args:?} exited with {status} before it was ready:\n{out}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "xdptcp {args:?} not ready:\n{out}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn output(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Ctrl-C, then the exit status and everything it printed.
+    fn stop(mut self) -> (bool, String) {
+        self.signal("-INT");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status.success(), self.output());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "xdptcp did not stop:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn serve(lab: &Lab, app: &str, port: u16, extra: &[&str]) -> Running {
+    let port = port.to_string();
+    let mut args = vec![
+        "serve",
+        "--iface",
+        STACK_IFACE,
+        "--port",
+        &port,
+        "--app",
+        app,
+    ];
+    args.extend_from_slice(extra);
+    Running::start(lab, &args, "serving")
+}
+
+fn xdp_attached(lab: &Lab) -> bool {
+    let out = Command::new("ip")
+        .args(["-n", &lab.stack_ns(), "link", "show", STACK_IFACE])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
+}
+
+/// The number after `label` in a stats line such as "malformed dropped 3".
+fn counter(output: &str, label: &str) -> u64 {
+    let at = output
+        .find(label)
+        .unwrap_or_else(|| panic!("no {label:?} in:\n{output}"));
+    output[at + label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label:?} in:\n{output}"))
+}
+
+#[test]
+fn curl_fetches_a_page_while_the_kernel_keeps_its_own_traffic() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("curl", 1);
+    let server = serve(&lab, "http", 8080, &[]);
+    let url = format!("http://{STACK_IP}:8080/");
+    let out = run_in(&lab.peer_ns(), 10, "curl", &["-sS", "-i", &url]);
+    let page = text(&out);
+    assert!(out.status.success(), "curl failed: {page}");
+    assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
+    assert!(page.contains("xdptcp says hello"), "{page}");
+
+    // The kernel still answers ping and serves TCP on a port xdptcp does not own.
+    let ping = run_in(
+        &lab.peer_ns(),
+        10,
+        "ping",
+        &["-c", "2", "-W", "2", &STACK_IP.to_string()],
+    );
+    assert!(ping.status.success(), "ping failed: {}", text(&ping));
+    let mut kernel_server = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.stack_ns(),
+            "python3",
+            "-m",
+            "http.server",
+            "9000",
+        ])
+        .args(["--bind", &STACK_IP.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut kernel_ok = false;
+    for _ in 0..50 {
+        let out = run_in(
+            &lab.peer_ns(),
+            5,
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                &format!("http://{STACK_IP}:9000/"),
+            ],
+        );
+        if text(&out).trim() == "200" {
+            kernel_ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = kernel_server.kill();
+    let _ = kernel_server.wait();
+    assert!(
+        kernel_ok,
+        "the kernel's own HTTP server on port 9000 was not reachable"
+    );
+
+    assert!(xdp_attached(&lab));
+    let (ok, output) = server.stop();
+    assert!(ok, "serve failed:\n{output}");
+    assert!(output.contains("XDP program detached"), "{output}");
+    assert!(
+        !xdp_attached(&lab),
+        "an XDP program is still attached after the stop"
+    );
+    assert_eq!(counter(&output, "tx frames in flight"), 0, "{output}");
+}
+
+#[test]
+fn wrk_with_64_connections_sees_no_socket_errors() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("wrk", 1);
+    let server = serve(&lab, "http", 8080, &[]);
+    let url = format!("http://{STACK_IP}:8080/");
+    let out = run_in(
+        &lab.peer_ns(),
+        30,
+        "wrk",
+        &["-c", "64", "-t", "2", "-d", "5", &url],
+    );
+    let report = text(&out);
+    assert!(out.status.success(), "wrk failed: {report}");
+    assert!(!report.contains("Socket errors"), "{report}");
+    assert!(!report.contains("Non-2xx"), "{report}");
+    let done: u64 = report
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(done > 1000, "too few requests: {report}");
+    println!("wrk: {done} requests, no socket errors");
+    let (ok, output) = server.stop();
+    assert!(ok, "{output}");
+}
+
+#[test]
+fn sockperf_ping_pong_client_completes() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("sperf", 1);
+    let server = serve(&lab, "sockperf", 11111, &[]);
+    let ip = STACK_IP.to_string();
+    let out = run_in(
+        &lab.peer_ns(),
+        30,
+        "sockperf",
+        &["ping-pong", "--tcp", "-i", &ip, "-p", "11111", "-t", "3"],
+    );
+    let report = text(&out);
+    assert!(out.status.success(), "sockperf failed: {report}");
+    assert!(report.contains("# dropped messages = 0"), "{report}");
+    let line = report
+        .lines()
+        .find(|l| l.contains("[Valid Duration]"))
+        .unwrap_or_else(|| panic!("no result line: {report}"));
+    let received = counter(line, "ReceivedMessages=");
+    assert!(received > 1000, "{line}");
+    assert_eq!(counter(line, "SentMessages="), received, "{line}");
+    println!("sockperf: {line}");
+    let (ok, output) = server.stop();
+    assert!(ok, "{output}");
+}
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Runs `xdptcp nc` in the stack namespace with stdin from `input` and stdout to `output`.
+fn nc(lab: &Lab, args: &[&str], input: &Path, output: &Path) -> Output {
+    Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.stack_ns(),
+            "timeout",
+            "120",
+            BIN,
+            "nc",
+            "--iface",
+            STACK_IFACE,
+        ])
+        .args(args)
+        .stdin(std::fs::File::open(input).unwrap())
+        .stdout(std::fs::File::create(output).unwrap())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// Starts `ncat -l` in the peer namespace and waits until it listens on `port`.
+fn ncat_listen(lab: &Lab, port: u16, script_tail: &str) -> Child {
+    let child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.peer_ns(),
+            "timeout",
+            "120",
+            "sh",
+            "-c",
+        ])
+        .arg(format!("exec ncat -l {port} {script_tail}"))
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        let ss = run_in(&lab.peer_ns(), 5, "ss", &["-ltn"]);
+        if text(&ss).contains(&format!(":{port}")) {
+            return child;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut child = child;
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("ncat did not start listening on {port}");
+}
+
+#[test]
+fn nc_carries_256_mib_each_way_intact() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("nc", 1);
+    let data = temp_path("nc-input");
+    let status = Command::new("head")
+        .args(["-c", "256M", "/dev/urandom"])
+        .stdout(std::fs::File::create(&data).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let want = sha256(&data);
+    let peer_ip = PEER_IP.to_string();
+
+    // xdptcp nc → Linux ncat -l.
+    let received = temp_path("nc-at-peer");
+    let mut listener = ncat_listen(&lab, 5000, &format!("--recv-only > {}", received.display()));
+    let out = nc(&lab, &[&peer_ip, "5000"], &data, Path::new("/dev/null"));
+    assert!(out.status.success(), "nc failed: {}", text(&out));
+    assert!(listener.wait().unwrap().success());
+    assert_eq!(sha256(&received), want, "xdptcp → Linux: SHA-256 differs");
+
+    // Linux ncat -l → xdptcp nc.
+    let got = temp_path("nc-at-stack");
+    let mut listener = ncat_listen(&lab, 5001, &format!("--send-only < {}", data.display()));
+    let out = nc(&lab, &[&peer_ip, "5001"], Path::new("/dev/null"), &got);
+    assert!(out.status.success(), "nc failed: {}", text(&out));
+    let _ = listener.wait();
+    assert_eq!(sha256(&got), want, "Linux → xdptcp: SHA-256 differs");
+    println!("nc: 256 MiB each way, SHA-256 {want} both ways");
+    for p in [&data, &received, &got] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// A Python client: sends `size` bytes (reading the echo meanwhile, so neither side's
+/// buffers fill up), half-closes, reads until end of stream, and prints how many bytes came
+/// back and whether they equal what was sent.
+const HALF_CLOSE_CLIENT: &str = r#"
+import socket, sys, os, threading
+host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+data = os.urandom(size)
+s = socket.create_connection((host, port), timeout=20)
+got = bytearray()
+def reader():
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got.extend(chunk)
+t = threading.Thread(target=reader)
+t.start()
+s.sendall(data)
+s.shutdown(socket.SHUT_WR)
+t.join()
+print("received", len(got), "equal", bytes(got) == data)
+"#;
+
+const HTTP_HALF_CLOSE_CLIENT: &str = r#"
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=20)
+s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+print(got.decode(errors="replace"))
+"#;
+
+#[test]
+fn linux_clients_half_close_and_still_get_the_rest() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("half", 1);
+    let ip = STACK_IP.to_string();
+    let echo = serve(&lab, "echo", 7007, &[]);
+    // 4 MiB: more than both send and receive buffers, so most of the echo is still to be
+    // sent when the client's FIN arrives.
+    let out = run_in(
+        &lab.peer_ns(),
+        60,
+        "python3",
+        &["-c", HALF_CLOSE_CLIENT, &ip, "7007", "4194304"],
+    );
+    assert_eq!(
+        text(&out).trim(),
+        "received 4194304 equal True",
+        "{}",
+        text(&out)
+    );
+    let (ok, output) = echo.stop();
+    assert!(ok, "{output}");
+
+    let http = serve(&lab, "http", 8080, &[]);
+    let out = run_in(
+        &lab.peer_ns(),
+        30,
+        "python3",
+        &["-c", HTTP_HALF_CLOSE_CLIENT, &ip, "8080"],
+    );
+    let answer = text(&out);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    assert!(answer.contains("xdptcp says hello"), "{answer}");
+    let (ok, output) = http.stop();
+    assert!(ok, "{output}");
+}
+
+/// Sends a TCP SYN with a wrong checksum from a raw socket (the kernel adds the IP header).
+const BAD_CHECKSUM_SYN: &str = r#"
+import socket, struct, sys
+dst, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+header = struct.pack("!HHIIBBHHH", 40000, port, 1, 0, 5 << 4, 0x02, 65535, 0x1234, 0)
+for _ in range(3):
+    s.sendto(header, (dst, 0))
+print("sent")
+"#;
+
+#[test]
+fn bad_checksums_are_counted_and_dropped() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("csum", 1);
+    let server = serve(&lab, "http", 8080, &[]);
+    let out = run_in(
+        &lab.peer_ns(),
+        10,
+        "python3",
+        &["-c", BAD_CHECKSUM_SYN, &STACK_IP.to_string(), "8080"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(300));
+    // A good connection still works.
+    let url = format!("http://{STACK_IP}:8080/");
+    let ok = run_in(
+        &lab.peer_ns(),
+        10,
+        "curl",
+        &["-sS", "-o", "/dev/null", &url],
+    );
+    assert!(ok.status.success(), "{}", text(&ok));
+    let (ok, output) = server.stop();
+    assert!(ok, "{output}");
+    assert_eq!(counter(&output, "malformed dropped"), 3, "{output}");
+    assert_eq!(
+        counter(&output, "resets sent"),
+        0,
+        "a bad segment must not be answered:\n{output}"
+    );
+}
+
+#[test]
+fn sigkill_leaves_no_program_attached() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("kill", 1);
+    let server = serve(&lab, "echo", 7007, &[]);
+    assert!(xdp_attached(&lab));
+    server.signal("-KILL");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while xdp_attached(&lab) {
+        assert!(
+            Instant::now() < deadline,
+            "XDP program still attached after SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And the interface is free for the next instance.
+    let again = serve(&lab, "echo", 7007, &[]);
+    let (ok, output) = again.stop();
+    assert!(ok, "{output}");
+}
+
+/// Runs `xdptcp <args>` in the stack namespace and returns (success, output).
+fn xdptcp_in(lab: &Lab, args: &[&str]) -> (bool, String) {
+    let out = run_in(&lab.stack_ns(), 20, BIN, args);
+    (out.status.success(), text(&out))
+}
+
+#[test]
+fn startup_failures_have_clear_errors() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("err", 1);
+    let serve_on = |iface: &str, extra: &[&str]| {
+        let mut args = vec!["serve", "--iface", iface, "--port", "8080", "--app", "echo"];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let as_strs = |v: &Vec<String>| v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ");
+
+    // Not root.
+    let args = serve_on(STACK_IFACE, &[]);
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.stack_ns(),
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+        ])
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("needs root"),
+        "not root: {}",
+        text(&out)
+    );
+
+    // Interface missing.
+    let (ok, msg) = xdptcp_in(
+        &lab,
+        &serve_on("nosuch0", &[])
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+    );
+    assert!(!ok);
+    assert!(
+        msg.contains("interface nosuch0 does not exist"),
+        "missing interface: {msg}"
+    );
+
+    // Queue out of range: the lab's xdp0 has one queue.
+    let args = serve_on(STACK_IFACE, &["--queues", "3"]);
+    let (ok, msg) = xdptcp_in(&lab, &args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(!ok);
+    assert!(
+        msg.contains("queue 2 is out of range: xdp0 has 1 RX queue(s)"),
+        "{}: {msg}",
+        as_strs(&args)
+    );
+
+    // The interface and its ports are owned by another instance.
+    let first = serve(&lab, "echo", 8080, &[]);
+    let args = serve_on(STACK_IFACE, &[]);
+    let (ok, msg) = xdptcp_in(&lab, &args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert!(!ok);
+    assert!(
+        msg.contains("already served by another xdptcp instance, which owns its ports"),
+        "{msg}"
+    );
+    let (ok, output) = first.stop();
+    assert!(ok, "{output}");
+
+    // A port a kernel socket listens on.
+    let mut kernel = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.stack_ns(),
+            "python3",
+            "-m",
+            "http.server",
+            "8080",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut listening = false;
+    for _ in 0..100 {
+        if text(&run_in(&lab.stack_ns(), 5, "ss", &["-ltn"])).contains(":8080") {
+            listening = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(listening);
+    let (ok, msg) = xdptcp_in(&lab, &args.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    let _ = kernel.kill();
+    let _ = kernel.wait();
+    assert!(!ok);
+    assert!(
+        msg.contains("port 8080 is in use by a kernel socket"),
+        "{msg}"
+    );
+    assert!(
+        !xdp_attached(&lab),
+        "a failed start left a program attached"
+    );
+}
+
+#[test]
+fn two_queues_serve_and_hand_frames_to_their_owner() {
+    if !root() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = lab("mq", 2);
+    let server = serve(&lab, "http", 8080, &["--queues", "2"]);
+    let url = format!("http://{STACK_IP}:8080/");
+    let out = run_in(
+        &lab.peer_ns(),
+        30,
+        "wrk",
+        &["-c", "32", "-t", "2", "-d", "2", &url],
+    );
+    let report = text(&out);
+    assert!(
+        out.status.success() && !report.contains("Socket errors"),
+        "{report}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (ok, output) = server.stop();
+    assert!(ok, "{output}");
+    // Both queues carried connections.
+    for queue in ["queue 0:", "queue 1:"] {
+        let line = output
+            .lines()
+            .find(|l| l.starts_with(queue))
+            .unwrap_or_else(|| panic!("{output}"));
+        assert!(counter(line, "socket rx") > 0, "{line}");
+    }
+
+    // Active opens: replies may arrive on either queue and reach the opening worker.
+    let data = temp_path("mq-input");
+    let status = Command::new("head")
+        .args(["-c", "8M", "/dev/urandom"])
+        .stdout(std::fs::File::create(&data).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let want = sha256(&data);
+    for port in [5100u16, 5101, 5102] {
+        let mut listener = ncat_listen(&lab, port, &format!("--send-only < {}", data.display()));
+        let got = temp_path("mq-output");
+        let out = nc(
+            &lab,
+            &["--queues", "2", &PEER_IP.to_string(), &port.to_string()],
+            Path::new("/dev/null"),
+            &got,
+        );
+        assert!(out.status.success(), "nc failed: {}", text(&out));
+        let _ = listener.wait();
+        assert_eq!(sha256(&got), want);
+        let _ = std::fs::remove_file(&got);
+    }
+    let _ = std::fs::remove_file(&data);
+}
