@@ -26,6 +26,15 @@ fn root() -> bool {
     false
 }
 
+/// Takes the serial lock and builds a lab, or says why the test is skipped (no root).
+fn setup(tag: &str, queues: u32) -> Option<(std::sync::MutexGuard<'static, ()>, Lab)> {
+    if !root() {
+        return None;
+    }
+    let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    Some((serial, lab(tag, queues)))
+}
+
 /// A lab unique to this process and test.
 fn lab(tag: &str, queues: u32) -> Lab {
     let name = format!("i{}{tag}", std::process::id() % 100_000);
@@ -182,11 +191,9 @@ fn counter(output: &str, label: &str) -> u64 {
 
 #[test]
 fn curl_fetches_a_page_while_the_kernel_keeps_its_own_traffic() {
-    if !root() {
+    let Some((_serial, lab)) = setup("curl", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("curl", 1);
+    };
     let server = serve(&lab, "http", 8080, &[]);
     let url = format!("http://{STACK_IP}:8080/");
     let out = run_in(&lab.peer_ns(), 10, "curl", &["-sS", "-i", &url]);
@@ -259,11 +266,9 @@ fn curl_fetches_a_page_while_the_kernel_keeps_its_own_traffic() {
 
 #[test]
 fn wrk_with_64_connections_sees_no_socket_errors() {
-    if !root() {
+    let Some((_serial, lab)) = setup("wrk", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("wrk", 1);
+    };
     let server = serve(&lab, "http", 8080, &[]);
     let url = format!("http://{STACK_IP}:8080/");
     let out = run_in(
@@ -290,11 +295,9 @@ fn wrk_with_64_connections_sees_no_socket_errors() {
 
 #[test]
 fn sockperf_ping_pong_client_completes() {
-    if !root() {
+    let Some((_serial, lab)) = setup("sperf", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("sperf", 1);
+    };
     let server = serve(&lab, "sockperf", 11111, &[]);
     let ip = STACK_IP.to_string();
     let out = run_in(
@@ -379,11 +382,9 @@ fn ncat_listen(lab: &Lab, port: u16, script_tail: &str) -> Child {
 
 #[test]
 fn nc_carries_256_mib_each_way_intact() {
-    if !root() {
+    let Some((_serial, lab)) = setup("nc", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("nc", 1);
+    };
     let data = temp_path("nc-input");
     let status = Command::new("head")
         .args(["-c", "256M", "/dev/urandom"])
@@ -454,11 +455,9 @@ print(got.decode(errors="replace"))
 
 #[test]
 fn linux_clients_half_close_and_still_get_the_rest() {
-    if !root() {
+    let Some((_serial, lab)) = setup("half", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("half", 1);
+    };
     let ip = STACK_IP.to_string();
     let echo = serve(&lab, "echo", 7007, &[]);
     // 4 MiB: more than both send and receive buffers, so most of the echo is still to be
@@ -505,11 +504,9 @@ print("sent")
 
 #[test]
 fn bad_checksums_are_counted_and_dropped() {
-    if !root() {
+    let Some((_serial, lab)) = setup("csum", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("csum", 1);
+    };
     let server = serve(&lab, "http", 8080, &[]);
     let out = run_in(
         &lab.peer_ns(),
@@ -540,11 +537,9 @@ fn bad_checksums_are_counted_and_dropped() {
 
 #[test]
 fn sigkill_leaves_no_program_attached() {
-    if !root() {
+    let Some((_serial, lab)) = setup("kill", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("kill", 1);
+    };
     let server = serve(&lab, "echo", 7007, &[]);
     assert!(xdp_attached(&lab));
     server.signal("-KILL");
@@ -570,11 +565,9 @@ fn xdptcp_in(lab: &Lab, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn startup_failures_have_clear_errors() {
-    if !root() {
+    let Some((_serial, lab)) = setup("err", 1) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("err", 1);
+    };
     let serve_on = |iface: &str, extra: &[&str]| {
         let mut args = vec!["serve", "--iface", iface, "--port", "8080", "--app", "echo"];
         args.extend_from_slice(extra);
@@ -681,11 +674,9 @@ fn startup_failures_have_clear_errors() {
 
 #[test]
 fn two_queues_serve_and_hand_frames_to_their_owner() {
-    if !root() {
+    let Some((_serial, lab)) = setup("mq", 2) else {
         return;
-    }
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = lab("mq", 2);
+    };
     let server = serve(&lab, "http", 8080, &["--queues", "2"]);
     let url = format!("http://{STACK_IP}:8080/");
     let out = run_in(

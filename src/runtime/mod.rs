@@ -58,7 +58,7 @@ use crate::xdp::{
 pub use crate::stack::StackEvent;
 
 /// What a worker does when it has nothing to do.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
 pub enum IdlePolicy {
     /// Never sleep: lowest latency, one core at 100% per worker, and on a core shared with
     /// the kernel's softirq work (copy mode, veth) it can starve that work.
@@ -67,12 +67,22 @@ pub enum IdlePolicy {
     Poll,
     /// Spin for a while after the last work, then sleep in poll().
     Hybrid { spin: Duration },
+    /// Chosen by measurement (README, "Idle policy"): `Hybrid` with a 50 µs spin while there
+    /// are no more workers than cores, `Poll` when workers outnumber cores (spinning workers
+    /// then steal the cores the others and the kernel's softirq work need).
+    #[default]
+    Auto,
 }
 
-impl Default for IdlePolicy {
-    fn default() -> IdlePolicy {
-        IdlePolicy::Hybrid {
-            spin: Duration::from_micros(50),
+impl IdlePolicy {
+    /// The concrete policy for `workers` workers on a machine with `cores` cores.
+    pub fn resolve(self, workers: usize, cores: usize) -> IdlePolicy {
+        match self {
+            IdlePolicy::Auto if workers > cores => IdlePolicy::Poll,
+            IdlePolicy::Auto => IdlePolicy::Hybrid {
+                spin: Duration::from_micros(50),
+            },
+            other => other,
         }
     }
 }
@@ -459,6 +469,12 @@ impl<M: Send + 'static> Runtime<M> {
         let program = Arc::new(program);
         let mut workers = Vec::new();
         let per_worker = span / config.queues;
+        let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
+        let idle = config.idle.resolve(config.queues as usize, cores);
+        log::info!(
+            "{} worker(s) on {cores} core(s): idle policy {idle:?}",
+            config.queues
+        );
         let mut wakers = Vec::new();
         for index in 0..config.queues as usize {
             wakers.push(Arc::new(xdp::wait::Waker::new().map_err(|e| {
@@ -516,7 +532,7 @@ impl<M: Send + 'static> Runtime<M> {
                 messages: rx,
                 waker: waker.clone(),
                 stop: stop.clone(),
-                idle: config.idle,
+                idle,
                 batch: config.batch,
                 core,
                 stats: stats.clone(),

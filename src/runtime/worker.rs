@@ -153,7 +153,7 @@ impl<H: Handler> Worker<H> {
             }
             let rest = match self.idle {
                 IdlePolicy::BusySpin => false,
-                IdlePolicy::Poll => true,
+                IdlePolicy::Poll | IdlePolicy::Auto => true,
                 IdlePolicy::Hybrid { spin } => now.saturating_duration_since(last_work) >= spin,
             };
             if !rest {

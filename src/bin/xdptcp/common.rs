@@ -10,11 +10,13 @@ use xdptcp::runtime::{IdlePolicy, Runtime, RuntimeConfig};
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 pub enum Idle {
+    /// Hybrid while workers fit the cores, poll when they outnumber them (measured best).
+    Auto,
     /// Never sleep.
     Spin,
     /// Sleep in poll() whenever idle.
     Poll,
-    /// Spin 50 µs after the last work, then sleep.
+    /// Spin --spin-us after the last work, then sleep.
     Hybrid,
 }
 
@@ -34,8 +36,11 @@ pub struct DatapathArgs {
     #[arg(long, value_delimiter = ',')]
     pub cores: Vec<usize>,
     /// What a worker does when idle.
-    #[arg(long, value_enum, default_value = "hybrid")]
+    #[arg(long, value_enum, default_value = "auto")]
     pub idle: Idle,
+    /// With --idle hybrid: how long to spin after the last work before sleeping.
+    #[arg(long, default_value_t = 50)]
+    pub spin_us: u64,
     /// Use copy mode even if the driver supports zero-copy.
     #[arg(long)]
     pub no_zero_copy: bool,
@@ -57,10 +62,11 @@ impl DatapathArgs {
             ));
         }
         config.idle = match self.idle {
+            Idle::Auto => IdlePolicy::Auto,
             Idle::Spin => IdlePolicy::BusySpin,
             Idle::Poll => IdlePolicy::Poll,
             Idle::Hybrid => IdlePolicy::Hybrid {
-                spin: Duration::from_micros(50),
+                spin: Duration::from_micros(self.spin_us),
             },
         };
         config.xsk.zero_copy = !self.no_zero_copy;
