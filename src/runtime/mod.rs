@@ -39,7 +39,10 @@
 //! ```
 
 mod handoff;
+mod host;
 mod worker;
+
+pub use host::HandlerHost;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
@@ -202,12 +205,20 @@ pub trait Handler: Send + 'static {
     }
 }
 
+/// Received bytes shown to the handler in place, in the frame they arrived in.
+struct DirectRead<'a> {
+    conn: ConnId,
+    data: &'a [u8],
+    consumed: usize,
+}
+
 /// What a handler can do on its worker, between receiving and sending frames.
 pub struct Context<'a> {
     stack: &'a mut Stack,
     now: Instant,
     worker: usize,
     stop: &'a AtomicBool,
+    direct: Option<DirectRead<'a>>,
 }
 
 impl<'a> Context<'a> {
@@ -217,7 +228,30 @@ impl<'a> Context<'a> {
             now,
             worker,
             stop,
+            direct: None,
         }
+    }
+
+    /// Reads on `conn` are served from `data` (a received frame) before the receive buffer.
+    fn with_direct(mut self, conn: ConnId, data: &'a [u8]) -> Context<'a> {
+        self.direct = Some(DirectRead {
+            conn,
+            data,
+            consumed: 0,
+        });
+        self
+    }
+
+    /// How much of the in-place data the handler read.
+    fn direct_consumed(&self) -> usize {
+        self.direct.as_ref().map_or(0, |d| d.consumed)
+    }
+
+    /// The unread in-place data for `conn`, if any.
+    fn direct_for(&mut self, conn: ConnId) -> Option<&mut DirectRead<'a>> {
+        self.direct
+            .as_mut()
+            .filter(|d| d.conn == conn && d.consumed < d.data.len())
     }
 
     /// The time of this loop turn.
@@ -238,15 +272,28 @@ impl<'a> Context<'a> {
     /// Reads received bytes into `buf`. `Ok(0)` is end of stream (the peer closed and every
     /// byte was read); `Err(WouldBlock)` means nothing yet.
     pub fn read(&mut self, conn: ConnId, buf: &mut [u8]) -> Result<usize, StackError> {
+        if let Some(d) = self.direct_for(conn) {
+            let n = buf.len().min(d.data.len() - d.consumed);
+            buf[..n].copy_from_slice(&d.data[d.consumed..d.consumed + n]);
+            d.consumed += n;
+            return Ok(n);
+        }
         self.stack.recv(conn, buf)
     }
 
-    /// Zero-copy read: `reader` sees received bytes in place and returns how many it took.
+    /// Zero-copy read: `reader` sees received bytes in place — in the frame they arrived in
+    /// when the data is new, else in the receive buffer — and returns how many it took.
     pub fn read_with<F: FnOnce(&[u8]) -> usize>(
         &mut self,
         conn: ConnId,
         reader: F,
     ) -> Result<usize, StackError> {
+        if let Some(d) = self.direct_for(conn) {
+            let rest = &d.data[d.consumed..];
+            let n = reader(rest).min(rest.len());
+            d.consumed += n;
+            return Ok(n);
+        }
         Ok(self.stack.connection(conn)?.recv_with(reader)?)
     }
 
@@ -266,10 +313,15 @@ impl<'a> Context<'a> {
 
     /// Bytes [`Context::read`] can return now.
     pub fn recv_available(&mut self, conn: ConnId) -> usize {
-        self.stack
+        let direct = self
+            .direct_for(conn)
+            .map_or(0, |d| d.data.len() - d.consumed);
+        let buffered = self
+            .stack
             .connection(conn)
             .map(|c| c.recv_available())
-            .unwrap_or(0)
+            .unwrap_or(0);
+        direct + buffered
     }
 
     /// Half-close: no more data from us; reading continues (RFC 9293 CLOSE).
@@ -528,7 +580,7 @@ impl<M: Send + 'static> Runtime<M> {
                 ifindex,
                 socket,
                 stack,
-                handler: make_handler(index),
+                host: HandlerHost::new(make_handler(index), index, stop.clone()),
                 messages: rx,
                 waker: waker.clone(),
                 stop: stop.clone(),

@@ -1,19 +1,19 @@
 //! One worker: a queue's AF_XDP socket, its stack and its handler, run to completion.
 //!
 //! Each loop turn reads the clock once, then: RX batch → stack (parsed in place in the UMEM
-//! frame) → messages from other threads → due timers → events to the handler (which reads and
-//! writes) → TX frames built in place in the UMEM → one kick. When a turn finds nothing to do,
-//! the idle policy decides whether to spin or sleep in poll() until the next deadline.
+//! frame; new in-order data shown to the handler there) → messages from other threads → due
+//! timers → events to the handler (which reads and writes) → TX frames built in place in the
+//! UMEM → one kick. When a turn finds nothing to do, the idle policy decides whether to spin
+//! or sleep in poll() until the next deadline.
 
 use std::net::Ipv4Addr;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::handoff::Handoffs;
-use super::{Context, Handler, IdlePolicy, WorkerStats};
-use crate::stack::{ConnId, Stack};
+use super::{Handler, HandlerHost, IdlePolicy, WorkerStats};
+use crate::stack::Stack;
 use crate::time::Instant;
 use crate::xdp::{self, XskSocket};
 
@@ -31,7 +31,7 @@ pub(super) struct Worker<H: Handler> {
     pub ifindex: u32,
     pub socket: XskSocket,
     pub stack: Stack,
-    pub handler: H,
+    pub host: HandlerHost<H>,
     pub messages: crossbeam::channel::Receiver<H::Message>,
     pub waker: Arc<xdp::wait::Waker>,
     pub stop: Arc<AtomicBool>,
@@ -40,16 +40,6 @@ pub(super) struct Worker<H: Handler> {
     pub core: Option<usize>,
     pub stats: Arc<Mutex<WorkerStats>>,
     pub handoffs: Arc<Handoffs>,
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "(no message)".into()
-    }
 }
 
 impl<H: Handler> Worker<H> {
@@ -61,73 +51,32 @@ impl<H: Handler> Worker<H> {
         }
         let mut turns: u64 = 0;
         let mut sleeps: u64 = 0;
-        let mut panics: u64 = 0;
         let mut pending_neighbors: Vec<(Ipv4Addr, Instant)> = Vec::new();
         let mut next_neighbor_poll = Instant::ZERO;
         let start = Instant::now_monotonic();
         let mut last_work = start;
         let mut last_stats = start;
 
-        {
-            let mut ctx = Context::new(&mut self.stack, start, self.index, &self.stop);
-            let handler = &mut self.handler;
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| handler.on_start(&mut ctx))) {
-                log::error!(
-                    "worker {}: handler panicked in on_start: {}; stopping",
-                    self.index,
-                    panic_message(p.as_ref())
-                );
-                self.stop.store(true, Ordering::SeqCst);
-            }
-        }
+        self.host.start(&mut self.stack, start);
 
         while !self.stop.load(Ordering::Relaxed) {
             let now = Instant::now_monotonic();
             turns += 1;
-            let mut work = 0usize;
-
-            let stack = &mut self.stack;
-            if self.handoffs.len() == 1 {
-                work += self
-                    .socket
-                    .receive(self.batch, |frame| stack.receive(now, frame));
-            } else {
-                // Frames of another worker's connections go to it (see `handoff`).
-                let (handoffs, me) = (&self.handoffs, self.index);
-                work += self.socket.receive(self.batch, |frame| {
-                    if !handoffs.forward(me, frame) {
-                        stack.receive(now, frame);
-                    }
-                });
-                work += self
-                    .handoffs
-                    .drain(self.index, self.batch, |frame| stack.receive(now, frame));
-            }
+            let mut work = self.receive(now);
 
             for _ in 0..self.batch {
                 let Ok(message) = self.messages.try_recv() else {
                     break;
                 };
                 work += 1;
-                let mut ctx = Context::new(&mut self.stack, now, self.index, &self.stop);
-                let handler = &mut self.handler;
-                if let Err(p) =
-                    catch_unwind(AssertUnwindSafe(|| handler.on_message(&mut ctx, message)))
-                {
-                    log::error!(
-                        "worker {}: handler panicked in on_message: {}; stopping",
-                        self.index,
-                        panic_message(p.as_ref())
-                    );
-                    self.stop.store(true, Ordering::SeqCst);
-                }
+                self.host.message(&mut self.stack, now, message);
             }
 
             if self.stack.poll_deadline().is_some_and(|d| d <= now) {
                 self.stack.handle_timeout(now);
             }
 
-            work += self.dispatch_events(now, &mut panics);
+            work += self.host.dispatch(&mut self.stack, now);
             self.resolve_neighbors(now, &mut pending_neighbors, &mut next_neighbor_poll);
 
             loop {
@@ -144,7 +93,7 @@ impl<H: Handler> Worker<H> {
 
             if now.saturating_duration_since(last_stats) >= STATS_INTERVAL {
                 last_stats = now;
-                self.publish_stats(turns, sleeps, panics);
+                self.publish_stats(turns, sleeps);
             }
 
             if work > 0 {
@@ -182,40 +131,32 @@ impl<H: Handler> Worker<H> {
             }
         }
         self.socket.reclaim();
-        self.publish_stats(turns, sleeps, panics);
+        self.publish_stats(turns, sleeps);
     }
 
-    /// Hands every pending event to the handler. A handler that panics loses only the
-    /// connection it was handling, which is aborted.
-    fn dispatch_events(&mut self, now: Instant, panics: &mut u64) -> usize {
-        let mut n = 0;
-        while let Some((conn, event)) = self.stack.poll_event() {
-            n += 1;
-            let mut ctx = Context::new(&mut self.stack, now, self.index, &self.stop);
-            let handler = &mut self.handler;
-            if let Err(p) =
-                catch_unwind(AssertUnwindSafe(|| handler.on_event(&mut ctx, conn, event)))
-            {
-                *panics += 1;
-                self.kill_connection(conn, now, &panic_message(p.as_ref()));
-            }
+    /// One RX batch into the stack (and the handler, for data it can read in place), plus
+    /// the frames other workers handed over. Returns the frames processed.
+    fn receive(&mut self, now: Instant) -> usize {
+        let Worker {
+            socket,
+            stack,
+            host,
+            handoffs,
+            index,
+            batch,
+            ..
+        } = self;
+        if handoffs.len() == 1 {
+            return socket.receive(*batch, |frame| host.receive(stack, now, frame));
         }
+        // Frames of another worker's connections go to it (see `handoff`).
+        let mut n = socket.receive(*batch, |frame| {
+            if !handoffs.forward(*index, frame) {
+                host.receive(stack, now, frame);
+            }
+        });
+        n += handoffs.drain(*index, *batch, |frame| host.receive(stack, now, frame));
         n
-    }
-
-    fn kill_connection(&mut self, conn: ConnId, now: Instant, why: &str) {
-        let peer = self
-            .stack
-            .flow_key(conn)
-            .map(|k| k.remote().to_string())
-            .unwrap_or_default();
-        log::error!(
-            "worker {}: handler panicked on the connection from {peer}: {why}; connection reset",
-            self.index
-        );
-        // Events the released connection still has are consumed by the stack.
-        let _ = self.stack.abort(conn);
-        self.stack.release(conn, now);
     }
 
     /// Answers the stack's neighbour requests from the kernel's table (see `crate::host`).
@@ -246,7 +187,7 @@ impl<H: Handler> Worker<H> {
         }
         *next_poll = now + NEIGHBOR_POLL;
         let ifindex = self.ifindex;
-        let stack = &mut self.stack;
+        let stack: &mut Stack = &mut self.stack;
         pending.retain(|&(ip, since)| match crate::host::neighbor(ifindex, ip) {
             Ok(Some(mac)) => {
                 stack.add_neighbor(ip, mac);
@@ -256,7 +197,7 @@ impl<H: Handler> Worker<H> {
         });
     }
 
-    fn publish_stats(&mut self, turns: u64, sleeps: u64, panics: u64) {
+    fn publish_stats(&mut self, turns: u64, sleeps: u64) {
         self.socket.refresh_kernel_stats();
         if let Ok(mut s) = self.stats.lock() {
             s.stack = self.stack.stats().clone();
@@ -265,7 +206,7 @@ impl<H: Handler> Worker<H> {
             s.tx_frames_in_flight = self.socket.tx_frames_in_flight();
             s.loop_turns = turns;
             s.sleeps = sleeps;
-            s.handler_panics = panics;
+            s.handler_panics = self.host.panics();
             let (handed, dropped) = self.handoffs.counters(self.index);
             s.frames_handed_off = handed;
             s.handoff_drops = dropped;

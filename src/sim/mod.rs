@@ -75,6 +75,9 @@ pub struct NetStats {
 /// Index of a node in a [`Network`].
 pub type NodeId = usize;
 
+/// Hands a frame to a node: (node, its stack, the time, the frame).
+pub type Deliver<'a> = dyn FnMut(NodeId, &mut Stack, Instant, &[u8]) + 'a;
+
 struct InFlight {
     at: Instant,
     order: u64,
@@ -268,6 +271,17 @@ impl Network {
     /// processes everything due then. Returns false when nothing is left to happen before
     /// `limit`.
     pub fn step(&mut self, limit: Instant) -> bool {
+        self.step_with(limit, &mut |_, stack, now, frame| stack.receive(now, frame))
+    }
+
+    /// Like [`Network::step`], but every frame is handed to `deliver` (node, its stack, the
+    /// time, the frame) instead of straight to the stack — so a test can route a node's
+    /// frames through a [`crate::runtime::HandlerHost`], as the AF_XDP worker does.
+    pub fn step_with(
+        &mut self,
+        limit: Instant,
+        deliver: &mut Deliver<'_>,
+    ) -> bool {
         self.flush();
         let Some(next) = self.next_event() else {
             return false;
@@ -294,7 +308,7 @@ impl Network {
                     describe_frame(&f.frame)
                 );
             }
-            self.stacks[f.to].receive(self.now, &f.frame);
+            deliver(f.to, &mut self.stacks[f.to], self.now, &f.frame);
         }
         let now = self.now;
         for stack in &mut self.stacks {

@@ -141,6 +141,15 @@ pub enum StackEvent {
     },
 }
 
+/// New in-order bytes of a received frame that no buffer holds yet: `frame[range]` is for
+/// `conn`'s application to read in place, after which [`Stack::finish_direct`] buffers what
+/// it left.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectData {
+    pub conn: ConnId,
+    pub range: std::ops::Range<usize>,
+}
+
 /// Counters of one stack. Every dropped frame is counted under exactly one reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StackStats {
@@ -161,6 +170,8 @@ pub struct StackStats {
     pub drop_bad_tcp_checksum: u64,
     /// Segments accepted with an unfinished (offload pending) checksum on veth.
     pub rx_partial_checksum: u64,
+    /// Segments whose data the application was shown in place, in the frame (zero copy).
+    pub rx_zero_copy_segments: u64,
     pub drop_bad_tcp_option: u64,
     pub drop_bad_arp: u64,
     pub drop_listen_overflow: u64,
@@ -257,6 +268,9 @@ pub struct Stack {
     arp_retry_at: Option<Instant>,
     /// Next hops to resolve, for the host when `arp` is off.
     neighbor_requests: VecDeque<Ipv4Addr>,
+    /// `receive_direct` is running; its result.
+    direct_wanted: bool,
+    direct: Option<(ConnId, std::ops::Range<usize>)>,
     next_ephemeral: u16,
     ip_ident: u16,
     stats: StackStats,
@@ -323,6 +337,8 @@ impl Stack {
             parked: Vec::new(),
             arp_retry_at: None,
             neighbor_requests: VecDeque::new(),
+            direct_wanted: false,
+            direct: None,
             next_ephemeral: *config.ephemeral_ports.start(),
             ip_ident: 1,
             stats: StackStats::default(),
@@ -557,6 +573,31 @@ impl Stack {
 
     /// Processes one received Ethernet frame.
     pub fn receive(&mut self, now: Instant, frame: &[u8]) {
+        self.direct_wanted = false;
+        self.receive_frame(now, frame);
+    }
+
+    /// Like [`Stack::receive`], but new in-order data for a connection the application holds
+    /// (and that has no earlier event waiting) is left in `frame` for it to read in place:
+    /// see [`DirectData`]. The caller must call [`Stack::finish_direct`] before the next frame.
+    pub fn receive_direct(&mut self, now: Instant, frame: &[u8]) -> Option<DirectData> {
+        self.direct_wanted = true;
+        self.direct = None;
+        self.receive_frame(now, frame);
+        self.direct_wanted = false;
+        let (conn, range) = self.direct.take()?;
+        Some(DirectData { conn, range })
+    }
+
+    /// Buffers `unread`, the part of a [`DirectData`] the application did not consume.
+    pub fn finish_direct(&mut self, conn: ConnId, unread: &[u8]) {
+        if let Some(slot) = self.conns.get_mut(conn) {
+            slot.conn.finish_direct(unread);
+            self.after_change(conn);
+        }
+    }
+
+    fn receive_frame(&mut self, now: Instant, frame: &[u8]) {
         self.stats.rx_frames += 1;
         let eth = match EthernetFrame::new_checked(frame) {
             Ok(eth) => eth,
@@ -568,7 +609,7 @@ impl Stack {
             return;
         }
         match eth.ethertype() {
-            EtherType::Ipv4 => self.receive_ipv4(now, eth.payload()),
+            EtherType::Ipv4 => self.receive_ipv4(now, eth.payload(), frame.as_ptr() as usize),
             EtherType::Arp => self.receive_arp(now, eth.payload()),
             EtherType::Other(_) => self.stats.drop_unsupported_ethertype += 1,
         }
@@ -607,7 +648,7 @@ impl Stack {
         }
     }
 
-    fn receive_ipv4(&mut self, now: Instant, payload: &[u8]) {
+    fn receive_ipv4(&mut self, now: Instant, payload: &[u8], frame_start: usize) {
         let ip = match Ipv4Packet::new_checked(payload) {
             Ok(ip) => ip,
             Err(e) => return self.stats.count_malformed(e),
@@ -648,13 +689,37 @@ impl Stack {
             remote_ip: ip.src(),
             remote_port: repr.src_port,
         };
-        self.receive_tcp(now, key, &repr, tcp.payload());
+        let payload = tcp.payload();
+        // Where the payload starts in the frame, for direct delivery (an address difference,
+        // not a pointer dereference).
+        let payload_offset = payload.as_ptr() as usize - frame_start;
+        self.receive_tcp(now, key, &repr, payload, payload_offset);
     }
 
-    fn receive_tcp(&mut self, now: Instant, key: FlowKey, repr: &TcpRepr, payload: &[u8]) {
+    fn receive_tcp(
+        &mut self,
+        now: Instant,
+        key: FlowKey,
+        repr: &TcpRepr,
+        payload: &[u8],
+        payload_offset: usize,
+    ) {
         if let Some(id) = self.flows.get(&key) {
             if let Some(slot) = self.conns.get_mut(id) {
-                slot.conn.handle_segment(now, repr, payload);
+                let direct_ok = self.direct_wanted
+                    && slot.visible
+                    && !slot.released
+                    && !slot.in_event_queue
+                    && !slot.conn.has_events();
+                if direct_ok {
+                    if let Some(range) = slot.conn.handle_segment_direct(now, repr, payload) {
+                        let start = payload_offset + range.start;
+                        self.direct = Some((id, start..start + range.len()));
+                        self.stats.rx_zero_copy_segments += 1;
+                    }
+                } else {
+                    slot.conn.handle_segment(now, repr, payload);
+                }
                 self.after_change(id);
                 return;
             }

@@ -102,6 +102,25 @@ impl Event {
     }
 }
 
+/// Counters of one connection.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    pub segments_in: u64,
+    pub segments_out: u64,
+    /// Payload bytes received in order (each byte once).
+    pub bytes_in: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_out: u64,
+    /// Segments sent again (timeouts, fast retransmit, partial ACKs).
+    pub retransmitted_segments: u64,
+    pub timeouts: u64,
+    pub fast_retransmits: u64,
+    pub duplicate_acks_in: u64,
+    pub out_of_order_segments_in: u64,
+    pub challenge_acks: u64,
+    pub window_probes: u64,
+}
+
 /// Progress of our FIN.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum FinState {
@@ -208,6 +227,14 @@ pub struct Connection {
     last_recv: Instant,
     last_send: Instant,
 
+    stats: ConnStats,
+    /// Set during `handle_segment_direct`: new in-order text may skip the receive buffer.
+    direct_allowed: bool,
+    /// In-order bytes accepted but not yet buffered, starting at `direct_seq` (see
+    /// `handle_segment_direct` and `finish_direct`).
+    direct_len: u32,
+    direct_seq: SeqNum,
+
     // Application interface.
     events: u8,
     error: Option<Error>,
@@ -275,6 +302,10 @@ impl Connection {
             challenges_sent: 0,
             last_recv: Instant::ZERO,
             last_send: Instant::ZERO,
+            stats: ConnStats::default(),
+            direct_allowed: false,
+            direct_len: 0,
+            direct_seq: SeqNum(0),
             events: 0,
             error: None,
             nodelay: config.nodelay,
@@ -395,6 +426,11 @@ impl Connection {
 
     pub fn srtt(&self) -> Option<Duration> {
         self.rtt.srtt()
+    }
+
+    /// This connection's counters.
+    pub fn stats(&self) -> &ConnStats {
+        &self.stats
     }
 
     /// Retransmission timeouts since the peer last acknowledged anything. The stack uses it
@@ -654,8 +690,49 @@ impl Connection {
     // Segment arrival (RFC 9293 §3.10.7)
     // ----------------------------------------------------------------------------------
 
+    /// Like [`Connection::handle_segment`], but new in-order data arriving to an empty receive
+    /// buffer is not copied into it: the returned range of `payload` holds bytes already
+    /// acknowledged and counted as received, which the caller shows the application in place
+    /// (zero copy) and then passes, minus what was consumed, to [`Connection::finish_direct`].
+    /// No [`Event::Readable`] is raised for them; the caller reports them itself.
+    pub fn handle_segment_direct(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr,
+        payload: &[u8],
+    ) -> Option<std::ops::Range<usize>> {
+        self.direct_allowed = !self.orphaned;
+        self.direct_len = 0;
+        self.handle_segment(now, seg, payload);
+        self.direct_allowed = false;
+        if self.direct_len == 0 {
+            return None;
+        }
+        let payload_seq = SeqNum(seg.seq) + u32::from(seg.flags.syn());
+        let offset = self.direct_seq.since(payload_seq) as usize;
+        Some(offset..offset + self.direct_len as usize)
+    }
+
+    /// Ends a direct delivery: `unread` (the tail of the range the application did not
+    /// consume) goes into the receive buffer, where it always fits.
+    pub fn finish_direct(&mut self, unread: &[u8]) {
+        let pending = std::mem::take(&mut self.direct_len) as usize;
+        let unread = &unread[..unread.len().min(pending)];
+        if unread.is_empty() || self.state == State::Closed {
+            return; // consumed, or the application aborted the connection meanwhile
+        }
+        if self.orphaned {
+            // Released with data it never read: RFC 1122 §4.2.2.13.
+            self.abort();
+            return;
+        }
+        let stored = self.recv_buf.push(unread);
+        debug_assert_eq!(stored, unread.len());
+    }
+
     /// Processes one arriving segment whose checksum was verified.
     pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8]) {
+        self.stats.segments_in += 1;
         match self.state {
             State::Closed => self.on_segment_closed(seg, payload.len()),
             State::Listen => self.on_segment_listen(now, seg),
@@ -1063,6 +1140,7 @@ impl Connection {
         }
         if self.challenges_sent < self.config.challenge_ack_limit {
             self.challenges_sent += 1;
+            self.stats.challenge_acks += 1;
             self.ack_now = true;
         }
     }
@@ -1141,7 +1219,9 @@ impl Connection {
         let action =
             self.cc
                 .on_duplicate_ack(self.snd_una, self.snd_max, flight, u32::from(self.snd_mss));
+        self.stats.duplicate_acks_in += 1;
         if let AckAction::RetransmitFirstUnacked { .. } = action {
+            self.stats.fast_retransmits += 1;
             self.retransmit_head = true;
             self.rtt_probe = None;
         }
@@ -1161,7 +1241,19 @@ impl Connection {
         }
         let offset = start.since(self.rcv_nxt) as usize;
         if offset == 0 {
-            let n = self.recv_buf.push(text);
+            let before = self.rcv_nxt;
+            let direct =
+                self.direct_allowed && self.recv_buf.is_empty() && self.assembler.is_empty();
+            let n = if direct {
+                // The caller shows these bytes to the application in place and buffers the
+                // rest with `finish_direct`; the empty ring has room for all of them.
+                let n = text.len().min(self.recv_buf.free());
+                self.direct_seq = start;
+                self.direct_len = n as u32;
+                n
+            } else {
+                self.recv_buf.push(text)
+            };
             if n == 0 {
                 return;
             }
@@ -1174,7 +1266,10 @@ impl Connection {
                 }
                 filled_hole = true;
             }
-            self.raise(Event::Readable);
+            self.stats.bytes_in += u64::from(self.rcv_nxt.since(before));
+            if !direct {
+                self.raise(Event::Readable);
+            }
             self.unacked_bytes = self.unacked_bytes.saturating_add(n as u32);
             if filled_hole || self.config.delayed_ack.is_zero() {
                 // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once.
@@ -1189,6 +1284,7 @@ impl Connection {
         } else {
             // Out of order: hold it if the assembler has room, and send a duplicate ACK at
             // once (RFC 5681 §4.2) so the sender can detect the loss.
+            self.stats.out_of_order_segments_in += 1;
             self.ack_now = true;
             let room = self.recv_buf.free().saturating_sub(offset);
             let n = text.len().min(room);
@@ -1290,6 +1386,7 @@ impl Connection {
             return;
         }
         self.retries = self.retries.saturating_add(1);
+        self.stats.timeouts += 1;
         let limit = if self.syn_acked {
             self.config.data_retries
         } else {
@@ -1393,6 +1490,7 @@ impl Connection {
         let written = self.next_segment(now, out);
         if written.is_some() {
             self.last_send = now;
+            self.stats.segments_out += 1;
         }
         self.update_timers(now);
         written
@@ -1569,7 +1667,9 @@ impl Connection {
             debug_assert_eq!(copied, len);
         }
         let end = seq + len + usize::from(fin);
+        self.stats.bytes_out += len as u64;
         if seq < self.snd_max {
+            self.stats.retransmitted_segments += 1;
             // Retransmitting: Karn's rule forbids timing anything this segment repeats.
             if let Some((probe_end, _)) = self.rtt_probe {
                 if seq < probe_end {
@@ -1643,6 +1743,7 @@ impl Connection {
             return None;
         }
         self.snd_nxt = seq;
+        self.stats.window_probes += 1;
         Some(self.emit_segment(now, seq, 1, false, out))
     }
 

@@ -15,6 +15,6 @@ pub mod seq;
 pub mod timer;
 
 pub use config::{Config, ConfigError, Keepalive};
-pub use connection::{reset_reply, Connection, Error, Event, State};
+pub use connection::{reset_reply, ConnStats, Connection, Error, Event, State};
 pub use isn::IsnGenerator;
 pub use seq::SeqNum;
