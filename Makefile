@@ -26,7 +26,7 @@ lint: deps
 # interop tests' wrk, sockperf and nc results), so output is shown. The interop tests need
 # root: they build network namespaces, load XDP and open AF_XDP sockets.
 unit-test: deps
-	$(CARGO) test --lib --bins --tests -- --nocapture
+	$(CARGO) test --lib --bins --tests --examples -- --nocapture
 	$(CARGO) test --benches
 	$(CARGO) test --doc
 

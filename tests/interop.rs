@@ -672,6 +672,66 @@ fn startup_failures_have_clear_errors() {
     );
 }
 
+/// The runnable example (examples/echo_server.rs), built by `cargo test` next to the tests.
+fn example_binary(name: &str) -> PathBuf {
+    let test_exe = std::env::current_exe().unwrap();
+    let profile_dir = test_exe.parent().and_then(Path::parent).unwrap();
+    profile_dir.join("examples").join(name)
+}
+
+#[test]
+fn the_embedding_example_serves_a_linux_client() {
+    let Some((_serial, lab)) = setup("ex", 1) else {
+        return;
+    };
+    let example = example_binary("echo_server");
+    assert!(example.exists(), "{} was not built", example.display());
+    let log = temp_path("example.log");
+    let file = std::fs::File::create(&log).unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &lab.stack_ns()])
+        .arg(&example)
+        .args([STACK_IFACE, "7"])
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    let ready = (0..200).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("listening on")
+    });
+    let out = run_in(
+        &lab.peer_ns(),
+        60,
+        "python3",
+        &[
+            "-c",
+            HALF_CLOSE_CLIENT,
+            &STACK_IP.to_string(),
+            "7",
+            "1048576",
+        ],
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let printed = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    assert!(ready, "the example did not start:\n{printed}");
+    assert_eq!(
+        text(&out).trim(),
+        "received 1048576 equal True",
+        "{printed}"
+    );
+    assert!(
+        counter(&printed, "segments in, ") > 0,
+        "no segment was read in place:\n{printed}"
+    );
+}
+
 #[test]
 fn two_queues_serve_and_hand_frames_to_their_owner() {
     let Some((_serial, lab)) = setup("mq", 2) else {

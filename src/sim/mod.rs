@@ -277,11 +277,7 @@ impl Network {
     /// Like [`Network::step`], but every frame is handed to `deliver` (node, its stack, the
     /// time, the frame) instead of straight to the stack — so a test can route a node's
     /// frames through a [`crate::runtime::HandlerHost`], as the AF_XDP worker does.
-    pub fn step_with(
-        &mut self,
-        limit: Instant,
-        deliver: &mut Deliver<'_>,
-    ) -> bool {
+    pub fn step_with(&mut self, limit: Instant, deliver: &mut Deliver<'_>) -> bool {
         self.flush();
         let Some(next) = self.next_event() else {
             return false;
