@@ -4,9 +4,10 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: help deps build test lint unit-test bench soak clean
+.PHONY: help demo deps build test lint unit-test bench soak clean
 
 help:
+	@echo "make demo   xdptcp vs the Linux kernel: echo servers under the same load, reports, ratio, chart"
 	@echo "make test   install dependencies, check formatting and lints, run every test"
 	@echo "make bench  criterion benchmarks (frame parse, checksum, TCP cost per segment)"
 	@echo "make soak   the lossy-network property test over 20,000 more seeds"
@@ -14,6 +15,11 @@ help:
 
 deps:
 	@./deploy/install-deps.sh
+
+# The README's first command: installs, builds, runs the lab comparison (root needed).
+demo: deps
+	$(CARGO) build --release --bin xdptcp
+	./deploy/demo.sh
 
 build: deps
 	$(CARGO) build --release --all-targets

@@ -14,6 +14,7 @@ pub mod apps;
 pub mod flow;
 pub mod host;
 pub mod lab;
+pub mod load;
 pub mod runtime;
 pub mod sim;
 pub mod stack;

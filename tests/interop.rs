@@ -787,3 +787,153 @@ fn two_queues_serve_and_hand_frames_to_their_owner() {
     }
     let _ = std::fs::remove_file(&data);
 }
+
+/// Runs `xdptcp load` in the lab's peer namespace (on peer0 unless `--stack kernel`).
+fn load_in_peer(lab: &Lab, args: &[&str]) -> Output {
+    let mut full = vec!["load", "--iface", "peer0", "--quiet"];
+    full.extend_from_slice(args);
+    run_in(&lab.peer_ns(), 60, BIN, &full)
+}
+
+/// A `name value` field of a `--summary` file.
+fn summary_value(path: &Path, name: &str) -> f64 {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split_once(' '))
+        .find(|(k, _)| *k == name)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {}:\n{text}", path.display()))
+}
+
+#[test]
+fn load_holds_its_rate_and_counts_every_request() {
+    let Some((_serial, lab)) = setup("rate", 1) else {
+        return;
+    };
+    let server = serve(&lab, "echo", 7, &[]);
+    let summary = temp_path("rate.summary");
+    let hgrm = temp_path("rate.hgrm");
+    let target = format!("{STACK_IP}:7");
+    let out = load_in_peer(
+        &lab,
+        &[
+            "--target",
+            &target,
+            "--workload",
+            "echo",
+            "--connections",
+            "8",
+            "--rate",
+            "5000",
+            "--duration",
+            "10",
+            "--summary",
+            summary.to_str().unwrap(),
+            "--hgrm",
+            hgrm.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "load failed: {}", text(&out));
+    let requests = summary_value(&summary, "requests");
+    let answered = summary_value(&summary, "answered");
+    let unanswered = summary_value(&summary, "unanswered");
+    assert!(
+        (requests - 50_000.0).abs() <= 500.0,
+        "rate off by more than 1%: {requests} requests in 10 s"
+    );
+    assert_eq!(answered + unanswered, requests);
+    let histogram = std::fs::read_to_string(&hgrm).unwrap();
+    let counted = counter(&histogram, "Total count    =");
+    assert_eq!(
+        counted as f64, requests,
+        "the histogram must count every request"
+    );
+    println!(
+        "load --rate 5000 for 10 s: {requests} requests, {answered} answered, histogram {counted}"
+    );
+    let (ok, output) = server.stop();
+    assert!(ok, "{output}");
+    for p in [&summary, &hgrm] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+#[test]
+fn load_runs_every_workload_on_both_stacks() {
+    let Some((_serial, lab)) = setup("work", 1) else {
+        return;
+    };
+    let summary = temp_path("work.summary");
+    for (workload, app, port) in [
+        ("echo", "echo", 7u16),
+        ("sockperf", "sockperf", 11111),
+        ("http", "http", 8080),
+        ("connect", "http", 8080),
+        ("bulk", "discard", 9),
+    ] {
+        let server = serve(&lab, app, port, &[]);
+        for stack in ["xdptcp", "kernel"] {
+            let target = format!("{STACK_IP}:{port}");
+            let out = load_in_peer(
+                &lab,
+                &[
+                    "--stack",
+                    stack,
+                    "--target",
+                    &target,
+                    "--workload",
+                    workload,
+                    "--connections",
+                    "4",
+                    "--duration",
+                    "1",
+                    "--summary",
+                    summary.to_str().unwrap(),
+                ],
+            );
+            let report = text(&out);
+            assert!(
+                out.status.success(),
+                "{workload} over {stack} failed: {report}"
+            );
+            assert_eq!(
+                summary_value(&summary, "errors"),
+                0.0,
+                "{workload} over {stack}: {report}"
+            );
+            if workload == "bulk" {
+                assert!(summary_value(&summary, "gbit_per_second") > 0.0, "{report}");
+            } else {
+                assert!(
+                    summary_value(&summary, "answered") > 100.0,
+                    "{workload} over {stack}: {report}"
+                );
+            }
+            println!(
+                "{workload} over {stack}: {}",
+                report.lines().nth(1).unwrap_or("").trim()
+            );
+        }
+        let (ok, output) = server.stop();
+        assert!(ok, "{output}");
+    }
+    // The kernel server (serve --stack kernel) under the xdptcp load generator.
+    let kernel = Running::start(
+        &lab,
+        &["serve", "--stack", "kernel", "--port", "7", "--app", "echo"],
+        "serving",
+    );
+    let target = format!("{STACK_IP}:7");
+    let out = load_in_peer(
+        &lab,
+        &["--target", &target, "--connections", "4", "--duration", "1"],
+    );
+    assert!(
+        out.status.success(),
+        "load against the kernel server: {}",
+        text(&out)
+    );
+    let (ok, output) = kernel.stop();
+    assert!(ok, "{output}");
+    let _ = std::fs::remove_file(&summary);
+}

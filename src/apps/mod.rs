@@ -55,6 +55,31 @@ fn finish_if_peer_done(ctx: &mut Context<'_>, conn: ConnId) {
     }
 }
 
+/// RFC 862 echo as a [`RequestProtocol`] (for servers on Linux sockets; on xdptcp,
+/// [`Echo`] moves bytes without the intermediate buffers).
+#[derive(Debug, Default)]
+pub struct EchoProtocol;
+
+impl RequestProtocol for EchoProtocol {
+    type Conn = ();
+    fn respond(&mut self, _: &mut (), input: &mut Vec<u8>, output: &mut Vec<u8>) -> Reply {
+        output.append(input);
+        Reply::Continue
+    }
+}
+
+/// RFC 863 discard as a [`RequestProtocol`].
+#[derive(Debug, Default)]
+pub struct DiscardProtocol;
+
+impl RequestProtocol for DiscardProtocol {
+    type Conn = ();
+    fn respond(&mut self, _: &mut (), input: &mut Vec<u8>, _: &mut Vec<u8>) -> Reply {
+        input.clear();
+        Reply::Continue
+    }
+}
+
 /// RFC 862 echo.
 #[derive(Debug)]
 pub struct Echo {

@@ -62,6 +62,11 @@ impl<P: RequestProtocol> RequestServer<P> {
         &self.protocol
     }
 
+    /// The protocol alone (to run it elsewhere, e.g. over Linux sockets).
+    pub fn into_protocol(self) -> P {
+        self.protocol
+    }
+
     fn pump(&mut self, ctx: &mut Context<'_>, conn: ConnId) {
         let Some(mut b) = self.conns.remove(conn) else {
             return;

@@ -108,6 +108,30 @@ impl<H: Handler> HandlerHost<H> {
         }
     }
 
+    /// Runs `on_tick`; returns when the handler wants to run next, if it said.
+    pub fn tick(&mut self, stack: &mut Stack, now: Instant) -> Option<Instant> {
+        let mut ctx = Context::new(stack, now, self.worker, &self.stop);
+        let handler = &mut self.handler;
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| handler.on_tick(&mut ctx))) {
+            self.fatal("on_tick", p.as_ref());
+            return None;
+        }
+        ctx.wake_at
+    }
+
+    /// Runs `on_stop`.
+    pub fn stop(&mut self, stack: &mut Stack, now: Instant) {
+        let mut ctx = Context::new(stack, now, self.worker, &self.stop);
+        let handler = &mut self.handler;
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| handler.on_stop(&mut ctx))) {
+            log::error!(
+                "worker {}: handler panicked in on_stop: {}",
+                self.worker,
+                panic_message(p.as_ref())
+            );
+        }
+    }
+
     /// Delivers every pending event; returns how many.
     pub fn dispatch(&mut self, stack: &mut Stack, now: Instant) -> usize {
         let mut n = 0;

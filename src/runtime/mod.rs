@@ -203,6 +203,17 @@ pub trait Handler: Send + 'static {
     fn on_message(&mut self, ctx: &mut Context<'_>, message: Self::Message) {
         let _ = (ctx, message);
     }
+
+    /// Called once per loop turn, after events. A handler with work at a given time (a
+    /// scheduled send) asks to be woken for it with [`Context::wake_at`].
+    fn on_tick(&mut self, ctx: &mut Context<'_>) {
+        let _ = ctx;
+    }
+
+    /// Called once when the worker stops.
+    fn on_stop(&mut self, ctx: &mut Context<'_>) {
+        let _ = ctx;
+    }
 }
 
 /// Received bytes shown to the handler in place, in the frame they arrived in.
@@ -219,6 +230,7 @@ pub struct Context<'a> {
     worker: usize,
     stop: &'a AtomicBool,
     direct: Option<DirectRead<'a>>,
+    wake_at: Option<Instant>,
 }
 
 impl<'a> Context<'a> {
@@ -229,7 +241,14 @@ impl<'a> Context<'a> {
             worker,
             stop,
             direct: None,
+            wake_at: None,
         }
+    }
+
+    /// Makes sure the worker runs (and calls [`Handler::on_tick`]) no later than `at`, even
+    /// if it would otherwise sleep.
+    pub fn wake_at(&mut self, at: Instant) {
+        self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
     }
 
     /// Reads on `conn` are served from `data` (a received frame) before the receive buffer.

@@ -49,6 +49,7 @@ impl<H: Handler> Worker<H> {
                 log::warn!("worker {}: could not pin to core {core}", self.index);
             }
         }
+        xdp::wait::precise_timers();
         let mut turns: u64 = 0;
         let mut sleeps: u64 = 0;
         let mut pending_neighbors: Vec<(Ipv4Addr, Instant)> = Vec::new();
@@ -76,6 +77,8 @@ impl<H: Handler> Worker<H> {
                 self.stack.handle_timeout(now);
             }
 
+            work += self.host.dispatch(&mut self.stack, now);
+            let app_deadline = self.host.tick(&mut self.stack, now);
             work += self.host.dispatch(&mut self.stack, now);
             self.resolve_neighbors(now, &mut pending_neighbors, &mut next_neighbor_poll);
 
@@ -113,7 +116,10 @@ impl<H: Handler> Worker<H> {
             }
             self.socket.reclaim();
             let mut timeout = MAX_SLEEP;
-            if let Some(deadline) = self.stack.poll_deadline() {
+            for deadline in [self.stack.poll_deadline(), app_deadline]
+                .into_iter()
+                .flatten()
+            {
                 timeout = timeout.min(deadline.saturating_duration_since(now));
             }
             if !pending_neighbors.is_empty() {
@@ -130,6 +136,13 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
+        let now = Instant::now_monotonic();
+        self.host.stop(&mut self.stack, now);
+        // Send what on_stop queued (closes, resets) before the socket goes away.
+        let stack = &mut self.stack;
+        self.socket
+            .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
+        self.socket.flush();
         self.socket.reclaim();
         self.publish_stats(turns, sleeps);
     }

@@ -436,6 +436,56 @@ mod tests {
     }
 
     #[test]
+    fn a_new_syn_reopens_a_server_connection_in_time_wait() {
+        let mut net = Network::new(3);
+        let a = net.add_node(Network::node_config(1)).unwrap();
+        let b = net.add_node(Network::node_config(2)).unwrap();
+        net.stack(b).listen(80, 4).unwrap();
+        let server = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        let first = net
+            .stack(a)
+            .connect_from(Instant::ZERO, 40_000, server)
+            .unwrap();
+        // The server closes first (so it, not the client, waits in TIME-WAIT).
+        let mut accepted = None;
+        assert!(net.run_until(Instant::from_millis(100), |net| {
+            while let Some((c, e)) = net.stack(b).poll_event() {
+                if let StackEvent::Accepted { .. } = e {
+                    accepted = Some(c);
+                }
+            }
+            accepted.is_some()
+        }));
+        let now = net.now();
+        net.stack(b).close(accepted.unwrap(), now).unwrap();
+        net.stack(b).release(accepted.unwrap(), now);
+        let mut closed = false;
+        assert!(net.run_until(Instant::from_millis(200), |net| {
+            while let Some((c, e)) = net.stack(a).poll_event() {
+                if c == first && e == StackEvent::ReadClosed {
+                    let now = net.now();
+                    net.stack(a).close(first, now).unwrap();
+                    net.stack(a).release(first, now);
+                    closed = true;
+                }
+            }
+            closed && net.stacks()[0].connection_count() == 0
+        }));
+        assert_eq!(net.stacks()[1].connection_count(), 1, "server in TIME-WAIT");
+        // Reconnecting from the same port is accepted at once, not after a SYN timeout.
+        let t0 = net.now();
+        let second = net.stack(a).connect_from(t0, 40_000, server).unwrap();
+        let mut connected = false;
+        assert!(net.run_until(t0 + Duration::from_millis(100), |net| {
+            while let Some((c, e)) = net.stack(a).poll_event() {
+                connected |= c == second && e == StackEvent::Connected;
+            }
+            connected
+        }));
+        assert!(net.now() - t0 < Duration::from_millis(10));
+    }
+
+    #[test]
     fn impairments_replay_from_the_seed() {
         let run = |seed| {
             let mut net = Network::new(seed);

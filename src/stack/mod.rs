@@ -339,7 +339,7 @@ impl Stack {
             neighbor_requests: VecDeque::new(),
             direct_wanted: false,
             direct: None,
-            next_ephemeral: *config.ephemeral_ports.start(),
+            next_ephemeral: 0,
             ip_ident: 1,
             stats: StackStats::default(),
             config,
@@ -405,16 +405,20 @@ impl Stack {
     }
 
     /// Active open toward `remote` from an ephemeral port.
+    ///
+    /// The port is chosen as RFC 6056 §3.3.3 (Algorithm 3) does: a keyed hash of the
+    /// destination, plus a counter, within the range. Ports are therefore neither
+    /// predictable nor the same from one run of a program to the next (which would reopen
+    /// 4-tuples the peer may still hold).
     pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<ConnId, StackError> {
         let range = self.config.ephemeral_ports.clone();
         let span = u32::from(*range.end() - *range.start()) + 1;
+        let local = SocketAddrV4::new(self.config.ipv4, 0);
+        let offset = self.isn.port_offset(local, remote);
         for _ in 0..span {
-            let port = self.next_ephemeral;
-            self.next_ephemeral = if port >= *range.end() {
-                *range.start()
-            } else {
-                port + 1
-            };
+            let port = *range.start()
+                + (offset.wrapping_add(u32::from(self.next_ephemeral)) % span) as u16;
+            self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
             let key = FlowKey::new(SocketAddrV4::new(self.config.ipv4, port), remote);
             if self.flows.get(&key).is_none() && !self.listeners.iter().any(|l| l.port == port) {
                 return self.connect_from(now, port, remote);
@@ -705,6 +709,10 @@ impl Stack {
         payload_offset: usize,
     ) {
         if let Some(id) = self.flows.get(&key) {
+            if self.reopens_time_wait(now, id, &key, repr) {
+                self.free(id);
+                return self.receive_tcp(now, key, repr, payload, payload_offset);
+            }
             if let Some(slot) = self.conns.get_mut(id) {
                 let direct_ok = self.direct_wanted
                     && slot.visible
@@ -739,6 +747,32 @@ impl Stack {
         }
         // RFC 9293 §3.10.7.1: no connection.
         self.queue_reset(key, repr, payload.len());
+    }
+
+    /// RFC 1122 §4.2.2.13: a new SYN may reopen a connection from TIME-WAIT if its sequence
+    /// number lies beyond the old connection's and our new ISN lies beyond every sequence
+    /// number the old one used — so no segment of the old connection can be mistaken for
+    /// one of the new. The old connection is then dropped and the SYN goes to the listener.
+    fn reopens_time_wait(&self, now: Instant, id: ConnId, key: &FlowKey, repr: &TcpRepr) -> bool {
+        let Some(slot) = self.conns.get(id) else {
+            return false;
+        };
+        let c = &slot.conn;
+        repr.flags.syn()
+            && !repr.flags.ack()
+            && !repr.flags.rst()
+            && c.state() == tcp::State::TimeWait
+            && self.listeners.iter().any(|l| l.port == key.local_port)
+            && SeqNum(repr.seq) > c.rcv_nxt()
+            && self.isn.isn(now, key.local(), key.remote()) > c.snd_max()
+    }
+
+    /// Removes a connection now, whatever its state.
+    fn free(&mut self, id: ConnId) {
+        if let Some(slot) = self.conns.remove(id) {
+            self.flows.remove(&slot.key);
+            self.stats.connections_freed += 1;
+        }
     }
 
     fn accept_syn(
@@ -860,9 +894,8 @@ impl Stack {
                 }
             }
         }
-        self.flows.remove(&key);
-        self.conns.remove(id);
-        self.stats.connections_freed += 1;
+        let _ = key;
+        self.free(id);
     }
 
     fn park(&mut self, now: Instant, id: ConnId) {

@@ -393,6 +393,11 @@ impl Connection {
         self.rcv_nxt
     }
 
+    /// One past the highest sequence number sent.
+    pub fn snd_max(&self) -> SeqNum {
+        self.snd_max
+    }
+
     /// The peer's window as we track it (scaled).
     pub fn send_window(&self) -> u32 {
         self.snd_wnd

@@ -33,6 +33,17 @@ impl IsnGenerator {
         Ok(IsnGenerator { key })
     }
 
+    /// RFC 6056 §3.3.3: the keyed offset at which the ephemeral port search starts for a
+    /// connection from `local` to `remote` (hashed with a tag, apart from ISNs).
+    pub fn port_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        let mut h = SipHasher24::new_with_key(&self.key);
+        h.write(b"port");
+        h.write(&local.ip().octets());
+        h.write(&remote.ip().octets());
+        h.write(&remote.port().to_be_bytes());
+        h.finish() as u32
+    }
+
     /// The ISN for a connection from `local` to `remote` opened at `now`.
     pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
         let mut h = SipHasher24::new_with_key(&self.key);

@@ -23,9 +23,9 @@ pub enum Idle {
 /// Where and how the stack runs.
 #[derive(Args, Clone)]
 pub struct DatapathArgs {
-    /// Network interface to run on.
+    /// Network interface to run on (xdptcp stack).
     #[arg(long)]
-    pub iface: String,
+    pub iface: Option<String>,
     /// IPv4 address of the stack (default: the interface's, shared with the kernel).
     #[arg(long)]
     pub ip: Option<Ipv4Addr>,
@@ -51,7 +51,11 @@ pub struct DatapathArgs {
 
 impl DatapathArgs {
     pub fn runtime_config(&self) -> Result<RuntimeConfig, String> {
-        let mut config = RuntimeConfig::new(&self.iface);
+        let iface = self
+            .iface
+            .as_deref()
+            .ok_or("--iface is required for the xdptcp stack")?;
+        let mut config = RuntimeConfig::new(iface);
         config.ipv4 = self.ip;
         config.queues = self.queues;
         config.cores = self.cores.clone();
@@ -85,6 +89,15 @@ pub fn install_stop_handler(stop: Arc<AtomicBool>) -> Result<Arc<AtomicBool>, St
     })
     .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
     Ok(interrupted)
+}
+
+/// Which TCP stack a command runs on.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum StackKind {
+    /// xdptcp over AF_XDP.
+    Xdptcp,
+    /// The Linux kernel's TCP through ordinary sockets (epoll).
+    Kernel,
 }
 
 /// Per-queue counters, for the end of a run.

@@ -2,7 +2,9 @@
 
 mod common;
 mod lab;
+mod load;
 mod nc;
+mod plot;
 mod serve;
 mod sim;
 
@@ -23,9 +25,15 @@ struct Cli {
 enum Command {
     /// Create or remove a lab of network namespaces (stack, router, Linux peer) over veth.
     Lab(lab::LabArgs),
+    /// Load generator: echo, sockperf, http, connect or bulk, closed or open loop, over xdptcp
+    /// or Linux sockets, with a HdrHistogram latency report.
+    Load(load::LoadArgs),
     /// Netcat over the stack: stdin to a connection, the connection to stdout.
     Nc(nc::NcArgs),
-    /// Run a server (echo, http, sockperf, discard) on the stack over AF_XDP.
+    /// Draw latency-by-percentile charts (SVG) from .hgrm files.
+    Plot(plot::PlotArgs),
+    /// Run a server (echo, http, sockperf, discard) on the stack over AF_XDP (or, for
+    /// comparison, over Linux sockets).
     Serve(serve::ServeArgs),
     /// Run a bulk transfer between two xdptcp stacks over a simulated, impaired link and
     /// report what the link and the stacks did (deterministic: the seed replays it).
@@ -39,7 +47,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lab(args) => lab::run(&args),
+        Command::Load(args) => load::run(&args),
         Command::Nc(args) => nc::run(&args),
+        Command::Plot(args) => plot::run(&args),
         Command::Serve(args) => serve::run(&args),
         Command::Sim(args) => sim::run(&args),
     };

@@ -6,7 +6,8 @@ use clap::{Args, ValueEnum};
 use xdptcp::apps::{Discard, Echo, Http, Sockperf};
 use xdptcp::runtime::{Runtime, RuntimeConfig};
 
-use crate::common::{install_stop_handler, DatapathArgs};
+use crate::common::{install_stop_handler, DatapathArgs, StackKind};
+use xdptcp::apps::{DiscardProtocol, EchoProtocol, RequestProtocol, SockperfProtocol};
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum App {
@@ -33,9 +34,46 @@ pub struct ServeArgs {
     /// Body size of the HTTP answer (suffixes K, M).
     #[arg(long, default_value = "64", value_parser = crate::parse_size)]
     http_body: u64,
+    /// The TCP stack: xdptcp over AF_XDP, or the kernel's through sockets (for comparison;
+    /// one thread, pinned to the first of --cores).
+    #[arg(long, value_enum, default_value = "xdptcp")]
+    stack: StackKind,
+}
+
+fn serve_kernel<P: RequestProtocol>(args: &ServeArgs, protocol: P) -> Result<(), String> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let served = std::sync::Arc::new(std::sync::Mutex::new(0u64));
+    let interrupted = install_stop_handler(stop.clone())?;
+    println!(
+        "xdptcp: serving {:?} on port {} over Linux TCP sockets (epoll); Ctrl-C stops",
+        args.app, args.port
+    );
+    xdptcp::load::linux::serve(
+        args.port,
+        protocol,
+        args.datapath.cores.first().copied(),
+        stop,
+        served.clone(),
+    )
+    .map_err(|e| format!("kernel server on port {}: {e}", args.port))?;
+    let count = served.lock().map(|n| *n).unwrap_or(0);
+    println!("xdptcp: stopped after {count} connection(s)");
+    if !interrupted.load(Ordering::SeqCst) {
+        return Err("the server stopped unexpectedly".into());
+    }
+    Ok(())
 }
 
 pub fn run(args: &ServeArgs) -> Result<(), String> {
+    if args.stack == StackKind::Kernel {
+        let body = usize::try_from(args.http_body).map_err(|_| "--http-body is too large")?;
+        return match args.app {
+            App::Echo => serve_kernel(args, EchoProtocol),
+            App::Discard => serve_kernel(args, DiscardProtocol),
+            App::Http => serve_kernel(args, Http::with_body_len(body).into_protocol()),
+            App::Sockperf => serve_kernel(args, SockperfProtocol::default()),
+        };
+    }
     let mut config: RuntimeConfig = args.datapath.runtime_config()?;
     config.listen = vec![args.port];
     let mut runtime: Runtime<()> = match args.app {

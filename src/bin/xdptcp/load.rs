@@ -1,0 +1,121 @@
+//! `xdptcp load`: the load generator (see `xdptcp::load`).
+
+use std::io::Write;
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use clap::Args;
+use xdptcp::load::{self, report, LoadSpec, Progress, Report, Workload};
+
+use crate::common::{DatapathArgs, StackKind};
+
+#[derive(Args)]
+pub struct LoadArgs {
+    /// The stack the load generator runs on.
+    #[arg(long, value_enum, default_value = "xdptcp")]
+    stack: StackKind,
+    #[command(flatten)]
+    datapath: DatapathArgs,
+    /// Server address, IP:PORT.
+    #[arg(long)]
+    target: SocketAddrV4,
+    /// echo, sockperf, http, connect (a new connection per request) or bulk (one-way stream).
+    #[arg(long, default_value = "echo")]
+    workload: Workload,
+    /// Request size in bytes (bulk: write size); suffixes K, M.
+    #[arg(long, default_value = "64", value_parser = crate::parse_size)]
+    size: u64,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Requests outstanding per connection.
+    #[arg(long, default_value_t = 1)]
+    depth: usize,
+    /// Open loop: requests per second over all connections (latency from each request's
+    /// intended send time). Closed loop without it.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds to wait for outstanding answers afterwards.
+    #[arg(long, default_value_t = 2.0)]
+    grace: f64,
+    /// Threads (kernel stack; the xdptcp stack runs one worker per --queues).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Write the HdrHistogram percentile distribution here.
+    #[arg(long)]
+    hgrm: Option<PathBuf>,
+    /// Write a latency-by-percentile chart (SVG) here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Write a machine-readable summary ("name value" lines, latencies in µs) here.
+    #[arg(long)]
+    summary: Option<PathBuf>,
+    /// Print no progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run(args: &LoadArgs) -> Result<(), String> {
+    let seconds = |s: f64, name: &str| {
+        if s.is_finite() && s > 0.0 {
+            Ok(Duration::from_secs_f64(s))
+        } else {
+            Err(format!("--{name} must be a positive number of seconds"))
+        }
+    };
+    let spec = LoadSpec {
+        workload: args.workload,
+        size: usize::try_from(args.size).map_err(|_| "--size is too large")?,
+        connections: args.connections,
+        depth: args.depth,
+        rate: args.rate,
+        duration: seconds(args.duration, "duration")?,
+        grace: seconds(args.grace, "grace")?,
+        target: args.target,
+    };
+    spec.validate()?;
+    let quiet = args.quiet;
+    let progress = move |elapsed: Duration, p: &Progress| {
+        if quiet {
+            return;
+        }
+        eprint!(
+            "\r  {:5.1} s  {} answered  {} errors  {:.1} MB written   ",
+            elapsed.as_secs_f64(),
+            p.answered.load(Ordering::Relaxed),
+            p.errors.load(Ordering::Relaxed),
+            p.bytes.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = std::io::stderr().flush();
+    };
+    let report: Report = match args.stack {
+        StackKind::Xdptcp => load::xdptcp::run(&spec, args.datapath.runtime_config()?, progress)?,
+        StackKind::Kernel => load::linux::run(&spec, args.threads, &args.datapath.cores, progress)?,
+    };
+    if !quiet {
+        eprintln!();
+    }
+    print!("{}", report.to_text());
+    if let Some(path) = &args.hgrm {
+        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        report
+            .write_hgrm(std::io::BufWriter::new(file))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.summary {
+        std::fs::write(path, report.summary()).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        let series = vec![(report.stack.clone(), report.curve())];
+        report::plot_svg(path, &report.title(), &series)?;
+    }
+    if report.tally.answered == 0 && args.workload != Workload::Bulk {
+        return Err("no request was answered".into());
+    }
+    Ok(())
+}

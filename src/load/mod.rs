@@ -1,0 +1,75 @@
+//! The load generator behind `xdptcp load`: the same workloads over xdptcp or over Linux
+//! sockets, closed or open loop, with HdrHistogram latency reports.
+//!
+//! [`engine`] decides what to send when and records what it measured (sans-IO); [`codec`]
+//! encodes requests and recognizes responses; [`xdptcp`] and [`linux`] are the two drivers;
+//! [`report`] prints results, writes `.hgrm` files and SVG charts.
+
+pub mod codec;
+pub mod engine;
+pub mod linux;
+pub mod report;
+pub mod xdptcp;
+
+pub use codec::Workload;
+pub use engine::{Engine, Tally};
+pub use report::Report;
+
+use std::net::SocketAddrV4;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// What to run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadSpec {
+    pub workload: Workload,
+    /// Request (or bulk write) size in bytes.
+    pub size: usize,
+    /// Concurrent connections (for `connect`: concurrent users, each opening one
+    /// connection per request).
+    pub connections: usize,
+    /// Requests outstanding per connection.
+    pub depth: usize,
+    /// Open loop: requests per second over all connections; closed loop when `None`.
+    pub rate: Option<f64>,
+    /// How long requests are sent.
+    pub duration: Duration,
+    /// How long to wait for outstanding answers after `duration`.
+    pub grace: Duration,
+    pub target: SocketAddrV4,
+}
+
+impl LoadSpec {
+    /// Checks the spec; the message names the bad setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.connections == 0 {
+            return Err("--connections must be at least 1".into());
+        }
+        if self.depth == 0 {
+            return Err("--depth must be at least 1".into());
+        }
+        if self.size == 0 || self.size > 1 << 20 {
+            return Err("--size must be 1 byte to 1 MiB".into());
+        }
+        if let Some(rate) = self.rate {
+            if !(rate > 0.0 && rate.is_finite()) {
+                return Err("--rate must be a positive number of requests per second".into());
+            }
+            if self.workload == Workload::Bulk {
+                return Err("--rate does not apply to bulk (a one-way stream)".into());
+            }
+        }
+        if self.duration.is_zero() {
+            return Err("--duration must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Live counters for the progress line, shared by every engine.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub answered: AtomicU64,
+    pub errors: AtomicU64,
+    pub bytes: AtomicU64,
+}
