@@ -51,13 +51,17 @@ impl Instant {
         Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
     }
 
-    /// Reads the host's monotonic clock (`CLOCK_MONOTONIC`). Only the I/O layers call this;
-    /// the sans-IO core always receives time as an argument.
+    /// Reads the host's monotonic clock (`CLOCK_MONOTONIC`, time since boot). Only the I/O
+    /// layers call this; the sans-IO core always receives time as an argument. The value is
+    /// the same for every process on the host, which the ISN clock of RFC 6528 relies on:
+    /// sequence numbers of a 4-tuple must keep increasing when a program restarts.
     pub fn now_monotonic() -> Instant {
-        use std::sync::OnceLock;
-        static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
-        let origin = *ORIGIN.get_or_init(std::time::Instant::now);
-        Instant::from_nanos(duration_nanos(origin.elapsed()))
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        Instant::from_nanos(
+            (t.tv_sec as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(t.tv_nsec as u64),
+        )
     }
 }
 
@@ -108,6 +112,24 @@ impl fmt::Display for Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clock_counts_from_boot_not_from_process_start() {
+        // The same origin in every process (RFC 6528's ISN clock depends on it).
+        let uptime: f64 = std::fs::read_to_string("/proc/uptime")
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = Instant::now_monotonic().as_nanos() as f64 / 1e9;
+        assert!(
+            (now - uptime).abs() < 2.0,
+            "clock {now} s, uptime {uptime} s"
+        );
+        assert!(Instant::now_monotonic() >= Instant::from_nanos((now * 1e9) as u64));
+    }
 
     #[test]
     fn arithmetic_saturates() {

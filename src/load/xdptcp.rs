@@ -172,6 +172,7 @@ pub fn run(
     spec: &LoadSpec,
     config: RuntimeConfig,
     mut progress_line: impl FnMut(Duration, &Progress),
+    mut at_end: impl FnMut(&Runtime<()>),
 ) -> Result<Report, String> {
     spec.validate()?;
     let workers = config.queues as usize;
@@ -217,6 +218,7 @@ pub fn run(
         }
     }
     runtime.finish();
+    at_end(&runtime);
     let tallies = results.lock().map_err(|_| "a worker panicked")?.clone();
     if tallies.len() < workers {
         return Err("a worker ended before reporting its results".into());

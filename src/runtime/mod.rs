@@ -531,8 +531,7 @@ impl<M: Send + 'static> Runtime<M> {
             program.set_port(port, true)?;
         }
 
-        let isn = IsnGenerator::from_os_random()
-            .map_err(|e| RuntimeError::Config(format!("no OS randomness for ISNs: {e}")))?;
+        let isn = IsnGenerator::with_key(crate::host::isn_secret());
         let mut seed_bytes = [0u8; 8];
         getrandom::fill(&mut seed_bytes)
             .map_err(|e| RuntimeError::Config(format!("no OS randomness: {e}")))?;

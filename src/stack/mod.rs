@@ -22,6 +22,7 @@ use std::time::Duration;
 use slotmap::{Key, SlotMap};
 
 use crate::flow::{FlowKey, FlowTable};
+use crate::tcp::buffer::BufferPool;
 use crate::tcp::{self, Connection, IsnGenerator, SeqNum};
 use crate::time::Instant;
 use crate::wire::{
@@ -241,6 +242,10 @@ struct ConnSlot {
     scheduled: Option<Instant>,
 }
 
+/// Idle send and receive buffers each stack keeps for reuse (memory held: this many times
+/// the buffer sizes, at most).
+const POOLED_BUFFERS: usize = 64;
+
 /// Most resets queued for segments to no connection; more are dropped and counted.
 const RESET_QUEUE_LIMIT: usize = 256;
 const ETH_IP_HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
@@ -253,6 +258,8 @@ const NEIGHBOR_SUSPECT_TIMEOUTS: u8 = 2;
 pub struct Stack {
     config: StackConfig,
     tcp_config: Arc<tcp::Config>,
+    send_pool: Arc<BufferPool>,
+    recv_pool: Arc<BufferPool>,
     isn: IsnGenerator,
     flows: FlowTable<ConnId>,
     conns: SlotMap<ConnId, ConnSlot>,
@@ -322,7 +329,10 @@ impl Stack {
         let mut tcp_config = config.tcp.clone();
         // Our MSS never exceeds what the MTU carries (IPv4 and TCP headers without options).
         tcp_config.mss = tcp_config.mss.min(config.mtu - 40);
+        let pooled = config.max_connections.min(POOLED_BUFFERS);
         Ok(Stack {
+            send_pool: BufferPool::new(tcp_config.send_buffer, pooled),
+            recv_pool: BufferPool::new(tcp_config.recv_buffer, pooled),
             tcp_config: Arc::new(tcp_config),
             isn,
             flows: FlowTable::new(config.max_connections, hash_seed),
@@ -339,7 +349,9 @@ impl Stack {
             neighbor_requests: VecDeque::new(),
             direct_wanted: false,
             direct: None,
-            next_ephemeral: 0,
+            // Start the RFC 6056 counter at a random point, so that runs of a program do not
+            // replay the same sequence of source ports.
+            next_ephemeral: hash_seed as u16,
             ip_ident: 1,
             stats: StackStats::default(),
             config,
@@ -443,6 +455,7 @@ impl Stack {
         }
         let iss = self.isn.isn(now, key.local(), key.remote());
         let mut conn = Connection::new(self.tcp_config.clone(), local_port, iss);
+        conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
         conn.connect(remote.port(), now)?;
         let id = self.insert(key, conn, None, true)?;
         self.stats.connections_opened += 1;
@@ -795,6 +808,7 @@ impl Stack {
         let port = l.port;
         let iss = self.isn.isn(now, key.local(), key.remote());
         let mut conn = Connection::new(self.tcp_config.clone(), port, iss);
+        conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
         if conn.listen(None).is_err() {
             return;
         }

@@ -4,7 +4,52 @@
 //! holds no buffer memory (ROADMAP: ≤ 1 KiB of control state per idle connection). Capacity
 //! is fixed at creation: nothing grows without bound.
 
+use std::sync::Arc;
+
+use crossbeam::queue::ArrayQueue;
+
 use super::seq::SeqNum;
+
+/// A bounded stock of equal-sized buffers, shared by the connections of one stack: a ring
+/// takes its storage from here on first use and gives it back when it releases it, so opening
+/// a connection does not zero a fresh buffer, and memory stays bounded (at most `capacity`
+/// idle buffers are kept; more are freed).
+#[derive(Debug)]
+pub struct BufferPool {
+    size: usize,
+    free: ArrayQueue<Box<[u8]>>,
+}
+
+impl BufferPool {
+    pub fn new(size: usize, capacity: usize) -> Arc<BufferPool> {
+        Arc::new(BufferPool {
+            size,
+            free: ArrayQueue::new(capacity.max(1)),
+        })
+    }
+
+    /// Size of the buffers it holds.
+    pub fn buffer_size(&self) -> usize {
+        self.size
+    }
+
+    /// Buffers waiting for reuse.
+    pub fn idle(&self) -> usize {
+        self.free.len()
+    }
+
+    fn take(&self) -> Box<[u8]> {
+        self.free
+            .pop()
+            .unwrap_or_else(|| vec![0u8; self.size].into_boxed_slice())
+    }
+
+    fn give(&self, buffer: Box<[u8]>) {
+        if buffer.len() == self.size {
+            let _ = self.free.push(buffer); // a full stock frees the buffer
+        }
+    }
+}
 
 /// A fixed-capacity byte ring whose storage is allocated lazily.
 ///
@@ -16,6 +61,7 @@ pub struct RingBuffer {
     capacity: usize,
     head: usize,
     len: usize,
+    pool: Option<Arc<BufferPool>>,
 }
 
 impl RingBuffer {
@@ -26,6 +72,14 @@ impl RingBuffer {
             capacity,
             head: 0,
             len: 0,
+            pool: None,
+        }
+    }
+
+    /// Takes storage from (and returns it to) `pool`, if its buffers have our capacity.
+    pub fn set_pool(&mut self, pool: Arc<BufferPool>) {
+        if pool.buffer_size() == self.capacity {
+            self.pool = Some(pool);
         }
     }
 
@@ -54,8 +108,18 @@ impl RingBuffer {
 
     fn allocate(&mut self) {
         if self.storage.is_empty() && self.capacity > 0 {
-            self.storage = vec![0u8; self.capacity].into_boxed_slice();
+            self.storage = match &self.pool {
+                Some(pool) => pool.take(),
+                None => vec![0u8; self.capacity].into_boxed_slice(),
+            };
             self.head = 0;
+        }
+    }
+
+    fn give_back(&mut self) {
+        let storage = std::mem::take(&mut self.storage);
+        if let (Some(pool), false) = (&self.pool, storage.is_empty()) {
+            pool.give(storage);
         }
     }
 
@@ -63,7 +127,7 @@ impl RingBuffer {
     /// (out-of-order) bytes are stored either.
     pub fn release_if_empty(&mut self) {
         if self.len == 0 {
-            self.storage = Box::default();
+            self.give_back();
             self.head = 0;
         }
     }
@@ -133,6 +197,12 @@ impl RingBuffer {
         // may be stored past it and must stay where they are.
         self.head = (self.head + n) % self.capacity;
         self.len -= n;
+    }
+}
+
+impl Drop for RingBuffer {
+    fn drop(&mut self) {
+        self.give_back();
     }
 }
 
@@ -277,6 +347,32 @@ mod tests {
         let mut out = [0u8; 4];
         assert_eq!(r.read_at(0, &mut out), 4);
         assert_eq!(&out, b"efgh");
+    }
+
+    #[test]
+    fn pooled_storage_is_reused_and_bounded() {
+        let pool = BufferPool::new(8, 1);
+        let mut a = RingBuffer::new(8);
+        a.set_pool(pool.clone());
+        a.push(b"abc");
+        a.consume(3);
+        a.release_if_empty();
+        assert_eq!(pool.idle(), 1);
+        let mut b = RingBuffer::new(8);
+        b.set_pool(pool.clone());
+        b.push(b"xy");
+        assert_eq!(pool.idle(), 0, "the stock buffer was taken");
+        let mut c = RingBuffer::new(8);
+        c.set_pool(pool.clone());
+        c.push(b"z");
+        drop(b);
+        drop(c);
+        assert_eq!(pool.idle(), 1, "at most `capacity` idle buffers are kept");
+        let mut wrong = RingBuffer::new(16);
+        wrong.set_pool(pool.clone());
+        wrong.push(b"q");
+        drop(wrong);
+        assert_eq!(pool.idle(), 1);
     }
 
     #[test]

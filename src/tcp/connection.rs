@@ -470,6 +470,16 @@ impl Connection {
         self.state == State::Closed && self.recv_buf.is_empty() && self.rst_pending.is_none()
     }
 
+    /// Takes buffer storage from these pools (see [`super::buffer::BufferPool`]).
+    pub fn set_buffer_pools(
+        &mut self,
+        send: Arc<super::buffer::BufferPool>,
+        recv: Arc<super::buffer::BufferPool>,
+    ) {
+        self.send_buf.set_pool(send);
+        self.recv_buf.set_pool(recv);
+    }
+
     /// Disables (true) or enables (false) Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4).
     pub fn set_nodelay(&mut self, nodelay: bool) {
         self.nodelay = nodelay;

@@ -58,6 +58,9 @@ pub struct LoadArgs {
     /// Print no progress line.
     #[arg(long)]
     quiet: bool,
+    /// Print per-queue counters (xdptcp stack) to standard error at the end.
+    #[arg(long)]
+    stats: bool,
 }
 
 pub fn run(args: &LoadArgs) -> Result<(), String> {
@@ -94,7 +97,19 @@ pub fn run(args: &LoadArgs) -> Result<(), String> {
         let _ = std::io::stderr().flush();
     };
     let report: Report = match args.stack {
-        StackKind::Xdptcp => load::xdptcp::run(&spec, args.datapath.runtime_config()?, progress)?,
+        StackKind::Xdptcp => {
+            let stats = args.stats;
+            load::xdptcp::run(
+                &spec,
+                args.datapath.runtime_config()?,
+                progress,
+                |runtime| {
+                    if stats {
+                        crate::common::print_stats(runtime);
+                    }
+                },
+            )?
+        }
         StackKind::Kernel => load::linux::run(&spec, args.threads, &args.datapath.cores, progress)?,
     };
     if !quiet {
