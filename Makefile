@@ -17,7 +17,8 @@ deps:
 	@./deploy/install-deps.sh
 
 # The README's first command: installs, builds, runs the lab comparison (root needed).
-demo: deps
+demo:
+	@./deploy/install-deps.sh build
 	$(CARGO) build --release --bin xdptcp
 	./deploy/demo.sh
 

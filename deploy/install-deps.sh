@@ -5,8 +5,16 @@
 # installs what is missing.
 set -eu
 
-PACKAGES="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev bpftool
-iproute2 ethtool iputils-ping curl ca-certificates ncat wrk sockperf iperf3 python3 linux-perf"
+# `build`: what building xdptcp and running its lab need (make demo).
+# `all` (the default): also the Linux peers and tools the tests and benchmarks use.
+BUILD="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev
+iproute2 ethtool curl ca-certificates"
+PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf"
+case "${1:-all}" in
+    build) PACKAGES="$BUILD" ;;
+    all) PACKAGES="$BUILD $PEERS" ;;
+    *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+esac
 
 missing=""
 for p in $PACKAGES; do
