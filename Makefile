@@ -31,8 +31,11 @@ lint: deps
 
 # Tests print only their summaries (the property test's transfers and mismatches, the
 # interop tests' wrk, sockperf and nc results), so output is shown. The interop tests need
-# root: they build network namespaces, load XDP and open AF_XDP sockets.
+# root: they build network namespaces, load XDP and open AF_XDP sockets. `cargo test
+# --examples` builds the examples as test harnesses, so the runnable example binaries
+# that the interop tests start are built first.
 unit-test: deps
+	$(CARGO) build --examples
 	$(CARGO) test --lib --bins --tests --examples -- --nocapture
 	$(CARGO) test --benches
 	$(CARGO) test --doc

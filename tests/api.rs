@@ -7,7 +7,8 @@
 //! - a full send buffer pushes back (WouldBlock), and Writable follows;
 //! - releasing a connection closes it gracefully, or resets it if data was left unread;
 //! - a handler that panics loses only the connection it was handling;
-//! - new in-order data is read in place, in the frame it arrived in.
+//! - new in-order data is read in place, in the frame it arrived in;
+//! - the echo server keeps the bytes that arrive with the FIN while its send buffer is full.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::AtomicBool;
@@ -456,4 +457,47 @@ fn messages_reach_the_handler_and_can_open_connections() {
         SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 9),
     );
     assert!(w.run_until(|w| w.host.handler().connected));
+}
+
+/// The echo server keeps every byte of a segment that brings the peer's FIN while its send
+/// buffer has room for only part of it: the unread rest (delivered in place, not yet in the
+/// receive buffer) must still be echoed before the server closes its side.
+#[test]
+fn echo_keeps_the_bytes_that_arrive_with_the_fin() {
+    // The client reads nothing until it has sent everything, so the server's echo fills
+    // the client's 256 KiB receive window and then its own 64 KiB send buffer; sizes
+    // around that sum put the FIN on the segment that finds the send buffer nearly full.
+    let full = 256 * 1024 + 64 * 1024;
+    for total in (full - 3000..full + 3000).step_by(97) {
+        let mut w = World::new(xdptcp::apps::Echo::default());
+        let conn = w.connect();
+        w.client_event(conn, |e| matches!(e, StackEvent::Connected));
+        let data: Vec<u8> = (0..total).map(|i| (i * 7 + i / 251) as u8).collect();
+        let mut sent = 0;
+        let pushed = w.run_until(|w| {
+            let now = w.net.now();
+            if let Ok(n) = w.client().send(conn, &data[sent..], now) {
+                sent += n;
+            }
+            if sent == total {
+                w.client().shutdown_write(conn, now).unwrap();
+            }
+            sent == total
+        });
+        assert!(pushed, "{total} bytes: the client could not send them all");
+        // Still without reading: until the server has acknowledged everything.
+        let delivered = w.run_until(|w| {
+            w.client()
+                .connection(conn)
+                .is_ok_and(|c| c.send_queue_len() == 0)
+        });
+        assert!(delivered, "{total} bytes: the server did not take them all");
+        let mut got = Vec::new();
+        assert!(
+            w.run_until(|w| w.client_read(conn, &mut got)),
+            "{total} bytes: no end of stream"
+        );
+        assert_eq!(got.len(), total, "{total} bytes sent, {} echoed", got.len());
+        assert!(got == data, "{total} bytes: the echo differs");
+    }
 }

@@ -43,11 +43,7 @@ fn echo_what_fits(ctx: &mut Context<'_>, conn: ConnId, scratch: &mut [u8]) -> bo
 
 /// Half-closes once the peer has closed and nothing it sent is left unread.
 fn finish_if_peer_done(ctx: &mut Context<'_>, conn: ConnId) {
-    let done = ctx
-        .connection(conn)
-        .map(|c| c.peer_closed() && c.recv_available() == 0)
-        .unwrap_or(false);
-    if done {
+    if ctx.end_of_stream(conn) {
         match ctx.shutdown_write(conn) {
             Ok(()) | Err(StackError::Tcp(tcp::Error::WriteClosed)) => {}
             Err(_) => {}

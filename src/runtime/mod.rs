@@ -343,6 +343,14 @@ impl<'a> Context<'a> {
         direct + buffered
     }
 
+    /// True once the peer has closed its side and every byte it sent was read — what
+    /// [`Context::read`] reports as `Ok(0)`. Unlike the connection's own
+    /// [`tcp::Connection::peer_closed`] and [`tcp::Connection::recv_available`], it counts
+    /// bytes being read in place from the frame they arrived in, which a FIN can accompany.
+    pub fn end_of_stream(&mut self, conn: ConnId) -> bool {
+        self.recv_available(conn) == 0 && self.stack.connection(conn).is_ok_and(|c| c.peer_closed())
+    }
+
     /// Half-close: no more data from us; reading continues (RFC 9293 CLOSE).
     pub fn shutdown_write(&mut self, conn: ConnId) -> Result<(), StackError> {
         self.stack.shutdown_write(conn, self.now)
@@ -364,7 +372,9 @@ impl<'a> Context<'a> {
         self.stack.flow_key(conn).map(|k| k.remote())
     }
 
-    /// Direct access to the connection (state, windows, counters).
+    /// Direct access to the connection (state, windows, counters). While a handler reads in
+    /// place, the connection's receive-buffer figures leave out the in-place bytes: use
+    /// [`Context::recv_available`] and [`Context::end_of_stream`] for what is left to read.
     pub fn connection(&mut self, conn: ConnId) -> Result<&mut tcp::Connection, StackError> {
         self.stack.connection(conn)
     }
