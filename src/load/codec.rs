@@ -3,6 +3,7 @@
 //! drivers so both run exactly the same workload.
 
 use std::fmt;
+use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
@@ -127,21 +128,29 @@ impl ClientCodec {
                 out[at + 8..at + 10].copy_from_slice(&flags.to_be_bytes());
                 out[at + 10..at + 14].copy_from_slice(&(self.size as u32).to_be_bytes());
             }
-            Workload::Http => {
-                out.extend_from_slice(
-                    format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", self.host).as_bytes(),
-                );
-            }
-            Workload::Connect => {
-                out.extend_from_slice(
-                    format!(
-                        "GET / HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                        self.host
-                    )
-                    .as_bytes(),
-                );
-            }
+            Workload::Http => self.encode_http(out, ""),
+            Workload::Connect => self.encode_http(out, "Connection: close\r\n"),
         }
+    }
+
+    /// A GET of `size` bytes where the size allows: shorter requests are padded with an
+    /// `X-Pad` header (the server ignores it); the smallest request is sent whole.
+    fn encode_http(&self, out: &mut Vec<u8>, extra_header: &str) {
+        let start = out.len();
+        let _ = write!(
+            out,
+            "GET / HTTP/1.1\r\nHost: {}\r\n{extra_header}",
+            self.host
+        );
+        const PAD_HEADER: &str = "X-Pad: \r\n";
+        let bare = out.len() - start + 2;
+        if self.size >= bare + PAD_HEADER.len() {
+            let pad = self.size - bare - PAD_HEADER.len();
+            out.extend_from_slice(b"X-Pad: ");
+            out.extend(std::iter::repeat_n(b'x', pad));
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
     }
 
     /// Consumes response bytes. Err when the stream cannot be a valid response.
@@ -269,6 +278,28 @@ mod tests {
         assert_eq!(d1.responses + d2.responses, 2);
         assert_eq!(d1.errors + d2.errors, 1);
         assert!(c.decode(b"SSH-2.0\r\n\r\n").is_err());
+    }
+
+    #[test]
+    fn http_requests_are_padded_to_the_size() {
+        for size in [64, 100, 1000] {
+            let mut c = ClientCodec::new(Workload::Connect, size, HOST);
+            let mut req = Vec::new();
+            c.encode_request(&mut req);
+            assert_eq!(req.len(), size);
+            let text = String::from_utf8(req).unwrap();
+            assert!(text.starts_with("GET / HTTP/1.1\r\n"));
+            assert!(text.contains("Connection: close\r\n"));
+            assert!(text.ends_with("\r\n\r\n"));
+        }
+        // Too small to pad: the bare request.
+        let mut c = ClientCodec::new(Workload::Http, 10, HOST);
+        let mut req = Vec::new();
+        c.encode_request(&mut req);
+        assert_eq!(
+            req,
+            format!("GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n").into_bytes()
+        );
     }
 
     #[test]

@@ -126,6 +126,7 @@ pub struct Engine {
     started: bool,
     /// Index of this engine's first connection among all (open-loop phase).
     first: usize,
+    bad_response: super::RateLimitedWarning,
 }
 
 /// Longest wait for the connections to open before the run starts anyway.
@@ -166,6 +167,7 @@ impl Engine {
             progress: None,
             started: spec.workload == Workload::Connect,
             first,
+            bad_response: Default::default(),
         }
     }
 
@@ -234,7 +236,8 @@ impl Engine {
         let decoded = match self.slots[slot].codec.decode(data) {
             Ok(d) => d,
             Err(e) => {
-                log::warn!("load: {e}; closing the connection");
+                self.bad_response
+                    .warn(format_args!("load: {e}; closing the connection"));
                 self.failed(slot, now);
                 return;
             }

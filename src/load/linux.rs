@@ -57,6 +57,7 @@ fn client_thread(
     let mut by_slot: Vec<Option<Token>> = vec![None; engine.slot_count()];
     let mut next_token = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut connect_failed = super::RateLimitedWarning::default();
     loop {
         let now = Instant::now_monotonic();
         let next = engine.tick(now);
@@ -84,7 +85,7 @@ fn client_thread(
                         );
                     }
                     Err(e) => {
-                        log::warn!("load: connect to {target}: {e}");
+                        connect_failed.warn(format_args!("load: connect to {target}: {e}"));
                         engine.closed(slot, now, true);
                     }
                 }
@@ -240,6 +241,7 @@ struct ServerConn<C> {
     input: Vec<u8>,
     output: Vec<u8>,
     close_after: bool,
+    write_shut: bool,
     peer_done: bool,
 }
 
@@ -263,6 +265,7 @@ pub fn serve<P: RequestProtocol>(
     let mut conns: HashMap<Token, ServerConn<P::Conn>> = HashMap::new();
     let mut next_token = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut accept_failed = super::RateLimitedWarning::default();
     while !stop.load(Ordering::Relaxed) {
         if let Err(e) = poll.poll(&mut events, Some(MAX_WAIT)) {
             if e.kind() == io::ErrorKind::Interrupted {
@@ -285,6 +288,7 @@ pub fn serve<P: RequestProtocol>(
                                     input: Vec::new(),
                                     output: Vec::new(),
                                     close_after: false,
+                                    write_shut: false,
                                     peer_done: false,
                                 },
                             );
@@ -293,7 +297,11 @@ pub fn serve<P: RequestProtocol>(
                             }
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(_) => break,
+                        Err(e) => {
+                            // EMFILE and the like: the rest waits in the accept queue.
+                            accept_failed.warn(format_args!("serve: accept failed: {e}"));
+                            break;
+                        }
                     }
                 }
                 continue;
@@ -311,7 +319,8 @@ pub fn serve<P: RequestProtocol>(
     Ok(())
 }
 
-/// Moves data for one server connection; true when it is finished.
+/// Moves data for one server connection; true when it is finished: the peer has closed its
+/// side and everything we had to say is written and our side closed too.
 fn pump<P: RequestProtocol>(protocol: &mut P, c: &mut ServerConn<P::Conn>, buf: &mut [u8]) -> bool {
     loop {
         while !c.output.is_empty() {
@@ -325,19 +334,26 @@ fn pump<P: RequestProtocol>(protocol: &mut P, c: &mut ServerConn<P::Conn>, buf: 
                 Err(_) => return true,
             }
         }
-        if c.close_after {
+        if c.close_after && !c.write_shut {
             let _ = c.stream.shutdown(Shutdown::Write);
-            return c.peer_done;
+            c.write_shut = true;
         }
         if c.peer_done {
+            if c.write_shut {
+                return true;
+            }
             c.close_after = true;
             continue;
         }
+        // Read until the peer closes; after our close, what still arrives is discarded.
         match c.stream.read(buf) {
             Ok(0) => {
                 c.peer_done = true;
-                let _ = protocol.respond(&mut c.state, &mut c.input, &mut c.output);
+                if !c.close_after {
+                    let _ = protocol.respond(&mut c.state, &mut c.input, &mut c.output);
+                }
             }
+            Ok(_) if c.close_after => {}
             Ok(n) => {
                 c.input.extend_from_slice(&buf[..n]);
                 match protocol.respond(&mut c.state, &mut c.input, &mut c.output) {

@@ -73,3 +73,30 @@ pub struct Progress {
     pub errors: AtomicU64,
     pub bytes: AtomicU64,
 }
+
+/// A warning that may repeat thousands of times a second under load (every failed connect,
+/// every bad response): the first is logged, then at most one a second with the number held
+/// back, so a misconfigured run reports its problem without flooding the terminal.
+#[derive(Debug, Default)]
+pub struct RateLimitedWarning {
+    last_logged: Option<std::time::Instant>,
+    held_back: u64,
+}
+
+impl RateLimitedWarning {
+    pub fn warn(&mut self, message: std::fmt::Arguments<'_>) {
+        let now = std::time::Instant::now();
+        match self.last_logged {
+            Some(at) if now.duration_since(at) < Duration::from_secs(1) => self.held_back += 1,
+            _ => {
+                if self.held_back > 0 {
+                    log::warn!("{message} (and {} more like it)", self.held_back);
+                } else {
+                    log::warn!("{message}");
+                }
+                self.last_logged = Some(now);
+                self.held_back = 0;
+            }
+        }
+    }
+}

@@ -126,49 +126,9 @@ impl Report {
         out
     }
 
-    /// Writes the HdrHistogram percentile distribution (values in milliseconds, five ticks
-    /// per half distance), the format `HistogramLogProcessor` and wrk2 print.
-    pub fn write_hgrm(&self, mut w: impl Write) -> io::Result<()> {
-        let h = &self.tally.latency;
-        writeln!(
-            w,
-            "{:>12} {:>14} {:>10} {:>14}\n",
-            "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
-        )?;
-        let mut total = 0u64;
-        for v in h.iter_quantiles(5) {
-            total += v.count_since_last_iteration();
-            let value = v.value_iterated_to() as f64 / 1e6;
-            let q = v.quantile_iterated_to();
-            if q < 1.0 {
-                writeln!(
-                    w,
-                    "{value:12.3} {q:2.12} {total:10} {:14.2}",
-                    1.0 / (1.0 - q)
-                )?;
-            } else {
-                writeln!(w, "{value:12.3} {q:2.12} {total:10}")?;
-            }
-        }
-        writeln!(
-            w,
-            "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
-            h.mean() / 1e6,
-            h.stdev() / 1e6
-        )?;
-        writeln!(
-            w,
-            "#[Max     = {:12.3}, Total count    = {:12}]",
-            h.max() as f64 / 1e6,
-            h.len()
-        )?;
-        writeln!(
-            w,
-            "#[Buckets = {:12}, SubBuckets     = {:12}]",
-            h.buckets(),
-            h.distinct_values()
-        )?;
-        Ok(())
+    /// Writes the latency histogram as a `.hgrm` percentile distribution (see [`write_hgrm`]).
+    pub fn write_hgrm(&self, w: impl Write) -> io::Result<()> {
+        write_hgrm(&self.tally.latency, w)
     }
 
     /// Machine-readable summary: one `name value` pair per line (latencies in µs).
@@ -200,6 +160,51 @@ impl Report {
             })
             .collect()
     }
+}
+
+/// Writes a histogram of nanoseconds as the HdrHistogram percentile distribution (values in
+/// milliseconds, five ticks per half distance), the format `HistogramLogProcessor` and wrk2
+/// print.
+pub fn write_hgrm(h: &hdrhistogram::Histogram<u64>, mut w: impl Write) -> io::Result<()> {
+    writeln!(
+        w,
+        "{:>12} {:>14} {:>10} {:>14}\n",
+        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
+    )?;
+    let mut total = 0u64;
+    for v in h.iter_quantiles(5) {
+        total += v.count_since_last_iteration();
+        let value = v.value_iterated_to() as f64 / 1e6;
+        let q = v.quantile_iterated_to();
+        if q < 1.0 {
+            writeln!(
+                w,
+                "{value:12.3} {q:2.12} {total:10} {:14.2}",
+                1.0 / (1.0 - q)
+            )?;
+        } else {
+            writeln!(w, "{value:12.3} {q:2.12} {total:10}")?;
+        }
+    }
+    writeln!(
+        w,
+        "#[Mean    = {:12.3}, StdDeviation   = {:12.3}]",
+        h.mean() / 1e6,
+        h.stdev() / 1e6
+    )?;
+    writeln!(
+        w,
+        "#[Max     = {:12.3}, Total count    = {:12}]",
+        h.max() as f64 / 1e6,
+        h.len()
+    )?;
+    writeln!(
+        w,
+        "#[Buckets = {:12}, SubBuckets     = {:12}]",
+        h.buckets(),
+        h.distinct_values()
+    )?;
+    Ok(())
 }
 
 /// Reads a `.hgrm` file back as (percentile, latency in µs) points.

@@ -23,6 +23,7 @@ pub struct LoadHandler {
     results: Arc<Mutex<Vec<Tally>>>,
     finished_workers: Arc<AtomicUsize>,
     reported_finished: bool,
+    connect_failed: super::RateLimitedWarning,
 }
 
 impl LoadHandler {
@@ -42,7 +43,8 @@ impl LoadHandler {
                     self.conn_of[slot] = Some(conn);
                 }
                 Err(e) => {
-                    log::warn!("load: cannot connect to {}: {e}", self.target);
+                    self.connect_failed
+                        .warn(format_args!("load: cannot connect to {}: {e}", self.target));
                     self.engine.closed(slot, now, true);
                 }
             }
@@ -194,6 +196,7 @@ pub fn run(
             results: results.clone(),
             finished_workers: finished.clone(),
             reported_finished: false,
+            connect_failed: Default::default(),
         }
     })
     .map_err(|e| e.to_string())?;
