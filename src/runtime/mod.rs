@@ -55,7 +55,7 @@ use crate::stack::{ConnId, Stack, StackConfig, StackError, StackStats};
 use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
 use crate::xdp::{
-    self, BindMode, SocketStats, XdpError, XdpMode, XdpProgram, XskConfig, XskSocket,
+    self, BindMode, SocketStats, XdpAttach, XdpError, XdpMode, XdpProgram, XskConfig, XskSocket,
 };
 
 pub use crate::stack::StackEvent;
@@ -90,6 +90,17 @@ impl IdlePolicy {
     }
 }
 
+impl std::fmt::Display for IdlePolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdlePolicy::BusySpin => f.write_str("spin"),
+            IdlePolicy::Poll => f.write_str("poll"),
+            IdlePolicy::Hybrid { spin } => write!(f, "hybrid (spin {} µs)", spin.as_micros()),
+            IdlePolicy::Auto => f.write_str("auto"),
+        }
+    }
+}
+
 /// Settings of a [`Runtime`]. [`RuntimeConfig::new`] fills in production defaults.
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
@@ -110,6 +121,8 @@ pub struct RuntimeConfig {
     pub max_connections_per_worker: usize,
     pub tcp: tcp::Config,
     pub xsk: XskConfig,
+    /// Native or generic XDP (see [`XdpAttach`]).
+    pub xdp_attach: XdpAttach,
     pub idle: IdlePolicy,
     /// Frames taken from the RX ring (and built for TX) per loop turn.
     pub batch: usize,
@@ -128,6 +141,7 @@ impl RuntimeConfig {
             max_connections_per_worker: 65_536,
             tcp: tcp::Config::default(),
             xsk: XskConfig::default(),
+            xdp_attach: XdpAttach::Auto,
             idle: IdlePolicy::default(),
             batch: 64,
         }
@@ -411,6 +425,8 @@ pub struct RuntimeInfo {
     pub queues: u32,
     pub xdp_mode: XdpMode,
     pub bind_mode: BindMode,
+    /// The idle policy the workers run (`Auto` resolved).
+    pub idle: IdlePolicy,
 }
 
 struct WorkerHandle<M> {
@@ -508,7 +524,8 @@ impl<M: Send + 'static> Runtime<M> {
         // A local kernel sending over veth leaves TCP checksums unfinished (see StackConfig).
         let accept_partial_checksum = driver == "veth";
 
-        let program = XdpProgram::load_and_attach(&config.iface, ipv4)?;
+        let program =
+            XdpProgram::load_and_attach(&config.iface, ipv4, config.xdp_attach, config.queues)?;
         log::info!(
             "XDP program attached to {} (driver {}) in {} mode",
             config.iface,
@@ -552,7 +569,7 @@ impl<M: Send + 'static> Runtime<M> {
         let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
         let idle = config.idle.resolve(config.queues as usize, cores);
         log::info!(
-            "{} worker(s) on {cores} core(s): idle policy {idle:?}",
+            "{} worker(s) on {cores} core(s): idle policy {idle}",
             config.queues
         );
         let mut wakers = Vec::new();
@@ -638,6 +655,7 @@ impl<M: Send + 'static> Runtime<M> {
             queues: config.queues,
             xdp_mode: program.mode(),
             bind_mode,
+            idle,
         };
         Ok(Runtime {
             workers,

@@ -12,7 +12,7 @@ pub mod program;
 pub mod socket;
 pub mod wait;
 
-pub use program::{QueueCounters, XdpMode, XdpProgram};
+pub use program::{QueueCounters, XdpAttach, XdpMode, XdpProgram};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};
 
 use std::io;
@@ -44,8 +44,12 @@ pub enum XdpError {
     NoAfXdp,
     #[error("loading the XDP program failed: {0}")]
     Load(String),
-    #[error("attaching the XDP program to {iface} failed: {source}")]
-    Attach { iface: String, source: io::Error },
+    #[error("attaching the XDP program to {iface} in {mode} mode failed: {source}")]
+    Attach {
+        iface: String,
+        mode: String,
+        source: io::Error,
+    },
     #[error("setting up the AF_XDP socket on {iface} queue {queue} failed: {detail}")]
     Socket {
         iface: String,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use xdptcp::runtime::{IdlePolicy, Runtime, RuntimeConfig};
+use xdptcp::xdp::XdpAttach;
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 pub enum Idle {
@@ -41,6 +42,10 @@ pub struct DatapathArgs {
     /// With --idle hybrid: how long to spin after the last work before sleeping.
     #[arg(long, default_value_t = 50)]
     pub spin_us: u64,
+    /// XDP attach mode: auto (native; generic on a one-queue veth, where it measured
+    /// faster), native or generic.
+    #[arg(long, default_value = "auto")]
+    pub xdp_mode: XdpAttach,
     /// Use copy mode even if the driver supports zero-copy.
     #[arg(long)]
     pub no_zero_copy: bool,
@@ -74,6 +79,7 @@ impl DatapathArgs {
             },
         };
         config.xsk.zero_copy = !self.no_zero_copy;
+        config.xdp_attach = self.xdp_mode;
         config.tcp.nodelay = !self.nagle;
         Ok(config)
     }

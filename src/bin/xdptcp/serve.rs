@@ -88,8 +88,15 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     let info = runtime.info().clone();
     println!(
-        "xdptcp: serving {:?} on {}:{} via {} ({} queue(s), XDP {}, AF_XDP {} mode); Ctrl-C stops",
-        args.app, info.ipv4, args.port, info.iface, info.queues, info.xdp_mode, info.bind_mode
+        "xdptcp: serving {:?} on {}:{} via {} ({} queue(s), XDP {}, AF_XDP {} mode, idle {}); Ctrl-C stops",
+        args.app,
+        info.ipv4,
+        args.port,
+        info.iface,
+        info.queues,
+        info.xdp_mode,
+        info.bind_mode,
+        info.idle
     );
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
