@@ -1,4 +1,6 @@
-//! A lab of three network namespaces joined by veth, for running xdptcp against Linux peers:
+//! A lab of network namespaces joined by veth, for running xdptcp against Linux peers. The
+//! routed topology (the default) puts a Linux router between the stack and its peer, so the
+//! stack reaches the peer through a gateway as it would in a real network:
 //!
 //! ```text
 //!  <name>-stack              <name>-router                          <name>-peer
@@ -6,10 +8,20 @@
 //!  (xdptcp runs here)         (IPv4 forwarding)                      (curl, wrk, sockperf)
 //! ```
 //!
-//! `xdp0` gets as many queues as asked for. The router's `rt-stack` has TX checksum offload,
-//! TSO and GSO off: a kernel sending over veth otherwise hands frames over with the TCP
-//! checksum unfinished (or as 64 KB GSO bursts), which an AF_XDP socket would see as corrupt;
-//! a real NIC always delivers finished frames. Every address lives inside the namespaces.
+//! The direct topology, for benchmarks, joins the two ends with one veth pair and nothing in
+//! between — like two hosts on one switch — so the measurement holds only the two ends:
+//!
+//! ```text
+//!  <name>-stack                  <name>-peer
+//!  xdp0 10.77.1.2/24 ───veth─── peer0 10.77.1.3/24
+//! ```
+//!
+//! `xdp0` gets as many queues as asked for. The interface facing the stack (`rt-stack`, or
+//! `peer0` in the direct topology) has TSO and GSO off: a kernel sending over veth otherwise
+//! hands over 64 KB GSO bursts, which no AF_XDP frame holds; a real NIC always delivers
+//! MTU-sized frames. The routed lab also turns TX checksum offload off there (checksums left
+//! unfinished on veth are accepted by the stack, but the routed lab shows finished ones).
+//! Every address lives inside the namespaces.
 
 use std::net::Ipv4Addr;
 use std::process::{Command, Output};
@@ -19,9 +31,20 @@ pub const STACK_IFACE: &str = "xdp0";
 pub const STACK_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 2);
 pub const ROUTER_STACK_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 1);
 pub const ROUTER_PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 1);
-/// The Linux peer's interface and address.
+/// The Linux peer's interface and address (routed topology).
 pub const PEER_IFACE: &str = "peer0";
 pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 2);
+/// The peer's address in the direct topology (the stack's subnet).
+pub const DIRECT_PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 3);
+
+/// How the stack's namespace reaches the peer's.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Topology {
+    /// Through a Linux router namespace (see the module docs).
+    Routed,
+    /// One veth pair, same subnet.
+    Direct,
+}
 
 /// Why the lab could not be built or removed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +69,7 @@ pub enum LabError {
 pub struct Lab {
     name: String,
     queues: u32,
+    topology: Topology,
     remove_on_drop: bool,
 }
 
@@ -68,8 +92,14 @@ fn run(program: &str, args: &[&str]) -> Result<Output, LabError> {
 }
 
 impl Lab {
-    /// Creates the lab `name` with `queues` queues on `xdp0` (removing a stale one first).
+    /// Creates the routed lab `name` with `queues` queues on `xdp0` (removing a stale one
+    /// first).
     pub fn up(name: &str, queues: u32) -> Result<Lab, LabError> {
+        Lab::up_with(name, queues, Topology::Routed)
+    }
+
+    /// Creates the lab `name` in the given topology.
+    pub fn up_with(name: &str, queues: u32, topology: Topology) -> Result<Lab, LabError> {
         if !crate::xdp::is_root() {
             return Err(LabError::NotRoot);
         }
@@ -86,13 +116,98 @@ impl Lab {
         let lab = Lab {
             name: name.into(),
             queues,
+            topology,
             remove_on_drop: true,
         };
-        lab.build()?; // on failure `lab` drops and removes what was made
+        // On failure `lab` drops and removes what was made.
+        match topology {
+            Topology::Routed => lab.build_routed()?,
+            Topology::Direct => lab.build_direct()?,
+        }
         Ok(lab)
     }
 
-    fn build(&self) -> Result<(), LabError> {
+    fn build_direct(&self) -> Result<(), LabError> {
+        let (stack, peer) = (self.stack_ns(), self.peer_ns());
+        let q = self.queues.to_string();
+        for ns in [&stack, &peer] {
+            run("ip", &["netns", "add", ns])?;
+            run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        let veth = [
+            "-n",
+            &stack,
+            "link",
+            "add",
+            STACK_IFACE,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            PEER_IFACE,
+            "netns",
+            &peer,
+            "numtxqueues",
+            &q,
+            "numrxqueues",
+            &q,
+        ];
+        run("ip", &veth)?;
+        for (ns, dev, ip) in [
+            (&stack, STACK_IFACE, STACK_IP),
+            (&peer, PEER_IFACE, DIRECT_PEER_IP),
+        ] {
+            run(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev],
+            )?;
+            run("ip", &["-n", ns, "link", "set", dev, "up"])?;
+        }
+        self.set_segmentation_offloads(false)
+    }
+
+    /// Turns TSO, GSO and GRO on or off on both ends of the veth pair that joins the stack
+    /// to its neighbour (off is what the lab starts with toward the stack). Linux-to-Linux
+    /// measurements turn them on to give the kernel its offloads; xdptcp needs them off on
+    /// the kernel's side.
+    pub fn set_segmentation_offloads(&self, on: bool) -> Result<(), LabError> {
+        let state = if on { "on" } else { "off" };
+        let (near_ns, near_dev) = match self.topology {
+            Topology::Routed => (self.router_ns(), "rt-stack"),
+            Topology::Direct => (self.peer_ns(), PEER_IFACE),
+        };
+        for (ns, dev) in [
+            (near_ns.as_str(), near_dev),
+            (&self.stack_ns(), STACK_IFACE),
+        ] {
+            run(
+                "ip",
+                &[
+                    "netns", "exec", ns, "ethtool", "-K", dev, "tso", state, "gso", state, "gro",
+                    state,
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The peer's address.
+    pub fn peer_ip(&self) -> Ipv4Addr {
+        match self.topology {
+            Topology::Routed => PEER_IP,
+            Topology::Direct => DIRECT_PEER_IP,
+        }
+    }
+
+    pub fn topology(&self) -> Topology {
+        self.topology
+    }
+
+    fn build_routed(&self) -> Result<(), LabError> {
         let (stack, router, peer) = (self.stack_ns(), self.router_ns(), self.peer_ns());
         let q = self.queues.to_string();
         for ns in [&stack, &router, &peer] {
@@ -223,6 +338,25 @@ impl Lab {
 
     /// A description of the lab and how to use it.
     pub fn describe(&self) -> String {
+        let name_arg = if self.name == "xdptcp" {
+            String::new()
+        } else {
+            format!(" --name {}", self.name)
+        };
+        if self.topology == Topology::Direct {
+            return format!(
+                "lab {name} is up, direct ({q} queue(s) on {STACK_IFACE}):\n\
+                 \x20 stack   namespace {stack:<16} {STACK_IFACE} {STACK_IP}/24\n\
+                 \x20 peer    namespace {peer:<16} {PEER_IFACE} {DIRECT_PEER_IP}/24\n\
+                 run a server: ip netns exec {stack} xdptcp serve --iface {STACK_IFACE} --port 8080 --app http\n\
+                 reach it:     ip netns exec {peer} curl http://{STACK_IP}:8080/\n\
+                 remove it:    xdptcp lab down{name_arg}",
+                name = self.name,
+                q = self.queues,
+                stack = self.stack_ns(),
+                peer = self.peer_ns(),
+            );
+        }
         format!(
             "lab {name} is up ({q} queue(s) on {STACK_IFACE}):\n\
              \x20 stack   namespace {stack:<16} {STACK_IFACE} {STACK_IP}/24, gateway {ROUTER_STACK_IP}\n\
@@ -236,11 +370,6 @@ impl Lab {
             stack = self.stack_ns(),
             router = self.router_ns(),
             peer = self.peer_ns(),
-            name_arg = if self.name == "xdptcp" {
-                String::new()
-            } else {
-                format!(" --name {}", self.name)
-            },
         )
     }
 }

@@ -1,7 +1,7 @@
 //! `xdptcp lab up|down`: the namespace lab (see `xdptcp::lab`).
 
 use clap::{Args, Subcommand};
-use xdptcp::lab::Lab;
+use xdptcp::lab::{Lab, Topology};
 
 #[derive(Args)]
 pub struct LabArgs {
@@ -11,7 +11,8 @@ pub struct LabArgs {
 
 #[derive(Subcommand)]
 enum LabAction {
-    /// Create the stack, router and peer namespaces and print their addresses.
+    /// Create the stack, router and peer namespaces (or, with --direct, stack and peer) and
+    /// print their addresses.
     Up {
         /// Prefix of the namespace names.
         #[arg(long, default_value = "xdptcp")]
@@ -19,6 +20,9 @@ enum LabAction {
         /// Queues on the stack's interface.
         #[arg(long, default_value_t = 1)]
         queues: u32,
+        /// One veth pair between stack and peer, no router (the benchmark topology).
+        #[arg(long)]
+        direct: bool,
     },
     /// Remove the lab's namespaces (and with them its interfaces).
     Down {
@@ -29,8 +33,17 @@ enum LabAction {
 
 pub fn run(args: &LabArgs) -> Result<(), String> {
     match &args.action {
-        LabAction::Up { name, queues } => {
-            let lab = Lab::up(name, *queues).map_err(|e| e.to_string())?;
+        LabAction::Up {
+            name,
+            queues,
+            direct,
+        } => {
+            let topology = if *direct {
+                Topology::Direct
+            } else {
+                Topology::Routed
+            };
+            let lab = Lab::up_with(name, *queues, topology).map_err(|e| e.to_string())?;
             println!("{}", lab.describe());
             lab.keep();
             Ok(())
