@@ -4,12 +4,14 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: help demo deps build test lint unit-test bench soak clean
+.PHONY: help demo deps build test lint unit-test bench micro soak clean
 
 help:
 	@echo "make demo   xdptcp vs the Linux kernel: echo servers under the same load, reports, ratio, chart"
 	@echo "make test   install dependencies, check formatting and lints, run every test"
-	@echo "make bench  criterion benchmarks (frame parse, checksum, TCP cost per segment)"
+	@echo "make bench  xdptcp vs Linux TCP vs the bare AF_XDP floor, 5 reps each (~13 min, root);"
+	@echo "            table and charts in bench/results/ and the README"
+	@echo "make micro  criterion benchmarks only (frame parse, checksum, TCP cost per segment)"
 	@echo "make soak   the lossy-network property test over 20,000 more seeds"
 	@echo "make build  release build"
 
@@ -42,8 +44,14 @@ unit-test: deps
 
 test: lint unit-test
 
-bench: deps
-	$(CARGO) bench --bench wire --bench tcp
+# Criterion first (its medians feed the per-segment row), then the side-by-side runs on a
+# lab of their own; `xdptcp bench --help` lists the knobs (--reps, --only, ...).
+micro: deps
+	$(CARGO) bench --bench wire --bench tcp -- --warm-up-time 1 --measurement-time 3
+
+bench: micro
+	$(CARGO) build --release --bin xdptcp
+	./target/release/xdptcp bench --readme README.md $(BENCH_ARGS)
 
 soak: deps
 	XDPTCP_SIM_FIRST_SEED=100000 XDPTCP_SIM_SEEDS=20000 $(CARGO) test --test netsim -- --nocapture

@@ -1,6 +1,8 @@
 //! The `xdptcp` command.
 
+mod bench;
 mod common;
+mod floor;
 mod lab;
 mod load;
 mod nc;
@@ -23,6 +25,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The benchmark: every workload with both ends on xdptcp, both ends on Linux TCP, and
+    /// on the bare AF_XDP floor, repeated; medians, ratios against the targets, charts.
+    Bench(bench::BenchArgs),
+    /// The bare AF_XDP floor (no TCP): frame ping-pong and frame blast over the same XDP
+    /// program and sockets, to measure what the machine allows.
+    Floor(floor::FloorArgs),
     /// Create or remove a lab of network namespaces (stack, router, Linux peer) over veth.
     Lab(lab::LabArgs),
     /// Load generator: echo, sockperf, http, connect or bulk, closed or open loop, over xdptcp
@@ -46,6 +54,8 @@ fn main() {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Bench(args) => bench::run(&args),
+        Command::Floor(args) => floor::run(&args),
         Command::Lab(args) => lab::run(&args),
         Command::Load(args) => load::run(&args),
         Command::Nc(args) => nc::run(&args),
