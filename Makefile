@@ -9,7 +9,7 @@ CARGO ?= cargo
 help:
 	@echo "make demo   xdptcp vs the Linux kernel: echo servers under the same load, reports, ratio, chart"
 	@echo "make test   install dependencies, check formatting and lints, run every test"
-	@echo "make bench  xdptcp vs Linux TCP vs the bare AF_XDP floor, 5 reps each (~13 min, root);"
+	@echo "make bench  xdptcp vs Linux TCP vs the bare AF_XDP floor, 5 reps each (~12 min, root);"
 	@echo "            table and charts in bench/results/ and the README"
 	@echo "make micro  criterion benchmarks only (frame parse, checksum, TCP cost per segment)"
 	@echo "make soak   the lossy-network property test over 20,000 more seeds"

@@ -1672,7 +1672,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let elapsed = started.elapsed();
     let command = std::env::var("XDPTCP_BENCH_COMMAND").unwrap_or_else(|_| "make bench".into());
     let md = bench.markdown(&command, elapsed, &profiles);
-    let mut section = md.clone();
+    // The README sits above the results directory: point its links into it.
+    let out_dir = args.out.display().to_string();
+    let mut section = md.replace("](profile-", &format!("]({out_dir}/profile-"));
     let targets = bench.targets();
     plot_targets(&args.out.join("targets.svg"), &targets)?;
     if !bench.latency_hgrm.is_empty() {
@@ -1692,9 +1694,9 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             &series,
         )?;
     }
-    let _ = writeln!(section, "\n![targets](bench/results/targets.svg)");
+    let _ = writeln!(section, "\n![targets]({out_dir}/targets.svg)");
     if !bench.latency_hgrm.is_empty() {
-        let _ = writeln!(section, "\n![latency](bench/results/latency.svg)");
+        let _ = writeln!(section, "\n![latency]({out_dir}/latency.svg)");
     }
     std::fs::write(args.out.join("bench.md"), &md).map_err(|e| e.to_string())?;
     let mut csv = String::from("case,variant,metric,rep,value\n");
@@ -1706,14 +1708,15 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         );
     }
     std::fs::write(args.out.join("runs.csv"), csv).map_err(|e| e.to_string())?;
-    if let Some(readme) = &args.readme {
-        update_readme(readme, &section)?;
-    }
     println!("\n{md}");
     println!(
         "results: {}/bench.md, targets.svg, latency.svg, runs.csv",
         args.out.display()
     );
+    if let Some(readme) = &args.readme {
+        update_readme(readme, &section)?;
+        println!("{} updated", readme.display());
+    }
     drop(bench);
     let _ = std::fs::remove_dir_all(&work);
     let failed = targets.iter().filter(|t| t.met().is_none()).count();
