@@ -91,6 +91,43 @@ fn run(program: &str, args: &[&str]) -> Result<Output, LabError> {
     Ok(output)
 }
 
+/// Creates the namespaces, each with its loopback up.
+fn add_namespaces(names: &[&str]) -> Result<(), LabError> {
+    for ns in names {
+        run("ip", &["netns", "add", ns])?;
+        run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
+    }
+    Ok(())
+}
+
+/// A veth pair from `dev` in namespace `ns` to `peer_dev` in `peer_ns`; with `queues`, both
+/// ends get that many TX and RX queues (else the kernel's default).
+fn add_veth(
+    (ns, dev): (&str, &str),
+    (peer_ns, peer_dev): (&str, &str),
+    queues: Option<u32>,
+) -> Result<(), LabError> {
+    let q = queues.map(|q| q.to_string());
+    let counts: Vec<&str> = match &q {
+        Some(q) => vec!["numtxqueues", q, "numrxqueues", q],
+        None => Vec::new(),
+    };
+    let mut args = vec!["-n", ns, "link", "add", dev];
+    args.extend(&counts);
+    args.extend(["type", "veth", "peer", "name", peer_dev, "netns", peer_ns]);
+    args.extend(&counts);
+    run("ip", &args)?;
+    Ok(())
+}
+
+/// Gives `dev` in `ns` the address `ip`/24 and brings it up.
+fn address(ns: &str, dev: &str, ip: Ipv4Addr) -> Result<(), LabError> {
+    let cidr = format!("{ip}/24");
+    run("ip", &["-n", ns, "addr", "add", &cidr, "dev", dev])?;
+    run("ip", &["-n", ns, "link", "set", dev, "up"])?;
+    Ok(())
+}
+
 impl Lab {
     /// Creates the routed lab `name` with `queues` queues on `xdp0` (removing a stale one
     /// first).
@@ -129,44 +166,11 @@ impl Lab {
 
     fn build_direct(&self) -> Result<(), LabError> {
         let (stack, peer) = (self.stack_ns(), self.peer_ns());
-        let q = self.queues.to_string();
-        for ns in [&stack, &peer] {
-            run("ip", &["netns", "add", ns])?;
-            run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
-        }
-        let veth = [
-            "-n",
-            &stack,
-            "link",
-            "add",
-            STACK_IFACE,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            PEER_IFACE,
-            "netns",
-            &peer,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-        ];
-        run("ip", &veth)?;
-        for (ns, dev, ip) in [
-            (&stack, STACK_IFACE, STACK_IP),
-            (&peer, PEER_IFACE, DIRECT_PEER_IP),
-        ] {
-            run(
-                "ip",
-                &["-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev],
-            )?;
-            run("ip", &["-n", ns, "link", "set", dev, "up"])?;
-        }
+        add_namespaces(&[&stack, &peer])?;
+        let queues = Some(self.queues);
+        add_veth((&stack, STACK_IFACE), (&peer, PEER_IFACE), queues)?;
+        address(&stack, STACK_IFACE, STACK_IP)?;
+        address(&peer, PEER_IFACE, DIRECT_PEER_IP)?;
         self.set_segmentation_offloads(false)
     }
 
@@ -209,39 +213,10 @@ impl Lab {
 
     fn build_routed(&self) -> Result<(), LabError> {
         let (stack, router, peer) = (self.stack_ns(), self.router_ns(), self.peer_ns());
-        let q = self.queues.to_string();
-        for ns in [&stack, &router, &peer] {
-            run("ip", &["netns", "add", ns])?;
-            run("ip", &["-n", ns, "link", "set", "lo", "up"])?;
-        }
-        let veth_to_stack = [
-            "-n",
-            &router,
-            "link",
-            "add",
-            "rt-stack",
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            STACK_IFACE,
-            "netns",
-            &stack,
-            "numtxqueues",
-            &q,
-            "numrxqueues",
-            &q,
-        ];
-        run("ip", &veth_to_stack)?;
-        let veth_to_peer = [
-            "-n", &router, "link", "add", "rt-peer", "type", "veth", "peer", "name", PEER_IFACE,
-            "netns", &peer,
-        ];
-        run("ip", &veth_to_peer)?;
+        add_namespaces(&[&stack, &router, &peer])?;
+        let queues = Some(self.queues);
+        add_veth((&router, "rt-stack"), (&stack, STACK_IFACE), queues)?;
+        add_veth((&router, "rt-peer"), (&peer, PEER_IFACE), None)?;
         let interfaces = [
             (&stack, STACK_IFACE, STACK_IP),
             (&router, "rt-stack", ROUTER_STACK_IP),
@@ -249,11 +224,7 @@ impl Lab {
             (&peer, PEER_IFACE, PEER_IP),
         ];
         for (ns, dev, ip) in interfaces {
-            run(
-                "ip",
-                &["-n", ns, "addr", "add", &format!("{ip}/24"), "dev", dev],
-            )?;
-            run("ip", &["-n", ns, "link", "set", dev, "up"])?;
+            address(ns, dev, ip)?;
         }
         for (ns, gateway) in [(&stack, ROUTER_STACK_IP), (&peer, ROUTER_PEER_IP)] {
             run(

@@ -336,6 +336,36 @@ fn s(text: impl Into<String>) -> String {
     text.into()
 }
 
+/// The stack both ends of a run use.
+#[derive(Clone, Copy)]
+enum Ends {
+    Xdptcp,
+    /// Linux sockets, with the lab's segmentation offloads on or off.
+    Linux {
+        offloads: bool,
+    },
+}
+
+impl Ends {
+    /// xdptcp, or Linux with its offloads (how Linux is measured unless stated).
+    fn both(kernel: bool) -> Ends {
+        if kernel {
+            Ends::Linux { offloads: true }
+        } else {
+            Ends::Xdptcp
+        }
+    }
+
+    fn kernel(self) -> bool {
+        matches!(self, Ends::Linux { .. })
+    }
+
+    /// xdptcp runs with them off: the kernel's side of its veth must not coalesce.
+    fn offloads(self) -> bool {
+        matches!(self, Ends::Linux { offloads: true })
+    }
+}
+
 /// One xdptcp run of a case, repeated under `perf record` to profile it.
 type ProfiledRun = dyn FnMut(&mut Bench) -> Result<(), String>;
 
@@ -397,18 +427,23 @@ impl Bench<'_> {
         self.work.join(name)
     }
 
-    fn start_xdptcp_server(&mut self, app: &str, port: u16) -> Result<Server, String> {
-        let args = vec![
-            s("serve"),
-            s("--iface"),
-            s(STACK_IFACE),
+    /// `xdptcp serve --app <app>` in the stack namespace, on xdptcp or (`kernel`) on Linux
+    /// sockets; the first xdptcp server's start line gives the datapath modes reported.
+    fn start_server(&mut self, kernel: bool, app: &str, port: u16) -> Result<Server, String> {
+        let mut args = vec![s("serve")];
+        if kernel {
+            args.extend([s("--stack"), s("kernel")]);
+        } else {
+            args.extend([s("--iface"), s(STACK_IFACE)]);
+        }
+        args.extend([
             s("--port"),
             port.to_string(),
             s("--app"),
             s(app),
             s("--cores"),
             self.args.server_core.to_string(),
-        ];
+        ]);
         let server = Server::start(
             &self.stack_ns(),
             &self.exe,
@@ -416,31 +451,10 @@ impl Bench<'_> {
             self.log_path("server.log"),
             Ready::Marker("serving"),
         )?;
-        if self.facts.xdptcp_modes.is_none() {
+        if !kernel && self.facts.xdptcp_modes.is_none() {
             self.facts.xdptcp_modes = parenthesized(&server.output(), "serving");
         }
         Ok(server)
-    }
-
-    fn start_kernel_server(&mut self, app: &str, port: u16) -> Result<Server, String> {
-        let args = vec![
-            s("serve"),
-            s("--stack"),
-            s("kernel"),
-            s("--port"),
-            port.to_string(),
-            s("--app"),
-            s(app),
-            s("--cores"),
-            self.args.server_core.to_string(),
-        ];
-        Server::start(
-            &self.stack_ns(),
-            &self.exe,
-            &args,
-            self.log_path("server.log"),
-            Ready::Marker("serving"),
-        )
     }
 
     /// `xdptcp load` from the peer namespace; returns its summary.
@@ -599,30 +613,31 @@ impl Bench<'_> {
         seconds: f64,
         hgrm: Option<&Path>,
     ) -> Result<BTreeMap<String, f64>, String> {
-        self.server_run(kernel, "echo", ECHO_PORT, load_args, seconds, hgrm)
+        self.server_run(
+            Ends::both(kernel),
+            "echo",
+            ECHO_PORT,
+            load_args,
+            seconds,
+            hgrm,
+        )
     }
 
+    /// One run of `app` with the load on the same stack as the server (`ends`).
     fn server_run(
         &mut self,
-        kernel: bool,
+        ends: Ends,
         app: &str,
         port: u16,
         load_args: &[String],
         seconds: f64,
         hgrm: Option<&Path>,
     ) -> Result<BTreeMap<String, f64>, String> {
-        self.offloads(kernel)?;
-        let server = if kernel {
-            self.start_kernel_server(app, port)?
-        } else {
-            self.start_xdptcp_server(app, port)?
-        };
-        let result = self.load(kernel, port, load_args, seconds, hgrm);
+        self.offloads(ends.offloads())?;
+        let server = self.start_server(ends.kernel(), app, port)?;
+        let result = self.load(ends.kernel(), port, load_args, seconds, hgrm);
         let output = server.stop();
-        match result {
-            Ok(m) => Ok(m),
-            Err(e) => Err(format!("{e}\nserver output:\n{output}")),
-        }
+        result.map_err(|e| format!("{e}\nserver output:\n{output}"))
     }
 
     fn floor_ping(&mut self, seconds: f64, hgrm: &Path) -> Result<BTreeMap<String, f64>, String> {
@@ -747,7 +762,10 @@ impl Bench<'_> {
         self.repeat(
             "connect",
             &["xdptcp", "linux"],
-            |b, variant, _| b.server_run(variant == "linux", "http", HTTP_PORT, &load, secs, None),
+            |b, variant, _| {
+                let ends = Ends::both(variant == "linux");
+                b.server_run(ends, "http", HTTP_PORT, &load, secs, None)
+            },
             |b, variant, rep, m| {
                 let cps = value(&m, "requests_per_second");
                 let p99 = value(&m, "p99_us");
@@ -773,13 +791,14 @@ impl Bench<'_> {
             &["xdptcp", "linux-offloads-off", "linux-offloads-on", "floor"],
             |b, variant, _| match variant {
                 "floor" => b.floor_blast(secs),
-                "xdptcp" => b.server_run(false, "discard", DISCARD_PORT, &load, secs, None),
                 _ => {
-                    b.offloads(variant == "linux-offloads-on")?;
-                    let server = b.start_kernel_server("discard", DISCARD_PORT)?;
-                    let r = b.load(true, DISCARD_PORT, &load, secs, None);
-                    let output = server.stop();
-                    r.map_err(|e| format!("{e}\nserver output:\n{output}"))
+                    let ends = match variant {
+                        "xdptcp" => Ends::Xdptcp,
+                        _ => Ends::Linux {
+                            offloads: variant == "linux-offloads-on",
+                        },
+                    };
+                    b.server_run(ends, "discard", DISCARD_PORT, &load, secs, None)
                 }
             },
             |b, variant, rep, m| {
@@ -873,7 +892,7 @@ impl Bench<'_> {
                 Ready::Listening(SOCKPERF_PORT),
             )?
         } else {
-            self.start_xdptcp_server("sockperf", SOCKPERF_PORT)?
+            self.start_server(false, "sockperf", SOCKPERF_PORT)?
         };
         let client = vec![
             s("-c"),
@@ -1257,13 +1276,20 @@ impl Bench<'_> {
                     s("--connections"),
                     CONNECT_CONNECTIONS.to_string(),
                 ];
-                b.server_run(false, "http", HTTP_PORT, &load, seconds + 2.0, None)
+                b.server_run(Ends::Xdptcp, "http", HTTP_PORT, &load, seconds + 2.0, None)
                     .map(|_| ())
             }),
             Case::Bulk => Box::new(move |b: &mut Bench| {
                 let load = [s("--workload"), s("bulk"), s("--size"), s("64K")];
-                b.server_run(false, "discard", DISCARD_PORT, &load, seconds + 2.0, None)
-                    .map(|_| ())
+                b.server_run(
+                    Ends::Xdptcp,
+                    "discard",
+                    DISCARD_PORT,
+                    &load,
+                    seconds + 2.0,
+                    None,
+                )
+                .map(|_| ())
             }),
             Case::Sockperf => {
                 Box::new(move |b: &mut Bench| b.sockperf_run(false, seconds + 2.0).map(|_| ()))
