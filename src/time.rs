@@ -51,6 +51,18 @@ impl Instant {
         Duration::from_nanos(self.nanos.saturating_sub(earlier.nanos))
     }
 
+    /// Nanoseconds elapsed from `earlier` to `self`, or zero if `earlier` is later.
+    pub const fn nanos_since(self, earlier: Instant) -> u64 {
+        self.nanos.saturating_sub(earlier.nanos)
+    }
+
+    /// `self` plus `nanos` nanoseconds, saturating at the end of time.
+    pub const fn saturating_add_nanos(self, nanos: u64) -> Instant {
+        Instant {
+            nanos: self.nanos.saturating_add(nanos),
+        }
+    }
+
     /// Reads the host's monotonic clock (`CLOCK_MONOTONIC`, time since boot). Only the I/O
     /// layers call this; the sans-IO core always receives time as an argument. The value is
     /// the same for every process on the host, which the ISN clock of RFC 6528 relies on:

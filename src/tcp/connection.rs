@@ -1160,10 +1160,15 @@ impl Connection {
         }
     }
 
+    /// When the retransmission timer armed at `now` fires: one RTO later (RFC 6298 §5).
+    fn retransmit_deadline(&self, now: Instant) -> Instant {
+        now.saturating_add_nanos(self.rtt.rto_nanos())
+    }
+
     fn take_rtt_sample(&mut self, now: Instant, ack: SeqNum) {
         if let Some((end, sent)) = self.rtt_probe {
             if ack >= end {
-                self.rtt.sample(now.saturating_duration_since(sent));
+                self.rtt.sample_nanos(now.nanos_since(sent));
                 self.rtt_probe = None;
             }
         }
@@ -1218,7 +1223,8 @@ impl Connection {
         if flight == 0 {
             self.timers.stop(Timer::Retransmit);
         } else if restart_timer {
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.timers
+                .set(Timer::Retransmit, self.retransmit_deadline(now));
         }
         if data_acked > 0 && self.writer_blocked {
             self.writer_blocked = false;
@@ -1421,7 +1427,8 @@ impl Connection {
             .on_timeout(flight, u32::from(self.snd_mss), self.snd_max);
         self.snd_nxt = self.snd_una;
         self.retransmit_head = false;
-        self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+        self.timers
+            .set(Timer::Retransmit, self.retransmit_deadline(now));
     }
 
     /// RFC 1122 §4.2.3.6: probe after `idle` without traffic, give up after `probes`.
@@ -1482,7 +1489,8 @@ impl Connection {
             self.window_probe = false;
             if self.snd_max != self.snd_una {
                 if !self.timers.is_armed(Timer::Retransmit) {
-                    self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+                    self.timers
+                        .set(Timer::Retransmit, self.retransmit_deadline(now));
                 }
             } else {
                 self.timers.stop(Timer::Retransmit);
@@ -1640,7 +1648,8 @@ impl Connection {
             self.snd_max = self.snd_nxt;
         }
         if !self.timers.is_armed(Timer::Retransmit) {
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.timers
+                .set(Timer::Retransmit, self.retransmit_deadline(now));
         }
         repr.emit(out)
     }
@@ -1704,7 +1713,8 @@ impl Connection {
         self.on_ack_sent();
         if !self.zero_window_stalled() && !self.timers.is_armed(Timer::Retransmit) {
             // RFC 6298 §5.1.
-            self.timers.set(Timer::Retransmit, now + self.rtt.rto());
+            self.timers
+                .set(Timer::Retransmit, self.retransmit_deadline(now));
         }
         header_len + len
     }
@@ -1787,7 +1797,7 @@ impl Connection {
         if nothing_in_flight && self.snd_una == self.snd_max {
             // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the
             // initial window.
-            if now.saturating_duration_since(self.last_send) > self.rtt.rto()
+            if now.nanos_since(self.last_send) > self.rtt.rto_nanos()
                 && self.last_send != Instant::ZERO
             {
                 let iw = NewReno::initial_window(

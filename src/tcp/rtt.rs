@@ -2,81 +2,119 @@
 
 use std::time::Duration;
 
-/// Clock granularity G of RFC 6298 §2: the sans-IO clock has nanosecond resolution, but RTT
-/// samples are taken per flight, so 1 ms is a safe floor for the variance term.
-const CLOCK_GRANULARITY: Duration = Duration::from_millis(1);
+/// Clock granularity G of RFC 6298 §2, in nanoseconds: the sans-IO clock has nanosecond
+/// resolution, but RTT samples are taken per flight, so 1 ms is a safe floor for the
+/// variance term.
+const CLOCK_GRANULARITY_NANOS: u64 = 1_000_000;
 
-/// SRTT, RTTVAR and the current RTO of one connection.
+/// SRTT, RTTVAR and the current RTO of one connection, kept in integer nanoseconds: every
+/// acknowledgment may take a sample and every transmission reads the RTO, so the arithmetic
+/// is shifts and adds (the gains 1/8 and 1/4 of RFC 6298 are powers of two) rather than
+/// `Duration`'s second-and-nanosecond pairs.
 #[derive(Clone, Debug)]
 pub struct RttEstimator {
-    srtt: Option<Duration>,
-    rttvar: Duration,
+    /// Smoothed RTT; `None` until the first sample.
+    srtt_nanos: Option<u64>,
+    rttvar_nanos: u64,
     /// The RTO computed from the estimate (without backoff).
-    base_rto: Duration,
+    base_rto_nanos: u64,
+    /// The RTO with the backoff applied, clamped to the maximum: what timers are armed with.
+    rto_nanos: u64,
     /// Exponent of the backoff applied after timeouts (RFC 6298 §5.5).
     backoff: u8,
-    min_rto: Duration,
-    max_rto: Duration,
+    min_rto_nanos: u64,
+    max_rto_nanos: u64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl RttEstimator {
     pub fn new(initial_rto: Duration, min_rto: Duration, max_rto: Duration) -> RttEstimator {
-        RttEstimator {
-            srtt: None,
-            rttvar: Duration::ZERO,
-            base_rto: initial_rto,
+        let mut estimator = RttEstimator {
+            srtt_nanos: None,
+            rttvar_nanos: 0,
+            base_rto_nanos: nanos(initial_rto),
+            rto_nanos: 0,
             backoff: 0,
-            min_rto,
-            max_rto,
-        }
+            min_rto_nanos: nanos(min_rto),
+            max_rto_nanos: nanos(max_rto),
+        };
+        estimator.apply_backoff();
+        estimator
     }
 
     /// The smoothed RTT, once a sample exists.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        self.srtt_nanos.map(Duration::from_nanos)
     }
 
     /// The RTO to arm the retransmission timer with, backoff included.
     pub fn rto(&self) -> Duration {
-        let factor = 1u32 << self.backoff.min(16);
-        self.base_rto.saturating_mul(factor).min(self.max_rto)
+        Duration::from_nanos(self.rto_nanos)
+    }
+
+    /// [`RttEstimator::rto`] in nanoseconds.
+    pub fn rto_nanos(&self) -> u64 {
+        self.rto_nanos
+    }
+
+    fn apply_backoff(&mut self) {
+        let factor = 1u64 << self.backoff.min(16);
+        self.rto_nanos = self
+            .base_rto_nanos
+            .saturating_mul(factor)
+            .min(self.max_rto_nanos);
     }
 
     /// Takes one RTT measurement (RFC 6298 §2.2 and §2.3) and clears the backoff.
     pub fn sample(&mut self, rtt: Duration) {
-        match self.srtt {
+        self.sample_nanos(nanos(rtt));
+    }
+
+    /// [`RttEstimator::sample`] with the measurement in nanoseconds.
+    pub fn sample_nanos(&mut self, rtt: u64) {
+        // Headroom for `* 7` below; 2^60 ns is 36 years.
+        let rtt = rtt.min(u64::MAX >> 4);
+        let srtt = match self.srtt_nanos {
             None => {
-                self.srtt = Some(rtt);
-                self.rttvar = rtt / 2;
+                self.rttvar_nanos = rtt / 2;
+                rtt
             }
             Some(srtt) => {
                 // RTTVAR <- (1 - beta) * RTTVAR + beta * |SRTT - R'|, beta = 1/4
                 let delta = srtt.abs_diff(rtt);
-                self.rttvar = (self.rttvar * 3 + delta) / 4;
+                self.rttvar_nanos = (self.rttvar_nanos * 3 + delta) / 4;
                 // SRTT <- (1 - alpha) * SRTT + alpha * R', alpha = 1/8
-                self.srtt = Some((srtt * 7 + rtt) / 8);
+                (srtt * 7 + rtt) / 8
             }
-        }
-        let srtt = self.srtt.unwrap_or(rtt);
-        let rto = srtt + CLOCK_GRANULARITY.max(self.rttvar * 4);
-        self.base_rto = rto.clamp(self.min_rto, self.max_rto);
+        };
+        self.srtt_nanos = Some(srtt);
+        let rto = srtt + CLOCK_GRANULARITY_NANOS.max(self.rttvar_nanos * 4);
+        self.base_rto_nanos = rto.clamp(self.min_rto_nanos, self.max_rto_nanos);
         self.backoff = 0;
+        self.rto_nanos = self.base_rto_nanos;
     }
 
     /// Doubles the RTO after a timeout (RFC 6298 §5.5), up to the maximum.
     pub fn back_off(&mut self) {
-        if self.rto() < self.max_rto {
+        if self.rto_nanos < self.max_rto_nanos {
             self.backoff = self.backoff.saturating_add(1);
+            self.apply_backoff();
         }
     }
 
     /// RFC 6298 §5.7: when the SYN was retransmitted and no sample was taken, data transfer
     /// starts with an RTO of 3 s (here: three times the initial RTO).
     pub fn reset_after_syn_timeout(&mut self, initial_rto: Duration) {
-        if self.srtt.is_none() {
-            self.base_rto = (initial_rto * 3).clamp(self.min_rto, self.max_rto);
+        if self.srtt_nanos.is_none() {
+            self.base_rto_nanos = nanos(initial_rto)
+                .saturating_mul(3)
+                .clamp(self.min_rto_nanos, self.max_rto_nanos);
         }
         self.backoff = 0;
+        self.apply_backoff();
     }
 }
 
