@@ -95,6 +95,8 @@ pub struct XskSocket {
     tx_scratch: Vec<FrameDesc>,
     frame_capacity: usize,
     pending_kick: bool,
+    /// The last `transmit` found no free TX frame: the stack may still have frames to send.
+    tx_starved: bool,
     stats: SocketStats,
 }
 
@@ -235,6 +237,7 @@ impl XskSocket {
             tx_scratch: Vec::with_capacity(config.ring_size as usize),
             frame_capacity,
             pending_kick: false,
+            tx_starved: false,
             stats: SocketStats::default(),
         })
     }
@@ -307,6 +310,18 @@ impl XskSocket {
         self.fill.needs_wakeup()
     }
 
+    /// True if the RX ring holds frames. Reads the kernel's producer index only when the
+    /// cached one shows none: cheap enough to spin on.
+    pub fn rx_ready(&mut self) -> bool {
+        self.rx.nb_avail(1) > 0
+    }
+
+    /// True if the last [`XskSocket::transmit`] ran out of free TX frames before its
+    /// builder ran dry; completions must be reclaimed before more can be sent.
+    pub fn tx_starved(&self) -> bool {
+        self.tx_starved
+    }
+
     /// Returns completed TX frames to the free list.
     pub fn reclaim(&mut self) -> usize {
         let start = self.tx_free.len();
@@ -329,9 +344,11 @@ impl XskSocket {
             self.reclaim();
         }
         self.tx_scratch.clear();
+        self.tx_starved = false;
         while self.tx_scratch.len() < max {
             let Some(mut desc) = self.tx_free.pop() else {
                 self.stats.tx_frames_exhausted += 1;
+                self.tx_starved = true;
                 break;
             };
             // SAFETY: `desc` came from the free list: it is neither in the TX ring nor in the
