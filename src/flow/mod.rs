@@ -5,7 +5,7 @@
 //! touches one or two cache lines and nothing is allocated per packet. The hash is seeded from
 //! the stack's secret so a remote peer cannot aim 4-tuples at one probe chain.
 
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// A connection's 4-tuple, from this host's point of view.
@@ -25,6 +25,16 @@ impl FlowKey {
             remote_ip: *remote.ip(),
             remote_port: remote.port(),
         }
+    }
+
+    /// The four fields in one integer: hashed with one multiply rather than field by field
+    /// (the lookup is on every received frame).
+    #[inline]
+    pub fn packed(&self) -> u128 {
+        (u128::from(self.local_ip.to_bits()) << 64)
+            | (u128::from(self.local_port) << 48)
+            | (u128::from(self.remote_ip.to_bits()) << 16)
+            | u128::from(self.remote_port)
     }
 
     pub fn local(&self) -> SocketAddrV4 {
@@ -105,9 +115,7 @@ impl<V: Copy + Default> FlowTable<V> {
 
     #[inline]
     fn home(&self, key: &FlowKey) -> usize {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        std::hash::Hasher::finish(&h) as usize & self.mask
+        self.hasher.hash_one(key.packed()) as usize & self.mask
     }
 
     /// Index of the slot holding `key`.
