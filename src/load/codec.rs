@@ -71,6 +71,32 @@ const SOCKPERF_PONG_REQUEST: u16 = 2;
 /// Largest HTTP response head accepted.
 const MAX_HTTP_HEAD: usize = 64 * 1024;
 
+/// Two periods of the byte ramp 0, 1, …, 255: any 256 consecutive bytes of the ramp, from
+/// any starting value, are one slice of it.
+const RAMP: [u8; 512] = {
+    let mut ramp = [0u8; 512];
+    let mut i = 0;
+    while i < ramp.len() {
+        ramp[i] = i as u8;
+        i += 1;
+    }
+    ramp
+};
+
+/// Appends `len` bytes of the ramp `first, first + 1, …` (mod 256): the echo and bulk
+/// payload, so a request is not all zeros and consecutive requests differ. Copied a slice
+/// at a time, since the bulk workload writes gigabytes of it.
+fn extend_ramp(out: &mut Vec<u8>, first: u8, len: usize) {
+    out.reserve(len);
+    let start = usize::from(first);
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(256);
+        out.extend_from_slice(&RAMP[start..start + n]);
+        left -= n;
+    }
+}
+
 /// One connection's client side of a workload.
 #[derive(Debug)]
 pub struct ClientCodec {
@@ -117,9 +143,7 @@ impl ClientCodec {
     pub fn encode_request(&mut self, out: &mut Vec<u8>) {
         self.seq += 1;
         match self.workload {
-            Workload::Echo | Workload::Bulk => {
-                out.extend((0..self.size).map(|i| (self.seq as usize + i) as u8));
-            }
+            Workload::Echo | Workload::Bulk => extend_ramp(out, self.seq as u8, self.size),
             Workload::Sockperf => {
                 let at = out.len();
                 out.resize(at + self.size, 0);
@@ -237,6 +261,20 @@ mod tests {
     use super::*;
 
     const HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    #[test]
+    fn echo_and_bulk_payloads_are_the_byte_ramp_from_the_request_number() {
+        for (workload, size) in [(Workload::Echo, 64), (Workload::Bulk, 1000)] {
+            let mut c = ClientCodec::new(workload, size, HOST);
+            let mut out = vec![0xee];
+            for seq in 1..=300u64 {
+                out.truncate(1);
+                c.encode_request(&mut out);
+                let expected: Vec<u8> = (0..size).map(|i| (seq as usize + i) as u8).collect();
+                assert_eq!(&out[1..], &expected[..], "request {seq}");
+            }
+        }
+    }
 
     #[test]
     fn echo_counts_whole_responses_across_chunks() {
