@@ -1687,6 +1687,17 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
             .map(|t| t.case)
             .collect();
         unmet.dedup();
+        // A profile left from an earlier run whose target is now met would be read as
+        // this run's.
+        for target in bench.targets() {
+            if !unmet.contains(&target.case) {
+                let name = format!(
+                    "profile-{}.txt",
+                    format!("{:?}", target.case).to_lowercase()
+                );
+                let _ = std::fs::remove_file(args.out.join(name));
+            }
+        }
         for case in unmet {
             println!("== profiling {case:?} (target not met)");
             match bench.profile(case) {
