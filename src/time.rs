@@ -153,6 +153,13 @@ mod tests {
             Instant::from_nanos(u64::MAX) + Duration::from_secs(1),
             Instant::from_nanos(u64::MAX)
         );
+        assert_eq!(a.saturating_add_nanos(7), Instant::from_nanos(5_000_007));
+        assert_eq!(
+            Instant::from_nanos(u64::MAX - 1).saturating_add_nanos(9),
+            Instant::from_nanos(u64::MAX)
+        );
+        assert_eq!(Instant::from_millis(10).nanos_since(a), 5_000_000);
+        assert_eq!(a.nanos_since(Instant::from_millis(10)), 0);
         assert_eq!(
             format!("{:?}", Instant::from_micros(1_500_000)),
             "1.500000000s"

@@ -166,6 +166,21 @@ mod tests {
     }
 
     #[test]
+    fn extreme_samples_stay_within_min_and_max() {
+        let mut e = est();
+        e.sample_nanos(u64::MAX);
+        assert_eq!(e.rto(), Duration::from_secs(60));
+        e.sample_nanos(0);
+        assert!(e.rto() <= Duration::from_secs(60));
+        // SRTT decays by 7/8 per sample: from 2^60 ns, 400 samples reach zero.
+        for _ in 0..400 {
+            e.sample_nanos(0);
+        }
+        assert_eq!(e.rto(), Duration::from_millis(200));
+        assert_eq!(e.rto_nanos(), 200_000_000);
+    }
+
+    #[test]
     fn syn_timeout_rule() {
         let mut e = est();
         e.back_off();
