@@ -314,14 +314,19 @@ impl Lab {
         } else {
             format!(" --name {}", self.name)
         };
+        let usage = format!(
+            "run a server: ip netns exec {stack} xdptcp serve --iface {STACK_IFACE} --port 8080 --app http\n\
+             reach it:     ip netns exec {peer} curl http://{STACK_IP}:8080/\n\
+             remove it:    xdptcp lab down{name_arg}",
+            stack = self.stack_ns(),
+            peer = self.peer_ns(),
+        );
         if self.topology == Topology::Direct {
             return format!(
                 "lab {name} is up, direct ({q} queue(s) on {STACK_IFACE}):\n\
                  \x20 stack   namespace {stack:<16} {STACK_IFACE} {STACK_IP}/24\n\
                  \x20 peer    namespace {peer:<16} {PEER_IFACE} {DIRECT_PEER_IP}/24\n\
-                 run a server: ip netns exec {stack} xdptcp serve --iface {STACK_IFACE} --port 8080 --app http\n\
-                 reach it:     ip netns exec {peer} curl http://{STACK_IP}:8080/\n\
-                 remove it:    xdptcp lab down{name_arg}",
+                 {usage}",
                 name = self.name,
                 q = self.queues,
                 stack = self.stack_ns(),
@@ -333,9 +338,7 @@ impl Lab {
              \x20 stack   namespace {stack:<16} {STACK_IFACE} {STACK_IP}/24, gateway {ROUTER_STACK_IP}\n\
              \x20 router  namespace {router:<16} rt-stack {ROUTER_STACK_IP} <-> rt-peer {ROUTER_PEER_IP}\n\
              \x20 peer    namespace {peer:<16} {PEER_IFACE} {PEER_IP}/24, gateway {ROUTER_PEER_IP}\n\
-             run a server: ip netns exec {stack} xdptcp serve --iface {STACK_IFACE} --port 8080 --app http\n\
-             reach it:     ip netns exec {peer} curl http://{STACK_IP}:8080/\n\
-             remove it:    xdptcp lab down{name_arg}",
+             {usage}",
             name = self.name,
             q = self.queues,
             stack = self.stack_ns(),

@@ -221,6 +221,24 @@ fn listening(ns: &str, port: u16) -> bool {
         .unwrap_or(false)
 }
 
+/// How long a client may run past the seconds it was asked to work (start-up, a server's
+/// grace period, the summary) before it is taken for hung.
+const CLIENT_GRACE: Duration = Duration::from_secs(30);
+
+/// The file a case's profile is written to, in the results directory.
+fn profile_file(case: Case) -> String {
+    format!("profile-{}.txt", format!("{case:?}").to_lowercase())
+}
+
+/// `--stack kernel`, or the interface xdptcp runs on.
+fn stack_args(kernel: bool, iface: &str) -> [String; 2] {
+    if kernel {
+        [s("--stack"), s("kernel")]
+    } else {
+        [s("--iface"), s(iface)]
+    }
+}
+
 /// Runs a client to completion (killed after `limit`); returns its standard output.
 fn run_client(
     ns: &str,
@@ -431,11 +449,7 @@ impl Bench<'_> {
     /// sockets; the first xdptcp server's start line gives the datapath modes reported.
     fn start_server(&mut self, kernel: bool, app: &str, port: u16) -> Result<Server, String> {
         let mut args = vec![s("serve")];
-        if kernel {
-            args.extend([s("--stack"), s("kernel")]);
-        } else {
-            args.extend([s("--iface"), s(STACK_IFACE)]);
-        }
+        args.extend(stack_args(kernel, STACK_IFACE));
         args.extend([
             s("--port"),
             port.to_string(),
@@ -469,11 +483,7 @@ impl Bench<'_> {
         let summary = self.work.join("load.summary");
         let _ = std::fs::remove_file(&summary);
         let mut args = vec![s("load")];
-        if kernel {
-            args.extend([s("--stack"), s("kernel")]);
-        } else {
-            args.extend([s("--iface"), s(PEER_IFACE)]);
-        }
+        args.extend(stack_args(kernel, PEER_IFACE));
         args.extend([
             s("--cores"),
             self.args.load_core.to_string(),
@@ -489,9 +499,15 @@ impl Bench<'_> {
             args.extend([s("--hgrm"), h.display().to_string()]);
         }
         args.extend(extra.iter().cloned());
-        let limit = Duration::from_secs_f64(seconds + 30.0);
-        run_client(&self.peer_ns(), &self.exe, &args, limit)?;
+        self.run_in_peer(&self.exe, &args, seconds)?;
         read_summary(&summary)
+    }
+
+    /// Runs a client that works for `seconds` in the peer namespace to completion, killed if
+    /// it is not done `CLIENT_GRACE` after that; returns its standard output.
+    fn run_in_peer(&self, program: &Path, args: &[String], seconds: f64) -> Result<String, String> {
+        let limit = Duration::from_secs_f64(seconds) + CLIENT_GRACE;
+        run_client(&self.peer_ns(), program, args, limit)
     }
 
     fn note(&self, case: &str, variant: &str, rep: usize, text: &str) {
@@ -640,11 +656,17 @@ impl Bench<'_> {
         result.map_err(|e| format!("{e}\nserver output:\n{output}"))
     }
 
-    fn floor_ping(&mut self, seconds: f64, hgrm: &Path) -> Result<BTreeMap<String, f64>, String> {
-        self.offloads(false)?;
-        let args = vec![
+    /// `xdptcp floor <mode>` on the stack side, on the server core and the floor port; ready
+    /// when it prints `marker`.
+    fn start_floor_server(
+        &self,
+        mode: &str,
+        marker: &'static str,
+        extra: &[String],
+    ) -> Result<Server, String> {
+        let mut args = vec![
             s("floor"),
-            s("reflect"),
+            s(mode),
             s("--iface"),
             s(STACK_IFACE),
             s("--core"),
@@ -652,13 +674,19 @@ impl Bench<'_> {
             s("--port"),
             FLOOR_PORT.to_string(),
         ];
-        let server = Server::start(
+        args.extend(extra.iter().cloned());
+        Server::start(
             &self.stack_ns(),
             &self.exe,
             &args,
             self.log_path("floor.log"),
-            Ready::Marker("reflecting"),
-        )?;
+            Ready::Marker(marker),
+        )
+    }
+
+    fn floor_ping(&mut self, seconds: f64, hgrm: &Path) -> Result<BTreeMap<String, f64>, String> {
+        self.offloads(false)?;
+        let server = self.start_floor_server("reflect", "reflecting", &[])?;
         if self.facts.floor_modes.is_none() {
             self.facts.floor_modes = parenthesized(&server.output(), "reflecting");
         }
@@ -682,12 +710,7 @@ impl Bench<'_> {
             s("--hgrm"),
             hgrm.display().to_string(),
         ];
-        let result = run_client(
-            &self.peer_ns(),
-            &self.exe,
-            &client,
-            Duration::from_secs_f64(seconds + 30.0),
-        );
+        let result = self.run_in_peer(&self.exe, &client, seconds);
         let output = server.stop();
         result.map_err(|e| format!("{e}\nreflector output:\n{output}"))?;
         read_summary(&summary)
@@ -813,24 +836,10 @@ impl Bench<'_> {
         self.offloads(false)?;
         let summary = self.work.join("sink.summary");
         let _ = std::fs::remove_file(&summary);
-        let args = vec![
-            s("floor"),
-            s("sink"),
-            s("--iface"),
-            s(STACK_IFACE),
-            s("--core"),
-            self.args.server_core.to_string(),
-            s("--port"),
-            FLOOR_PORT.to_string(),
-            s("--summary"),
-            summary.display().to_string(),
-        ];
-        let server = Server::start(
-            &self.stack_ns(),
-            &self.exe,
-            &args,
-            self.log_path("floor.log"),
-            Ready::Marker("sinking"),
+        let server = self.start_floor_server(
+            "sink",
+            "sinking",
+            &[s("--summary"), summary.display().to_string()],
         )?;
         let client = vec![
             s("floor"),
@@ -844,12 +853,7 @@ impl Bench<'_> {
             s("--duration"),
             seconds.to_string(),
         ];
-        let result = run_client(
-            &self.peer_ns(),
-            &self.exe,
-            &client,
-            Duration::from_secs_f64(seconds + 30.0),
-        );
+        let result = self.run_in_peer(&self.exe, &client, seconds);
         let output = server.stop();
         result.map_err(|e| format!("{e}\nsink output:\n{output}"))?;
         read_summary(&summary).map_err(|e| format!("{e}\nsink output:\n{output}"))
@@ -909,12 +913,7 @@ impl Bench<'_> {
             s("-m"),
             s("64"),
         ];
-        let result = run_client(
-            &self.peer_ns(),
-            Path::new("taskset"),
-            &client,
-            Duration::from_secs_f64(seconds + 30.0),
-        );
+        let result = self.run_in_peer(Path::new("taskset"), &client, seconds);
         let output = server.stop();
         let text = result.map_err(|e| format!("{e}\nserver output:\n{output}"))?;
         let p50 = sockperf_percentile(&text, "50.000");
@@ -1234,7 +1233,7 @@ impl Bench<'_> {
     /// Profiles one more xdptcp run of `case` with `perf record` (all CPUs, call graphs);
     /// writes the top of the report to `profile-<case>.txt` and returns that name.
     fn profile(&mut self, case: Case) -> Result<String, String> {
-        let name = format!("profile-{}.txt", format!("{case:?}").to_lowercase());
+        let name = profile_file(case);
         let data = self.work.join("perf.data");
         let seconds = 4.0f64.min(self.args.seconds.max(2.0));
         // perf starts a second into the run (after the server's start-up) and records for
@@ -1691,11 +1690,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         // this run's.
         for target in bench.targets() {
             if !unmet.contains(&target.case) {
-                let name = format!(
-                    "profile-{}.txt",
-                    format!("{:?}", target.case).to_lowercase()
-                );
-                let _ = std::fs::remove_file(args.out.join(name));
+                let _ = std::fs::remove_file(args.out.join(profile_file(target.case)));
             }
         }
         for case in unmet {

@@ -206,16 +206,28 @@ fn swap_addresses(frame: &mut [u8]) {
     }
 }
 
-fn reflect(common: &Common, port: u16) -> Result<(), String> {
-    let mut ep = open(common, port)?;
+/// Opens a server's endpoint on `port`, installs the Ctrl-C handler and announces it as
+/// "floor: <doing> port … (XDP <mode>, AF_XDP <mode> mode)", the line `xdptcp bench` waits
+/// for and reads the modes from.
+fn open_server(
+    common: &Common,
+    port: u16,
+    doing: &str,
+) -> Result<(Endpoint, Arc<AtomicBool>), String> {
+    let ep = open(common, port)?;
     let stop = Arc::new(AtomicBool::new(false));
     let _ = install_stop_handler(stop.clone())?;
     println!(
-        "floor: reflecting port {port} on {} (XDP {}, AF_XDP {} mode)",
+        "floor: {doing} port {port} on {} (XDP {}, AF_XDP {} mode)",
         common.iface,
         ep.program.mode(),
         ep.socket.mode()
     );
+    Ok((ep, stop))
+}
+
+fn reflect(common: &Common, port: u16) -> Result<(), String> {
+    let (mut ep, stop) = open_server(common, port, "reflecting")?;
     // Frames are copied out of the RX ring into reusable scratch slots (copy mode gives
     // every RX frame its own UMEM frame anyway), addresses swapped, and sent back.
     const BATCH: usize = 64;
@@ -252,15 +264,7 @@ fn reflect(common: &Common, port: u16) -> Result<(), String> {
 }
 
 fn sink(common: &Common, port: u16, summary: Option<&std::path::Path>) -> Result<(), String> {
-    let mut ep = open(common, port)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let _ = install_stop_handler(stop.clone())?;
-    println!(
-        "floor: sinking port {port} on {} (XDP {}, AF_XDP {} mode)",
-        common.iface,
-        ep.program.mode(),
-        ep.socket.mode()
-    );
+    let (mut ep, stop) = open_server(common, port, "sinking")?;
     let (mut frames, mut bytes) = (0u64, 0u64);
     let (mut first, mut last) = (None, Instant::ZERO);
     while !stop.load(Ordering::Relaxed) {
