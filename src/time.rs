@@ -77,7 +77,8 @@ impl Instant {
     }
 }
 
-fn duration_nanos(d: Duration) -> u64 {
+/// `d` in nanoseconds, saturating at `u64::MAX` (584 years).
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

@@ -108,6 +108,16 @@ impl<H: Handler> Worker<H> {
                 last_work = now;
                 continue;
             }
+            // When work comes due without any input: the stack's timers, the handler's
+            // wake-up and the next look-up of pending neighbours.
+            let next_due = [
+                self.stack.poll_deadline(),
+                app_deadline,
+                (!pending_neighbors.is_empty()).then_some(next_neighbor_poll),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let spin_end = match self.idle {
                 IdlePolicy::BusySpin => Some(Instant::from_nanos(u64::MAX)),
                 IdlePolicy::Poll | IdlePolicy::Auto => None,
@@ -118,32 +128,15 @@ impl<H: Handler> Worker<H> {
                     xdp::wait::kick_rx(self.socket.fd());
                 }
                 if !self.socket.tx_starved() {
-                    // Nothing happens before the first of these unless input arrives.
-                    let mut until = spin_end.min(last_stats + STATS_INTERVAL);
-                    for deadline in [self.stack.poll_deadline(), app_deadline]
-                        .into_iter()
-                        .flatten()
-                    {
-                        until = until.min(deadline);
-                    }
-                    if !pending_neighbors.is_empty() {
-                        until = until.min(next_neighbor_poll);
-                    }
-                    self.spin_until_ready(until);
+                    let until = spin_end.min(last_stats + STATS_INTERVAL);
+                    self.spin_until_ready(next_due.map_or(until, |due| due.min(until)));
                 }
                 continue;
             }
             self.socket.reclaim();
-            let mut timeout = MAX_SLEEP;
-            for deadline in [self.stack.poll_deadline(), app_deadline]
-                .into_iter()
-                .flatten()
-            {
-                timeout = timeout.min(deadline.saturating_duration_since(now));
-            }
-            if !pending_neighbors.is_empty() {
-                timeout = timeout.min(NEIGHBOR_POLL);
-            }
+            let timeout = next_due.map_or(MAX_SLEEP, |due| {
+                due.saturating_duration_since(now).min(MAX_SLEEP)
+            });
             let (messages, handoffs, me) = (&self.messages, &self.handoffs, self.index);
             let ready = || !messages.is_empty() || handoffs.has_frames(me);
             match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {

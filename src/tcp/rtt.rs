@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::time::duration_nanos;
+
 /// Clock granularity G of RFC 6298 §2, in nanoseconds: the sans-IO clock has nanosecond
 /// resolution, but RTT samples are taken per flight, so 1 ms is a safe floor for the
 /// variance term.
@@ -26,20 +28,16 @@ pub struct RttEstimator {
     max_rto_nanos: u64,
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 impl RttEstimator {
     pub fn new(initial_rto: Duration, min_rto: Duration, max_rto: Duration) -> RttEstimator {
         let mut estimator = RttEstimator {
             srtt_nanos: None,
             rttvar_nanos: 0,
-            base_rto_nanos: nanos(initial_rto),
+            base_rto_nanos: duration_nanos(initial_rto),
             rto_nanos: 0,
             backoff: 0,
-            min_rto_nanos: nanos(min_rto),
-            max_rto_nanos: nanos(max_rto),
+            min_rto_nanos: duration_nanos(min_rto),
+            max_rto_nanos: duration_nanos(max_rto),
         };
         estimator.apply_backoff();
         estimator
@@ -70,7 +68,7 @@ impl RttEstimator {
 
     /// Takes one RTT measurement (RFC 6298 §2.2 and §2.3) and clears the backoff.
     pub fn sample(&mut self, rtt: Duration) {
-        self.sample_nanos(nanos(rtt));
+        self.sample_nanos(duration_nanos(rtt));
     }
 
     /// [`RttEstimator::sample`] with the measurement in nanoseconds.
@@ -109,7 +107,7 @@ impl RttEstimator {
     /// starts with an RTO of 3 s (here: three times the initial RTO).
     pub fn reset_after_syn_timeout(&mut self, initial_rto: Duration) {
         if self.srtt_nanos.is_none() {
-            self.base_rto_nanos = nanos(initial_rto)
+            self.base_rto_nanos = duration_nanos(initial_rto)
                 .saturating_mul(3)
                 .clamp(self.min_rto_nanos, self.max_rto_nanos);
         }
