@@ -31,8 +31,8 @@ fn header(seq: u32, ack: u32, flags: TcpFlags, window: u16) -> TcpRepr {
     TcpRepr {
         src_port: 40000,
         dst_port: 80,
-        seq,
-        ack,
+        seq: SeqNum(seq),
+        ack: flags.ack().then_some(SeqNum(ack)),
         flags,
         window,
         urgent: 0,

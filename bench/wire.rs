@@ -9,7 +9,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use xdptcp::wire::checksum::checksum;
 use xdptcp::wire::{
     tcp::fill_checksum, EtherType, EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, MacAddr,
-    TcpFlags, TcpOptions, TcpPacket, TcpRepr,
+    SeqNum, TcpFlags, TcpOptions, TcpPacket, TcpRepr,
 };
 
 const SRC: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -20,9 +20,9 @@ fn data_frame() -> Vec<u8> {
     let tcp = TcpRepr {
         src_port: 40000,
         dst_port: 80,
-        seq: 123_456,
-        ack: 654_321,
-        flags: TcpFlags::ACK | TcpFlags::PSH,
+        seq: SeqNum(123_456),
+        ack: Some(SeqNum(654_321)),
+        flags: TcpFlags::PSH,
         window: 512,
         urgent: 0,
         options: TcpOptions {

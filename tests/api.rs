@@ -18,7 +18,7 @@ use std::time::Duration;
 use xdptcp::runtime::{Context, Handler, HandlerHost};
 use xdptcp::sim::{LinkConfig, Network, NodeId};
 use xdptcp::stack::{ConnId, Stack, StackError, StackEvent};
-use xdptcp::tcp::Error;
+use xdptcp::tcp::{ConnectionError, Error};
 use xdptcp::Instant;
 
 const PORT: u16 = 4000;
@@ -321,7 +321,7 @@ fn releasing_closes_gracefully_or_resets_when_data_was_left_unread() {
     assert_eq!(
         closed,
         StackEvent::Closed {
-            error: Some(Error::Reset)
+            error: Some(ConnectionError::Reset)
         }
     );
     // And the server freed it.
@@ -356,7 +356,7 @@ fn a_panicking_handler_loses_only_its_connection() {
     assert_eq!(
         closed,
         StackEvent::Closed {
-            error: Some(Error::Reset)
+            error: Some(ConnectionError::Reset)
         }
     );
     assert_eq!(w.host.panics(), 1);

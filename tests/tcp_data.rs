@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use std::time::Duration;
-use xdptcp::tcp::{Config, Error, Event, Keepalive, State};
+use xdptcp::tcp::{Config, ConnectionError, Error, Event, Keepalive, State};
 
 fn bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
@@ -302,7 +302,7 @@ fn keepalive_probes_and_times_out() {
     h.at(22_001).tick().expect(std::slice::from_ref(&probe));
     h.at(23_001).tick().expect_nothing();
     assert_eq!(h.conn.state(), State::Closed);
-    assert_eq!(h.conn.error(), Some(Error::TimedOut));
+    assert_eq!(h.conn.error(), Some(ConnectionError::TimedOut));
 }
 
 #[test]

@@ -48,7 +48,7 @@
 mod common;
 
 use common::*;
-use xdptcp::tcp::{Error, Event, State};
+use xdptcp::tcp::{ConnectionError, Error, Event, State};
 
 fn syn_from_peer() -> Seg {
     seg(IRS, 0, SYN).mss(1000).wscale(0)
@@ -419,10 +419,13 @@ fn syn_sent_to_closed_on_rst_is_refused() {
     assert_eq!(h.conn.state(), State::SynSent);
     h.at(2).send(seg(0, ISS + 1, RST | ACK));
     assert_eq!(h.conn.state(), State::Closed);
-    assert_eq!(h.conn.error(), Some(Error::Refused));
+    assert_eq!(h.conn.error(), Some(ConnectionError::Refused));
     assert_eq!(h.conn.poll_event(), Some(Event::Closed));
     h.expect_nothing();
-    assert_eq!(h.conn.send(b"x", h.now), Err(Error::Refused));
+    assert_eq!(
+        h.conn.send(b"x", h.now),
+        Err(Error::Connection(ConnectionError::Refused))
+    );
 }
 
 #[test]
@@ -448,7 +451,7 @@ fn syn_sent_to_closed_after_retries_times_out() {
     assert_eq!(h.conn.poll_deadline(), Some(ms(15_000)));
     h.at(15_000).tick().expect_nothing();
     assert_eq!(h.conn.state(), State::Closed);
-    assert_eq!(h.conn.error(), Some(Error::TimedOut));
+    assert_eq!(h.conn.error(), Some(ConnectionError::TimedOut));
 }
 
 #[test]
@@ -460,7 +463,7 @@ fn syn_received_to_closed_on_rst_after_simultaneous_open() {
     h.expect(&[our_syn_ack()]);
     h.at(6).send(seg(IRS + 1, 0, RST));
     assert_eq!(h.conn.state(), State::Closed);
-    assert_eq!(h.conn.error(), Some(Error::Refused));
+    assert_eq!(h.conn.error(), Some(ConnectionError::Refused));
 }
 
 #[test]
@@ -476,9 +479,12 @@ fn established_to_closed_on_exact_rst() {
     // Exactly at RCV.NXT: reset.
     h.at(3).send(seg(IRS + 1, 0, RST));
     assert_eq!(h.conn.state(), State::Closed);
-    assert_eq!(h.conn.error(), Some(Error::Reset));
+    assert_eq!(h.conn.error(), Some(ConnectionError::Reset));
     let mut buf = [0u8; 4];
-    assert_eq!(h.conn.recv(&mut buf), Err(Error::Reset));
+    assert_eq!(
+        h.conn.recv(&mut buf),
+        Err(Error::Connection(ConnectionError::Reset))
+    );
     h.expect_nothing();
 }
 
@@ -530,7 +536,7 @@ fn established_to_closed_after_data_retries_times_out() {
     t += 200 << 4;
     h.at(t).tick().expect_nothing();
     assert_eq!(h.conn.state(), State::Closed);
-    assert_eq!(h.conn.error(), Some(Error::TimedOut));
+    assert_eq!(h.conn.error(), Some(ConnectionError::TimedOut));
 }
 
 #[test]

@@ -428,7 +428,10 @@ mod tests {
             }
             closed.is_some()
         });
-        assert_eq!(closed, Some((id, Some(crate::tcp::Error::Refused))));
+        assert_eq!(
+            closed,
+            Some((id, Some(crate::tcp::ConnectionError::Refused)))
+        );
         assert_eq!(net.stacks()[1].stats().rst_sent, 1);
         net.stack(a).release(id, Instant::from_millis(100));
         net.stack(a).poll_event();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::{LinkConfig, NetStats, Network, NodeId};
 use crate::stack::{ConnId, StackEvent, StackStats};
-use crate::tcp::Error;
+use crate::tcp::ConnectionError;
 use crate::time::Instant;
 
 /// What to transfer and over what.
@@ -96,7 +96,7 @@ struct Side {
     received: u64,
     mismatches: u64,
     eof: bool,
-    closed: Option<Option<Error>>,
+    closed: Option<Option<ConnectionError>>,
     released: bool,
 }
 

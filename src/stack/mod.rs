@@ -64,6 +64,24 @@ pub struct StackConfig {
 }
 
 impl StackConfig {
+    /// Checks every setting; [`Stack::new`] refuses an invalid one.
+    pub fn validate(&self) -> Result<(), StackConfigError> {
+        self.tcp.validate()?;
+        if !(576..=9216).contains(&self.mtu) {
+            return Err(StackConfigError::Mtu(self.mtu));
+        }
+        if self.prefix_len > 32 {
+            return Err(StackConfigError::PrefixLen(self.prefix_len));
+        }
+        if self.max_connections == 0 {
+            return Err(StackConfigError::NoConnections);
+        }
+        if self.ephemeral_ports.is_empty() || *self.ephemeral_ports.start() == 0 {
+            return Err(StackConfigError::EphemeralPorts);
+        }
+        Ok(())
+    }
+
     /// A configuration with defaults for everything but the addresses.
     pub fn new(mac: MacAddr, ipv4: Ipv4Addr, prefix_len: u8) -> StackConfig {
         StackConfig {
@@ -106,11 +124,26 @@ impl Route {
     }
 }
 
+/// A stack setting outside what the stack supports.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StackConfigError {
+    #[error(transparent)]
+    Tcp(#[from] tcp::ConfigError),
+    #[error("mtu {0} outside 576..=9216")]
+    Mtu(u16),
+    #[error("prefix length {0} above 32")]
+    PrefixLen(u8),
+    #[error("max_connections must be positive")]
+    NoConnections,
+    #[error("empty or invalid ephemeral port range")]
+    EphemeralPorts,
+}
+
 /// Why the stack refused a request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StackError {
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] StackConfigError),
     #[error("port {0} is already in use")]
     PortInUse(u16),
     #[error("no free ephemeral port toward {0}")]
@@ -138,7 +171,7 @@ pub enum StackEvent {
     ReadClosed,
     /// The connection reached CLOSED; `error` says why if it failed.
     Closed {
-        error: Option<tcp::Error>,
+        error: Option<tcp::ConnectionError>,
     },
 }
 
@@ -300,32 +333,7 @@ impl Stack {
         isn: IsnGenerator,
         hash_seed: u64,
     ) -> Result<Stack, StackError> {
-        config
-            .tcp
-            .validate()
-            .map_err(|e| StackError::Config(e.to_string()))?;
-        if !(576..=9216).contains(&config.mtu) {
-            return Err(StackError::Config(format!(
-                "mtu {} outside 576..=9216",
-                config.mtu
-            )));
-        }
-        if config.prefix_len > 32 {
-            return Err(StackError::Config(format!(
-                "prefix length {} above 32",
-                config.prefix_len
-            )));
-        }
-        if config.max_connections == 0 {
-            return Err(StackError::Config(
-                "max_connections must be positive".into(),
-            ));
-        }
-        if config.ephemeral_ports.is_empty() || *config.ephemeral_ports.start() == 0 {
-            return Err(StackError::Config(
-                "empty or invalid ephemeral port range".into(),
-            ));
-        }
+        config.validate()?;
         let mut tcp_config = config.tcp.clone();
         // Our MSS never exceeds what the MTU carries (IPv4 and TCP headers without options).
         tcp_config.mss = tcp_config.mss.min(config.mtu - 40);
@@ -749,7 +757,7 @@ impl Stack {
             // RFC 9293 §3.10.7.2 LISTEN: ignore RST, reset an ACK, open on a SYN.
             if repr.flags.rst() {
                 self.stats.drop_no_connection += 1;
-            } else if repr.flags.ack() {
+            } else if repr.ack.is_some() {
                 self.queue_reset(key, repr, payload.len());
             } else if repr.flags.syn() {
                 self.accept_syn(now, index, key, repr, payload);
@@ -772,11 +780,11 @@ impl Stack {
         };
         let c = &slot.conn;
         repr.flags.syn()
-            && !repr.flags.ack()
+            && repr.ack.is_none()
             && !repr.flags.rst()
             && c.state() == tcp::State::TimeWait
             && self.listeners.iter().any(|l| l.port == key.local_port)
-            && SeqNum(repr.seq) > c.rcv_nxt()
+            && repr.seq > c.rcv_nxt()
             && self.isn.isn(now, key.local(), key.remote()) > c.snd_max()
     }
 

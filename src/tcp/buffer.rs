@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use super::seq::SeqNum;
+use crate::wire::SeqNum;
 
 /// A bounded stock of equal-sized buffers, shared by the connections of one stack: a ring
 /// takes its storage from here on first use and gives it back when it releases it, so opening

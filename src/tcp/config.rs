@@ -90,7 +90,7 @@ impl Default for Config {
 #[error("invalid TCP setting {field}: {reason}")]
 pub struct ConfigError {
     pub field: &'static str,
-    pub reason: String,
+    pub reason: &'static str,
 }
 
 impl Config {
@@ -99,12 +99,7 @@ impl Config {
 
     /// Checks every setting; the stack refuses to start with an invalid one.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |field, reason: &str| {
-            Err(ConfigError {
-                field,
-                reason: reason.to_string(),
-            })
-        };
+        let err = |field, reason| Err(ConfigError { field, reason });
         if !(88..=9000).contains(&self.mss) {
             return err("mss", "must be between 88 and 9000 bytes");
         }

@@ -6,7 +6,7 @@
 //! growth rule is kept apart from the recovery logic so another rule (CUBIC, RFC 9438) can
 //! replace it without touching loss detection.
 
-use super::seq::SeqNum;
+use crate::wire::SeqNum;
 
 /// What the connection must do after an acknowledgment.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -18,11 +18,12 @@ use std::time::Duration;
 use super::buffer::{Assembler, RingBuffer};
 use super::config::Config;
 use super::congestion::{AckAction, NewReno};
+use super::error::{ConnectionError, Error};
 use super::rtt::RttEstimator;
-use super::seq::SeqNum;
 use super::timer::{Timer, TimerTable};
 use crate::time::Instant;
 use crate::wire::tcp::{TcpFlags, TcpOptions, TcpRepr, HEADER_LEN, MAX_HEADER_LEN};
+use crate::wire::SeqNum;
 
 /// The eleven connection states of RFC 9293 §3.3.2.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -45,32 +46,6 @@ impl State {
     pub fn is_synchronized(self) -> bool {
         !matches!(self, State::Closed | State::Listen | State::SynSent)
     }
-}
-
-/// Errors the application sees.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, thiserror::Error)]
-pub enum Error {
-    /// No data (recv) or no buffer space (send) right now; wait for the matching event.
-    #[error("operation would block")]
-    WouldBlock,
-    /// The peer answered the SYN with a reset.
-    #[error("connection refused")]
-    Refused,
-    /// The peer reset the connection.
-    #[error("connection reset by peer")]
-    Reset,
-    /// Retransmissions (or keepalive probes) went unanswered.
-    #[error("connection timed out")]
-    TimedOut,
-    /// `send` after `close`: our direction is finished.
-    #[error("sending side already closed")]
-    WriteClosed,
-    /// The connection no longer exists (closed or aborted locally).
-    #[error("connection closed")]
-    Closed,
-    /// The call does not apply in this state (for example `send` on a LISTEN without a peer).
-    #[error("operation not valid in state {0:?}")]
-    InvalidState(State),
 }
 
 /// What the application should look at. Each kind is reported once until it happens again.
@@ -144,16 +119,12 @@ struct ResetReply {
 impl ResetReply {
     /// The RST segment's header, sent from `src_port`.
     fn header(&self, src_port: u16) -> TcpRepr {
-        let mut flags = TcpFlags::RST;
-        if self.ack.is_some() {
-            flags |= TcpFlags::ACK;
-        }
         TcpRepr {
             src_port,
             dst_port: self.dst_port,
-            seq: self.seq.0,
-            ack: self.ack.map_or(0, |a| a.0),
-            flags,
+            seq: self.seq,
+            ack: self.ack,
+            flags: TcpFlags::RST,
             window: 0,
             urgent: 0,
             options: TcpOptions::default(),
@@ -237,7 +208,7 @@ pub struct Connection {
 
     // Application interface.
     events: u8,
-    error: Option<Error>,
+    error: Option<ConnectionError>,
     nodelay: bool,
     writer_blocked: bool,
     orphaned: bool,
@@ -369,7 +340,7 @@ impl Connection {
     }
 
     /// Why the connection failed, if it did.
-    pub fn error(&self) -> Option<Error> {
+    pub fn error(&self) -> Option<ConnectionError> {
         self.error
     }
 
@@ -520,7 +491,7 @@ impl Connection {
     /// buffer is full, `Err(WouldBlock)` and a later [`Event::Writable`].
     pub fn send(&mut self, data: &[u8], now: Instant) -> Result<usize, Error> {
         match self.state {
-            State::Closed => return Err(self.error.unwrap_or(Error::Closed)),
+            State::Closed => return Err(self.error.map_or(Error::Closed, Error::Connection)),
             State::Listen => {
                 if !self.remote_specified {
                     return Err(Error::InvalidState(State::Listen));
@@ -583,7 +554,7 @@ impl Connection {
             return Ok(0);
         }
         match self.state {
-            State::Closed => Err(self.error.unwrap_or(Error::Closed)),
+            State::Closed => Err(self.error.map_or(Error::Closed, Error::Connection)),
             State::Listen => Err(Error::InvalidState(State::Listen)),
             _ => Err(Error::WouldBlock),
         }
@@ -620,7 +591,7 @@ impl Connection {
     /// FIN; receiving continues until the peer closes too (half-close).
     pub fn close(&mut self, now: Instant) -> Result<(), Error> {
         match self.state {
-            State::Closed => Err(self.error.unwrap_or(Error::Closed)),
+            State::Closed => Err(self.error.map_or(Error::Closed, Error::Connection)),
             State::Listen | State::SynSent => {
                 self.enter_closed(None);
                 Ok(())
@@ -723,7 +694,7 @@ impl Connection {
         if self.direct_len == 0 {
             return None;
         }
-        let payload_seq = SeqNum(seg.seq) + u32::from(seg.flags.syn());
+        let payload_seq = seg.seq + u32::from(seg.flags.syn());
         let offset = self.direct_seq.since(payload_seq) as usize;
         Some(offset..offset + self.direct_len as usize)
     }
@@ -772,9 +743,9 @@ impl Connection {
             return;
         }
         // Second: any acknowledgment is bad in LISTEN: <SEQ=SEG.ACK><CTL=RST>.
-        if flags.ack() {
+        if let Some(ack) = seg.ack {
             self.rst_pending = Some(ResetReply {
-                seq: SeqNum(seg.ack),
+                seq: ack,
                 ack: None,
                 dst_port: seg.src_port,
             });
@@ -787,13 +758,13 @@ impl Connection {
         if self.remote_specified && seg.src_port != self.remote_port {
             self.rst_pending = Some(ResetReply {
                 seq: SeqNum(0),
-                ack: Some(SeqNum(seg.seq) + 1u32),
+                ack: Some(seg.seq + 1u32),
                 dst_port: seg.src_port,
             });
             return;
         }
         self.remote_port = seg.src_port;
-        self.irs = SeqNum(seg.seq);
+        self.irs = seg.seq;
         self.rcv_nxt = self.irs + 1u32;
         self.rcv_adv = self.rcv_nxt;
         self.apply_syn_options(&seg.options, seg.options.window_scale.is_some());
@@ -812,9 +783,8 @@ impl Connection {
     /// §3.10.7.3 SYN-SENT.
     fn on_segment_syn_sent(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8]) {
         let flags = seg.flags;
-        let ack = SeqNum(seg.ack);
         // First: check the ACK bit.
-        if flags.ack() && (ack <= self.iss || ack > self.snd_max) {
+        if let Some(ack) = seg.ack.filter(|&ack| ack <= self.iss || ack > self.snd_max) {
             if !flags.rst() {
                 self.rst_pending = Some(ResetReply {
                     seq: ack,
@@ -824,11 +794,12 @@ impl Connection {
             }
             return;
         }
-        let ack_acceptable = flags.ack() && self.snd_una < ack && ack <= self.snd_max;
+        let ack = seg.ack.unwrap_or(self.snd_una);
+        let ack_acceptable = seg.ack.is_some() && self.snd_una < ack && ack <= self.snd_max;
         // Second: the RST bit (acceptable only with an acceptable ACK; RFC 5961 §3.2).
         if flags.rst() {
             if ack_acceptable {
-                self.enter_closed(Some(Error::Refused));
+                self.enter_closed(Some(ConnectionError::Refused));
             }
             return;
         }
@@ -836,7 +807,7 @@ impl Connection {
         if !flags.syn() {
             return;
         }
-        self.irs = SeqNum(seg.seq);
+        self.irs = seg.seq;
         self.rcv_nxt = self.irs + 1u32;
         // The window our SYN offered, relative to their first data byte.
         self.rcv_adv = self.rcv_nxt + self.syn_window();
@@ -874,11 +845,13 @@ impl Connection {
     /// §3.10.7.4: every state from SYN-RECEIVED on.
     fn on_segment_synchronized(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8]) {
         let flags = seg.flags;
-        let seq = SeqNum(seg.seq);
+        let seq = seg.seq;
 
         if self.state == State::SynReceived && flags.syn() && !flags.rst() && seq == self.irs {
-            let ack = SeqNum(seg.ack);
-            if flags.ack() && self.snd_una < ack && ack <= self.snd_max {
+            if let Some(ack) = seg
+                .ack
+                .filter(|&ack| self.snd_una < ack && ack <= self.snd_max)
+            {
                 // Simultaneous open (RFC 9293 figure 7, line 6): the peer's <SYN,ACK> repeats
                 // its SYN and acknowledges ours; it completes the handshake. Its window is
                 // that of a SYN, never scaled (RFC 7323 §2.2).
@@ -976,10 +949,9 @@ impl Connection {
         }
 
         // Fifth: the ACK field. Without it the segment is dropped.
-        if !flags.ack() {
+        let Some(ack) = seg.ack else {
             return;
-        }
-        let ack = SeqNum(seg.ack);
+        };
         if !self.syn_acked {
             // SYN-RECEIVED (or FIN-WAIT-1 entered from it): the ACK must cover our SYN.
             if !(self.snd_una < ack && ack <= self.snd_max) {
@@ -1122,11 +1094,11 @@ impl Connection {
     fn on_acceptable_reset(&mut self) {
         match self.state {
             State::SynReceived if self.passive => self.return_to_listen(),
-            State::SynReceived => self.enter_closed(Some(Error::Refused)),
+            State::SynReceived => self.enter_closed(Some(ConnectionError::Refused)),
             State::Established | State::FinWait1 | State::FinWait2 | State::CloseWait => {
                 // "All segment queues should be flushed."
                 self.recv_buf.consume(self.recv_buf.len());
-                self.enter_closed(Some(Error::Reset));
+                self.enter_closed(Some(ConnectionError::Reset));
             }
             _ => self.enter_closed(None),
         }
@@ -1351,7 +1323,7 @@ impl Connection {
             .set(Timer::Close, now + self.config.fin_wait_2_timeout);
     }
 
-    fn enter_closed(&mut self, error: Option<Error>) {
+    fn enter_closed(&mut self, error: Option<ConnectionError>) {
         self.state = State::Closed;
         if error.is_some() {
             self.error = error;
@@ -1414,7 +1386,7 @@ impl Connection {
             self.config.syn_retries
         };
         if self.retries > limit {
-            self.enter_closed(Some(Error::TimedOut));
+            self.enter_closed(Some(ConnectionError::TimedOut));
             return;
         }
         self.rtt.back_off();
@@ -1453,7 +1425,7 @@ impl Connection {
             return;
         }
         if self.keepalive_probes_sent >= keepalive.probes {
-            self.enter_closed(Some(Error::TimedOut));
+            self.enter_closed(Some(ConnectionError::TimedOut));
             return;
         }
         self.keepalive_probes_sent += 1;
@@ -1596,9 +1568,9 @@ impl Connection {
         TcpRepr {
             src_port: self.local_port,
             dst_port: self.remote_port,
-            seq: seq.0,
-            ack: if flags.ack() { self.rcv_nxt.0 } else { 0 },
-            flags,
+            seq,
+            ack: flags.ack().then_some(self.rcv_nxt),
+            flags: flags.without(TcpFlags::ACK),
             window: 0,
             urgent: 0,
             options: TcpOptions::default(),
@@ -1854,20 +1826,18 @@ fn reset_for_unexpected(seg: &TcpRepr, payload_len: usize) -> Option<ResetReply>
     if seg.flags.rst() {
         return None;
     }
-    if seg.flags.ack() {
-        Some(ResetReply {
-            seq: SeqNum(seg.ack),
+    Some(match seg.ack {
+        Some(ack) => ResetReply {
+            seq: ack,
             ack: None,
             dst_port: seg.src_port,
-        })
-    } else {
-        let seg_len = payload_len + usize::from(seg.flags.syn()) + usize::from(seg.flags.fin());
-        Some(ResetReply {
+        },
+        None => ResetReply {
             seq: SeqNum(0),
-            ack: Some(SeqNum(seg.seq) + seg_len),
+            ack: Some(seg.seq + seg.segment_len(payload_len)),
             dst_port: seg.src_port,
-        })
-    }
+        },
+    })
 }
 
 /// The reset (as a header) that answers `seg` when no connection exists for it, per

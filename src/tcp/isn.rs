@@ -6,7 +6,7 @@ use siphasher::sip::SipHasher24;
 use std::hash::Hasher;
 use std::net::SocketAddrV4;
 
-use super::seq::SeqNum;
+use crate::wire::SeqNum;
 
 /// Produces ISNs from a 128-bit secret chosen at stack start.
 #[derive(Clone)]

@@ -9,12 +9,13 @@ pub mod buffer;
 pub mod config;
 pub mod congestion;
 pub mod connection;
+pub mod error;
 pub mod isn;
 pub mod rtt;
-pub mod seq;
 pub mod timer;
 
+pub use crate::wire::SeqNum;
 pub use config::{Config, ConfigError, Keepalive};
-pub use connection::{reset_reply, ConnStats, Connection, Error, Event, State};
+pub use connection::{reset_reply, ConnStats, Connection, Event, State};
+pub use error::{ConnectionError, Error};
 pub use isn::IsnGenerator;
-pub use seq::SeqNum;

@@ -9,12 +9,14 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod ipv4;
+pub mod seq;
 pub mod tcp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use checksum::Checksum;
 pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
+pub use seq::SeqNum;
 pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
 
 /// Why a frame could not be parsed. Each variant is a malformed-input class the stack counts.

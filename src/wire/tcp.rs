@@ -2,6 +2,7 @@
 
 use super::checksum::Checksum;
 use super::ipv4::PROTOCOL_TCP;
+use super::seq::SeqNum;
 use super::WireError;
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -56,6 +57,12 @@ impl TcpFlags {
     #[inline]
     pub const fn contains(self, other: TcpFlags) -> bool {
         self.0 & other.0 == other.0
+    }
+
+    /// These flags with the bits of `other` cleared.
+    #[inline]
+    pub const fn without(self, other: TcpFlags) -> TcpFlags {
+        TcpFlags(self.0 & !other.0)
     }
 
     #[inline]
@@ -457,13 +464,20 @@ pub fn fill_checksum(segment: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr) {
     segment[field::CHECKSUM].copy_from_slice(&sum.to_be_bytes());
 }
 
-/// A TCP header to emit. The checksum is left zero; see [`fill_checksum`].
+/// A TCP header as a value: what [`TcpRepr::parse`] reads and [`TcpRepr::emit`] writes (the
+/// checksum is left zero; see [`fill_checksum`]).
+///
+/// The ACK bit and the acknowledgment number are one fact (as smoltcp has it): `ack` is
+/// `Some` exactly when the ACK bit is set, and `flags` holds the other control bits — an ACK
+/// bit in `flags` is ignored by `emit` and never set by `parse`.
 #[derive(Copy, Clone, PartialEq, Eq, Default)]
 pub struct TcpRepr {
     pub src_port: u16,
     pub dst_port: u16,
-    pub seq: u32,
-    pub ack: u32,
+    pub seq: SeqNum,
+    /// SEG.ACK when the ACK bit is set (RFC 9293 §3.1: the field is ignored otherwise).
+    pub ack: Option<SeqNum>,
+    /// Control bits other than ACK.
     pub flags: TcpFlags,
     pub window: u16,
     pub urgent: u16,
@@ -474,9 +488,13 @@ impl fmt::Debug for TcpRepr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "TCP {}->{} <SEQ={}><ACK={}><CTL={:?}><WND={}>",
-            self.src_port, self.dst_port, self.seq, self.ack, self.flags, self.window
+            "TCP {}->{} <SEQ={}>",
+            self.src_port, self.dst_port, self.seq
         )?;
+        if let Some(ack) = self.ack {
+            write!(f, "<ACK={ack}>")?;
+        }
+        write!(f, "<CTL={:?}><WND={}>", self.wire_flags(), self.window)?;
         if self.options != TcpOptions::default() {
             write!(f, " {:?}", self.options)?;
         }
@@ -487,16 +505,33 @@ impl fmt::Debug for TcpRepr {
 impl TcpRepr {
     /// Reads the header fields and options of a checked packet.
     pub fn parse<T: AsRef<[u8]>>(packet: &TcpPacket<T>) -> Result<TcpRepr, WireError> {
+        let flags = packet.flags();
         Ok(TcpRepr {
             src_port: packet.src_port(),
             dst_port: packet.dst_port(),
-            seq: packet.seq_number(),
-            ack: packet.ack_number(),
-            flags: packet.flags(),
+            seq: SeqNum(packet.seq_number()),
+            ack: flags.ack().then(|| SeqNum(packet.ack_number())),
+            flags: flags.without(TcpFlags::ACK),
             window: packet.window_len(),
             urgent: packet.urgent_pointer(),
             options: packet.parse_options()?,
         })
+    }
+
+    /// The control bits as they go on the wire: `flags` plus ACK when `ack` is set.
+    pub fn wire_flags(&self) -> TcpFlags {
+        let flags = self.flags.without(TcpFlags::ACK);
+        if self.ack.is_some() {
+            flags | TcpFlags::ACK
+        } else {
+            flags
+        }
+    }
+
+    /// Length in sequence space of a segment with this header and `payload_len` bytes of
+    /// text: SYN and FIN count one each (RFC 9293 §3.4).
+    pub fn segment_len(&self, payload_len: usize) -> usize {
+        payload_len + usize::from(self.flags.syn()) + usize::from(self.flags.fin())
     }
 
     /// Header length this value emits.
@@ -508,12 +543,13 @@ impl TcpRepr {
     /// bytes) and returns its length.
     pub fn emit(&self, buf: &mut [u8]) -> usize {
         let header_len = self.header_len();
+        let ack = self.ack.map_or(0, |a| a.0);
         buf[field::SRC_PORT].copy_from_slice(&self.src_port.to_be_bytes());
         buf[field::DST_PORT].copy_from_slice(&self.dst_port.to_be_bytes());
-        buf[field::SEQ].copy_from_slice(&self.seq.to_be_bytes());
-        buf[field::ACK].copy_from_slice(&self.ack.to_be_bytes());
+        buf[field::SEQ].copy_from_slice(&self.seq.0.to_be_bytes());
+        buf[field::ACK].copy_from_slice(&ack.to_be_bytes());
         buf[field::DATA_OFFSET] = ((header_len / 4) as u8) << 4;
-        buf[field::FLAGS] = self.flags.0;
+        buf[field::FLAGS] = self.wire_flags().0;
         buf[field::WINDOW].copy_from_slice(&self.window.to_be_bytes());
         buf[field::CHECKSUM].copy_from_slice(&[0, 0]);
         buf[field::URGENT].copy_from_slice(&self.urgent.to_be_bytes());
@@ -543,8 +579,8 @@ mod tests {
         let repr = TcpRepr {
             src_port: 40000,
             dst_port: 80,
-            seq: 0xfffffff0,
-            ack: 0,
+            seq: SeqNum(0xfffffff0),
+            ack: None,
             flags: TcpFlags::SYN,
             window: 65535,
             urgent: 0,
@@ -572,7 +608,7 @@ mod tests {
         }
         assert!(!blocks.push(1, 2));
         let mut repr = TcpRepr {
-            flags: TcpFlags::ACK,
+            ack: Some(SeqNum(0)),
             options: TcpOptions {
                 sack_blocks: blocks,
                 ..TcpOptions::default()
@@ -645,9 +681,9 @@ mod tests {
         let repr = TcpRepr {
             src_port: 1,
             dst_port: 2,
-            seq: 3,
-            ack: 4,
-            flags: TcpFlags::ACK | TcpFlags::PSH,
+            seq: SeqNum(3),
+            ack: Some(SeqNum(4)),
+            flags: TcpFlags::PSH,
             window: 5,
             ..TcpRepr::default()
         };
@@ -684,6 +720,43 @@ mod tests {
         assert!(!TcpPacket::new_checked(&good[..])
             .unwrap()
             .has_partial_checksum(SRC, DST));
+    }
+
+    #[test]
+    fn the_ack_bit_and_number_are_one_fact() {
+        // An ACK number without the ACK bit is not an acknowledgment (RFC 9293 §3.1).
+        let mut buf = segment(
+            &TcpRepr {
+                seq: SeqNum(7),
+                flags: TcpFlags::SYN,
+                ..TcpRepr::default()
+            },
+            b"",
+        );
+        buf[8..12].copy_from_slice(&99u32.to_be_bytes());
+        let parsed = TcpRepr::parse(&TcpPacket::new_checked(&buf[..]).unwrap()).unwrap();
+        assert_eq!(parsed.ack, None);
+        assert_eq!(parsed.flags, TcpFlags::SYN);
+        // With the bit, the number comes along and the bit is not repeated in `flags`.
+        let repr = TcpRepr {
+            ack: Some(SeqNum(99)),
+            flags: TcpFlags::SYN,
+            ..TcpRepr::default()
+        };
+        let buf = segment(&repr, b"");
+        let p = TcpPacket::new_checked(&buf[..]).unwrap();
+        assert_eq!(p.flags(), TcpFlags::SYN | TcpFlags::ACK);
+        assert_eq!(TcpRepr::parse(&p).unwrap(), repr);
+        // An ACK bit written into `flags` without a number is not emitted.
+        let stray = TcpRepr {
+            flags: TcpFlags::ACK | TcpFlags::RST,
+            ..TcpRepr::default()
+        };
+        let buf = segment(&stray, b"");
+        assert_eq!(
+            TcpPacket::new_checked(&buf[..]).unwrap().flags(),
+            TcpFlags::RST
+        );
     }
 
     #[test]

@@ -122,8 +122,8 @@ impl Seg {
         TcpRepr {
             src_port: self.src_port,
             dst_port: self.dst_port,
-            seq: self.seq,
-            ack: self.ack,
+            seq: SeqNum(self.seq),
+            ack: self.flags.ack().then_some(SeqNum(self.ack)),
             flags: self.flags,
             window: self.window,
             urgent: 0,
@@ -138,9 +138,9 @@ impl Seg {
         Seg {
             src_port: repr.src_port,
             dst_port: repr.dst_port,
-            seq: repr.seq,
-            ack: repr.ack,
-            flags: repr.flags,
+            seq: repr.seq.0,
+            ack: repr.ack.map_or(0, |a| a.0),
+            flags: repr.wire_flags(),
             window: repr.window,
             options: repr.options,
             payload: packet.payload().to_vec(),

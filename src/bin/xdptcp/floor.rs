@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use hdrhistogram::Histogram;
 use xdptcp::wire::tcp::fill_checksum;
-use xdptcp::wire::{EtherType, EthernetRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
+use xdptcp::wire::{EtherType, EthernetRepr, Ipv4Repr, MacAddr, SeqNum, TcpFlags, TcpRepr};
 use xdptcp::xdp::{self, XdpAttach, XdpProgram, XskConfig, XskSocket};
 use xdptcp::Instant;
 
@@ -154,9 +154,9 @@ fn build_frame(
     let tcp = TcpRepr {
         src_port: CLIENT_PORT,
         dst_port: target.port(),
-        seq: 1,
-        ack: 1,
-        flags: TcpFlags::ACK | TcpFlags::PSH,
+        seq: SeqNum(1),
+        ack: Some(SeqNum(1)),
+        flags: TcpFlags::PSH,
         window: 65_535,
         urgent: 0,
         options: Default::default(),
