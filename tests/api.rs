@@ -210,7 +210,7 @@ fn end_of_stream_comes_only_after_every_byte() {
     let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7) as u8).collect();
     let now = w.net.now();
     assert_eq!(w.client().send(conn, &data, now).unwrap(), data.len());
-    w.client().close(conn, now).unwrap();
+    w.client().close(conn).unwrap();
     assert!(w.run_until(|w| w.host.handler().0.eof_after.is_some()));
     let probe = &w.host.handler().0;
     assert_eq!(
@@ -480,7 +480,7 @@ fn echo_keeps_the_bytes_that_arrive_with_the_fin() {
                 sent += n;
             }
             if sent == total {
-                w.client().shutdown_write(conn, now).unwrap();
+                w.client().shutdown_write(conn).unwrap();
             }
             sent == total
         });

@@ -310,7 +310,7 @@ fn a_closed_connection_answers_with_the_rfc_resets() {
     let mut h = Harness::new();
     h.conn.connect(REMOTE_PORT, h.now).unwrap();
     h.output();
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     // ACK off: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.
     h.send(seg(IRS, 0, SYN));
     h.expect(&[out(0, IRS + 1, RST | ACK, 0)]);

@@ -105,7 +105,7 @@ fn half_close_keeps_data_flowing_the_other_way() {
     p.pump(HOP);
     // The client sends a request and closes its side.
     p.client.send(b"GET /", p.now).unwrap();
-    p.client.close(p.now).unwrap();
+    p.client.close().unwrap();
     p.pump(HOP);
     let mut request = Vec::new();
     assert!(
@@ -130,7 +130,7 @@ fn half_close_keeps_data_flowing_the_other_way() {
     }
     assert_eq!(got, response);
     assert_eq!(p.client.state(), State::FinWait2);
-    p.server.close(p.now).unwrap();
+    p.server.close().unwrap();
     p.pump(HOP);
     assert!(drain(&mut p.client, &mut got));
     assert_eq!(p.client.state(), State::TimeWait);
@@ -150,7 +150,7 @@ fn close_waits_for_unsent_and_unread_bytes() {
     let mut sent = 0;
     feed(&mut p.client, &data, &mut sent, p.now);
     assert_eq!(sent, data.len());
-    p.client.close(p.now).unwrap();
+    p.client.close().unwrap();
     assert_eq!(p.client.state(), State::FinWait1);
     for _ in 0..20 {
         p.pump(HOP);
@@ -182,7 +182,7 @@ fn close_waits_for_unsent_and_unread_bytes() {
     assert_eq!(p.server.recv_available(), 59_000);
     // The server closes its side too; its connection reaches CLOSED while data is unread,
     // and it is not finished until the data is read.
-    p.server.close(p.now).unwrap();
+    p.server.close().unwrap();
     p.pump(HOP);
     assert_eq!(p.server.state(), State::Closed);
     assert!(!p.server.is_finished());

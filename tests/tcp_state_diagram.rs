@@ -65,7 +65,7 @@ fn our_syn_ack() -> Seg {
 /// ESTABLISHED, then CLOSE: our FIN (SEQ=ISS+1) is out, state FIN-WAIT-1.
 fn fin_wait_1() -> Harness {
     let mut h = Harness::established_passive();
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     h.expect(&[out(ISS + 1, IRS + 1, FIN | ACK, 60_000)]);
     assert_eq!(h.conn.state(), State::FinWait1);
     h
@@ -109,7 +109,7 @@ fn closed_to_syn_sent_on_active_open() {
 fn listen_to_closed_on_close() {
     let mut h = Harness::new();
     h.conn.listen(None).unwrap();
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.conn.poll_event(), Some(Event::Closed));
     assert_eq!(h.conn.error(), None);
@@ -159,7 +159,7 @@ fn syn_sent_to_closed_on_close() {
     let mut h = Harness::new();
     h.conn.connect(REMOTE_PORT, h.now).unwrap();
     h.expect(&[our_syn()]);
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     assert_eq!(h.conn.state(), State::Closed);
     assert_eq!(h.conn.poll_deadline(), None);
     h.expect_nothing();
@@ -175,7 +175,7 @@ fn shutdown_write_in_syn_sent_sends_fin_after_the_handshake() {
     let mut h = Harness::new();
     h.conn.connect(REMOTE_PORT, h.now).unwrap();
     h.conn.send(b"req", h.now).unwrap();
-    h.conn.shutdown_write(h.now).unwrap();
+    h.conn.shutdown_write().unwrap();
     assert_eq!(h.conn.state(), State::SynSent);
     h.expect(&[our_syn()]);
     h.at(10)
@@ -273,7 +273,7 @@ fn syn_received_to_fin_wait_1_on_close() {
     h.conn.listen(None).unwrap();
     h.send(syn_from_peer());
     h.expect(&[our_syn_ack()]);
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     assert_eq!(h.conn.state(), State::FinWait1);
     h.expect(&[out(ISS + 1, IRS + 1, FIN | ACK, 60_000)]);
     // One ACK covers SYN and FIN.
@@ -284,7 +284,7 @@ fn syn_received_to_fin_wait_1_on_close() {
 #[test]
 fn established_to_fin_wait_1_on_close() {
     let mut h = Harness::established_passive();
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     assert_eq!(h.conn.state(), State::FinWait1);
     h.expect(&[out(ISS + 1, IRS + 1, FIN | ACK, 60_000)]);
     assert_eq!(h.conn.send(b"late", h.now), Err(Error::WriteClosed));
@@ -361,7 +361,7 @@ fn close_wait_to_last_ack_on_close() {
     let mut h = close_wait();
     // Half-close: after their FIN we can still send.
     assert_eq!(h.conn.send(b"bye", h.now), Ok(3));
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     assert_eq!(h.conn.state(), State::LastAck);
     h.expect(&[out(ISS + 1, IRS + 2, FIN | ACK | PSH, 59_999).payload(b"bye")]);
 }
@@ -369,7 +369,7 @@ fn close_wait_to_last_ack_on_close() {
 #[test]
 fn last_ack_to_closed_on_ack_of_fin() {
     let mut h = close_wait();
-    h.conn.close(h.now).unwrap();
+    h.conn.close().unwrap();
     h.expect(&[out(ISS + 1, IRS + 2, FIN | ACK, 59_999)]);
     assert_eq!(h.conn.poll_event(), Some(Event::ReadClosed));
     h.at(3).send(seg(IRS + 2, ISS + 2, ACK));

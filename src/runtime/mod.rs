@@ -367,7 +367,7 @@ impl<'a> Context<'a> {
 
     /// Half-close: no more data from us; reading continues (RFC 9293 CLOSE).
     pub fn shutdown_write(&mut self, conn: ConnId) -> Result<(), StackError> {
-        self.stack.shutdown_write(conn, self.now)
+        self.stack.shutdown_write(conn)
     }
 
     /// Resets the connection and drops its data.

@@ -460,14 +460,14 @@ mod tests {
             accepted.is_some()
         }));
         let now = net.now();
-        net.stack(b).close(accepted.unwrap(), now).unwrap();
+        net.stack(b).close(accepted.unwrap()).unwrap();
         net.stack(b).release(accepted.unwrap(), now);
         let mut closed = false;
         assert!(net.run_until(Instant::from_millis(200), |net| {
             while let Some((c, e)) = net.stack(a).poll_event() {
                 if c == first && e == StackEvent::ReadClosed {
                     let now = net.now();
-                    net.stack(a).close(first, now).unwrap();
+                    net.stack(a).close(first).unwrap();
                     net.stack(a).release(first, now);
                     closed = true;
                 }

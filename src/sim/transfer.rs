@@ -154,7 +154,7 @@ impl Side {
         if self.sent == self.to_send
             && !self.closed_write
             && self.closed.is_none()
-            && stack.close(id, now).is_ok()
+            && stack.close(id).is_ok()
         {
             self.closed_write = true;
         }
@@ -195,6 +195,7 @@ pub fn run_transfer(spec: &TransferSpec) -> Result<TransferReport, String> {
         c.tcp.msl = spec.msl;
         c.tcp.data_retries = 30;
         c.tcp.syn_retries = 30;
+        c.tcp.synack_retries = 30;
     }
     let client_node = net.add_node(client_config).map_err(|e| e.to_string())?;
     let server_node = net.add_node(server_config).map_err(|e| e.to_string())?;

@@ -524,14 +524,14 @@ impl Stack {
     }
 
     /// Half-close: no more data from us (RFC 9293 CLOSE).
-    pub fn close(&mut self, id: ConnId, now: Instant) -> Result<(), StackError> {
-        Ok(self.connection(id)?.close(now)?)
+    pub fn close(&mut self, id: ConnId) -> Result<(), StackError> {
+        Ok(self.connection(id)?.close()?)
     }
 
     /// Half-close as applications mean it: FIN after the queued data, also from SYN-SENT
     /// (see [`tcp::Connection::shutdown_write`]).
-    pub fn shutdown_write(&mut self, id: ConnId, now: Instant) -> Result<(), StackError> {
-        Ok(self.connection(id)?.shutdown_write(now)?)
+    pub fn shutdown_write(&mut self, id: ConnId) -> Result<(), StackError> {
+        Ok(self.connection(id)?.shutdown_write()?)
     }
 
     pub fn abort(&mut self, id: ConnId) -> Result<(), StackError> {

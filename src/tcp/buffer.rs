@@ -1,7 +1,7 @@
 //! Byte rings for the send and receive buffers, and the out-of-order assembler.
 //!
 //! Storage is allocated on first use and can be released when empty, so an idle connection
-//! holds no buffer memory (ROADMAP: ≤ 1 KiB of control state per idle connection). Capacity
+//! holds no buffer memory (the goal: ≤ 1 KiB of control state per idle connection). Capacity
 //! is fixed at creation: nothing grows without bound.
 
 use std::sync::Arc;

@@ -46,8 +46,15 @@ pub struct Config {
     pub min_rto: Duration,
     /// Upper bound of the RTO (RFC 6298 §2.5: at least 60 s).
     pub max_rto: Duration,
-    /// Retransmissions of a SYN or SYN-ACK before the open fails with "timed out".
+    /// Retransmissions of our SYN before an active open fails with "timed out". RFC 1122
+    /// §4.2.3.5 wants a SYN retransmitted for at least 3 minutes: the default of 7, with a
+    /// 1 s initial RTO doubling up to the 60 s maximum, gives up after 183 s
+    /// (1 + 2 + 4 + 8 + 16 + 32 + 60 + 60).
     pub syn_retries: u8,
+    /// Retransmissions of our SYN,ACK before a half-open passive connection is dropped.
+    /// Shorter than `syn_retries` (Linux's default, 5: 63 s) so that half-open state does
+    /// not linger under a SYN flood (RFC 4987 §3.2).
+    pub synack_retries: u8,
     /// Retransmissions of data or FIN before the connection fails with "timed out".
     pub data_retries: u8,
     /// Maximum segment lifetime; TIME-WAIT lasts 2·MSL (RFC 9293 §3.4.2).
@@ -58,6 +65,15 @@ pub struct Config {
     pub initial_window_segments: u32,
     /// Challenge ACKs allowed per connection per second (RFC 5961 §7).
     pub challenge_ack_limit: u32,
+    /// Least time between two ACKs answering unacceptable segments that carry neither text
+    /// nor FIN (Linux's `tcp_invalid_ratelimit`: 500 ms), so two peers that disagree about
+    /// the window cannot trade ACKs at line rate.
+    pub invalid_ack_interval: Duration,
+    /// Longest time sent data may stay unacknowledged — or queued data unsent behind a
+    /// zero window — before the connection fails with "timed out", as Linux's
+    /// `TCP_USER_TIMEOUT` (RFC 9293 §3.8.3's user timeout). When set it replaces the retry
+    /// counts; `None` leaves them in charge.
+    pub user_timeout: Option<Duration>,
     /// Keepalive, off by default (RFC 1122 §4.2.3.6).
     pub keepalive: Option<Keepalive>,
 }
@@ -74,12 +90,15 @@ impl Default for Config {
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(200),
             max_rto: Duration::from_secs(60),
-            syn_retries: 6,
+            syn_retries: 7,
+            synack_retries: 5,
             data_retries: 15,
             msl: Duration::from_secs(30),
             fin_wait_2_timeout: Duration::from_secs(60),
             initial_window_segments: 10,
             challenge_ack_limit: 10,
+            invalid_ack_interval: Duration::from_millis(500),
+            user_timeout: None,
             keepalive: None,
         }
     }
@@ -124,7 +143,7 @@ impl Config {
         if self.initial_rto < self.min_rto || self.initial_rto > self.max_rto {
             return err("initial_rto", "must lie between min_rto and max_rto");
         }
-        if self.syn_retries == 0 || self.data_retries == 0 {
+        if self.syn_retries == 0 || self.synack_retries == 0 || self.data_retries == 0 {
             return err("retries", "must allow at least one retransmission");
         }
         if self.msl.is_zero() {
@@ -132,6 +151,9 @@ impl Config {
         }
         if self.initial_window_segments == 0 {
             return err("initial_window_segments", "must be at least 1");
+        }
+        if self.user_timeout.is_some_and(|t| t.is_zero()) {
+            return err("user_timeout", "must be positive when set");
         }
         if let Some(k) = self.keepalive {
             if k.idle.is_zero() || k.interval.is_zero() || k.probes == 0 {

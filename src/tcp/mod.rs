@@ -1,8 +1,8 @@
 //! The sans-IO TCP core (RFC 9293): one [`Connection`] per flow, driven by segments and time.
 //!
 //! See [`connection`] for the state machine. Sequence numbers are [`SeqNum`] values compared
-//! modulo 2^32; buffers are bounded rings; timers are a fixed table; the congestion
-//! controller is NewReno. Tests of every arrow of the RFC 9293 state diagram live in
+//! modulo 2^32; buffers are bounded rings; timers are a fixed table; loss recovery
+//! ([`recovery`]) and the congestion controller ([`congestion`], NewReno) are apart. Tests of every arrow of the RFC 9293 state diagram live in
 //! `tests/tcp_state_diagram.rs`; its module documentation maps each arrow to its test.
 
 pub mod buffer;
@@ -11,6 +11,7 @@ pub mod congestion;
 pub mod connection;
 pub mod error;
 pub mod isn;
+pub mod recovery;
 pub mod rtt;
 pub mod timer;
 

@@ -57,13 +57,6 @@ impl TimerTable {
         self.deadlines = [UNSET; Timer::ALL.len()];
     }
 
-    pub fn get(&self, timer: Timer) -> Option<Instant> {
-        match self.deadlines[timer as usize] {
-            UNSET => None,
-            at => Some(Instant::from_nanos(at)),
-        }
-    }
-
     pub fn is_armed(&self, timer: Timer) -> bool {
         self.deadlines[timer as usize] != UNSET
     }

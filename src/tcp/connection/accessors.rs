@@ -1,0 +1,147 @@
+//! Read-only views of a connection, and the settings an application may change.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{ConnStats, Connection, ConnectionError, State};
+use crate::tcp::buffer::BufferPool;
+use crate::tcp::congestion::CongestionControl;
+use crate::wire::SeqNum;
+
+impl Connection {
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    pub fn local_port(&self) -> u16 {
+        self.local_port
+    }
+
+    pub fn remote_port(&self) -> u16 {
+        self.remote_port
+    }
+
+    /// True if this connection came from a passive OPEN.
+    pub fn is_passive(&self) -> bool {
+        self.passive
+    }
+
+    /// Why the connection failed, if it did.
+    pub fn error(&self) -> Option<ConnectionError> {
+        self.app.error
+    }
+
+    pub fn iss(&self) -> SeqNum {
+        self.snd.iss
+    }
+
+    pub fn irs(&self) -> SeqNum {
+        self.rcv.irs
+    }
+
+    pub fn snd_una(&self) -> SeqNum {
+        self.snd.una
+    }
+
+    pub fn snd_nxt(&self) -> SeqNum {
+        self.snd.nxt
+    }
+
+    pub fn rcv_nxt(&self) -> SeqNum {
+        self.rcv.nxt
+    }
+
+    /// One past the highest sequence number sent.
+    pub fn snd_max(&self) -> SeqNum {
+        self.snd.max
+    }
+
+    /// The peer's window as we track it (scaled).
+    pub fn send_window(&self) -> u32 {
+        self.snd.wnd
+    }
+
+    /// Effective MSS for segments we send.
+    pub fn send_mss(&self) -> u16 {
+        self.snd.mss
+    }
+
+    /// (our shift for the peer's window field, our shift for our window field).
+    pub fn window_scales(&self) -> (u8, u8) {
+        (self.snd.wscale, self.rcv.wscale)
+    }
+
+    /// The congestion window in force (loss recovery's while it lasts).
+    pub fn congestion_window(&self) -> u32 {
+        self.recovery.window(&self.cc)
+    }
+
+    pub fn slow_start_threshold(&self) -> u32 {
+        self.cc.ssthresh()
+    }
+
+    pub fn in_fast_recovery(&self) -> bool {
+        self.recovery.in_recovery()
+    }
+
+    pub fn rto(&self) -> Duration {
+        self.rtx.rtt.rto()
+    }
+
+    pub fn srtt(&self) -> Option<Duration> {
+        self.rtx.rtt.srtt()
+    }
+
+    /// This connection's counters.
+    pub fn stats(&self) -> &ConnStats {
+        &self.stats
+    }
+
+    /// Retransmission timeouts since the peer last acknowledged anything. The stack uses it
+    /// to re-validate the next hop when a path seems dead (as Linux's "negative advice").
+    pub fn consecutive_timeouts(&self) -> u8 {
+        self.rtx.retries
+    }
+
+    /// Bytes the application can still queue with [`Connection::send`].
+    pub fn send_capacity(&self) -> usize {
+        self.snd.buf.free()
+    }
+
+    /// Bytes queued and not yet acknowledged.
+    pub fn send_queue_len(&self) -> usize {
+        self.snd.buf.len()
+    }
+
+    /// Bytes ready for [`Connection::recv`].
+    pub fn recv_available(&self) -> usize {
+        self.rcv.buf.len()
+    }
+
+    /// True once the peer's FIN was processed (every byte before it has arrived).
+    pub fn peer_closed(&self) -> bool {
+        self.rcv.fin_received
+    }
+
+    /// True when nothing is left for anyone: CLOSED and every received byte was read, so the
+    /// stack may free the connection.
+    pub fn is_finished(&self) -> bool {
+        self.state == State::Closed && self.rcv.buf.is_empty() && self.rst_pending.is_none()
+    }
+
+    /// True once [`Connection::release`] was called.
+    pub fn is_orphaned(&self) -> bool {
+        self.app.orphaned
+    }
+
+    /// Takes buffer storage from these pools (see [`BufferPool`]).
+    pub fn set_buffer_pools(&mut self, send: Arc<BufferPool>, recv: Arc<BufferPool>) {
+        self.snd.buf.set_pool(send);
+        self.rcv.buf.set_pool(recv);
+    }
+
+    /// Disables (true) or enables (false) Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4).
+    pub fn set_nodelay(&mut self, nodelay: bool) {
+        self.app.nodelay = nodelay;
+    }
+}

@@ -1,0 +1,182 @@
+//! The fifth step of arrival in a synchronized state (RFC 9293 §3.10.7.4, "check the ACK
+//! field"): which acknowledgments are acceptable, what a new one releases, duplicates for
+//! loss recovery, the send-window update, and the states an acknowledged FIN leads to.
+
+use std::ops::ControlFlow;
+
+use super::arrival::Reply;
+use super::pending::Owed;
+use super::reset::ResetReply;
+use super::send::FinState;
+use super::{Connection, Event, State};
+use crate::tcp::congestion::AckEvent;
+use crate::tcp::recovery::AckAction;
+use crate::tcp::timer::Timer;
+use crate::time::Instant;
+use crate::wire::{SeqNum, TcpRepr};
+
+impl Connection {
+    /// Fifth: the ACK field. Without it the segment is dropped.
+    pub(super) fn on_ack(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr,
+        payload: &[u8],
+    ) -> ControlFlow<Reply> {
+        let Some(ack) = seg.ack else {
+            return ControlFlow::Break(Reply::Nothing);
+        };
+        self.check_ack(seg, ack)?;
+        // The peer answered: a zero-window probe is not unanswered any more.
+        self.probes.window_probes_unanswered = 0;
+        let window = u32::from(seg.window) << self.snd.wscale;
+        if ack > self.snd.una {
+            if self.state == State::SynReceived {
+                self.enter_established(now);
+            }
+            self.on_new_ack(now, ack);
+        } else if ack == self.snd.una
+            && payload.is_empty()
+            && !seg.flags.syn()
+            && !seg.flags.fin()
+            && window == self.snd.wnd
+            && window > 0
+            && self.snd.has_outstanding()
+        {
+            // A duplicate acknowledgment as RFC 5681 §2 defines it, counted only in an open
+            // window: the answers to zero-window probes repeat SND.UNA too, and three of
+            // them must not send a full segment into the closed window.
+            self.on_duplicate_ack(now);
+        }
+        self.update_send_window(seg.seq, ack, window);
+        self.on_fin_acked(now)
+    }
+
+    /// Which acknowledgments are acceptable. In SYN-RECEIVED the ACK must cover our SYN
+    /// (else `<SEQ=SEG.ACK><CTL=RST>`); from then on an ACK of data not yet sent, or older
+    /// than SND.UNA − MAX.SND.WND, draws a challenge ACK and the segment is dropped
+    /// (RFC 9293 §3.10.7.4, RFC 5961 §5.2).
+    fn check_ack(&self, seg: &TcpRepr, ack: SeqNum) -> ControlFlow<Reply> {
+        if !self.snd.syn_acked {
+            if !(self.snd.una < ack && ack <= self.snd.max) {
+                return ControlFlow::Break(Reply::Reset(ResetReply::to_ack(seg, ack)));
+            }
+        } else if ack > self.snd.max || ack < self.snd.una - self.snd.max_wnd {
+            return ControlFlow::Break(Reply::ChallengeAck);
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated", from the
+    /// newest segment only: SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK.
+    /// An ACK below SND.UNA says nothing about the window.
+    fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
+        let newer = self.snd.wl1 < seq || (self.snd.wl1 == seq && self.snd.wl2 <= ack);
+        if ack >= self.snd.una && newer {
+            if self.snd.wnd == 0 && window > 0 {
+                self.probes.persist_backoff = 0;
+            }
+            self.snd.update_window(window, seq, ack);
+        }
+        // Zero-window: while the peer keeps answering, the connection is alive (RFC 1122
+        // §4.2.2.17), so retransmission attempts are not held against it.
+        if self.snd.wnd == 0 {
+            self.rtx.retries = 0;
+        }
+    }
+
+    /// The states an acknowledgment of our FIN leads to (RFC 9293 §3.10.7.4, fifth step).
+    fn on_fin_acked(&mut self, now: Instant) -> ControlFlow<Reply> {
+        if self.snd.fin != FinState::Acked {
+            return ControlFlow::Continue(());
+        }
+        match self.state {
+            State::FinWait1 => {
+                self.set_state(State::FinWait2);
+                if self.app.orphaned {
+                    self.arm_orphan_timer(now);
+                }
+                ControlFlow::Continue(())
+            }
+            State::Closing => {
+                self.enter_time_wait(now);
+                ControlFlow::Break(Reply::Nothing)
+            }
+            State::LastAck => {
+                self.enter_closed(None);
+                ControlFlow::Break(Reply::Nothing)
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    }
+
+    /// An ACK that advances SND.UNA (§3.10.7.4 fifth step; RFC 6298 §5.3; RFC 6582).
+    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
+        // Bytes of data (and our FIN) acknowledged; the SYN does not count toward window
+        // growth (RFC 5681 §3.1 counts acknowledged data).
+        let mut acked = ack.since(self.snd.una);
+        if !self.snd.syn_acked {
+            self.on_syn_acknowledged();
+            acked -= 1;
+        }
+        let data_acked = (acked as usize).min(self.snd.buf.len());
+        self.snd.buf.consume(data_acked);
+        if acked as usize > data_acked && self.snd.fin == FinState::Queued {
+            self.snd.fin = FinState::Acked;
+        }
+        self.snd.una = ack;
+        if self.snd.nxt < ack {
+            self.snd.nxt = ack;
+        }
+        let rtt_sample_nanos = self.rtx.take_sample(now, ack);
+        self.rtx.retries = 0;
+        self.rtx.last_progress = now;
+        self.probes.persist_backoff = 0;
+        let flight = self.snd.flight_size();
+        let event = AckEvent {
+            now,
+            bytes_acked: acked,
+            rtt_sample_nanos,
+            bytes_in_flight: flight,
+            app_limited: !self.snd.cwnd_limited,
+            smss: u32::from(self.snd.mss),
+        };
+        let restart_timer = match self.recovery.on_new_ack(ack, &event, &mut self.cc) {
+            AckAction::None => true,
+            AckAction::RetransmitFirstUnacked { restart_timer } => {
+                self.pending.insert(Owed::RetransmitHead);
+                restart_timer
+            }
+        };
+        if flight == 0 {
+            self.timers.stop(Timer::Retransmit);
+        } else if restart_timer {
+            self.timers
+                .set(Timer::Retransmit, self.retransmit_deadline(now, 0));
+        }
+        if data_acked > 0 && self.app.writer_blocked {
+            self.app.writer_blocked = false;
+            self.raise(Event::Writable);
+        }
+        if self.snd.buf.is_empty() && (self.snd.fin == FinState::Acked || self.app.orphaned) {
+            self.snd.buf.release_if_empty();
+        }
+    }
+
+    fn on_duplicate_ack(&mut self, now: Instant) {
+        let action = self.recovery.on_duplicate_ack(
+            now,
+            self.snd.una,
+            self.snd.max,
+            self.snd.flight_size(),
+            u32::from(self.snd.mss),
+            &mut self.cc,
+        );
+        self.stats.duplicate_acks_in += 1;
+        if let AckAction::RetransmitFirstUnacked { .. } = action {
+            self.stats.fast_retransmits += 1;
+            self.pending.insert(Owed::RetransmitHead);
+            self.rtx.probe = None;
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Output: the next segment the connection owes, built into the caller's buffer.
+
+use super::pending::Owed;
+use super::reset::ResetReply;
+use super::{Connection, State};
+use crate::tcp::timer::Timer;
+use crate::time::Instant;
+use crate::wire::tcp::{HEADER_LEN, MAX_HEADER_LEN};
+use crate::wire::{SeqNum, TcpFlags, TcpOptions, TcpRepr};
+
+impl Connection {
+    /// Writes the next segment to send into `out` — TCP header (checksum zero) and payload —
+    /// and returns its length, or `None` when nothing is due. `out` should hold at least
+    /// 60 bytes of header plus one MSS; a smaller buffer gets smaller segments. Call it until
+    /// it returns `None`.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+        if out.len() < MAX_HEADER_LEN {
+            return None;
+        }
+        let written = self.next_segment(now, out);
+        if written.is_some() {
+            self.probes.last_send = now;
+            self.stats.segments_out += 1;
+        }
+        self.update_timers(now);
+        written
+    }
+
+    /// The owed segments in order of precedence: a reset, our SYN, a retransmission, a
+    /// persist-timer send, new data, a keepalive probe, a bare ACK.
+    fn next_segment(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+        if let Some(reply) = self.rst_pending.take() {
+            return Some(reply.header(self.local_port).emit(out));
+        }
+        match self.state {
+            State::Closed | State::Listen => return None,
+            State::SynSent if self.snd.nxt == self.snd.iss => {
+                return Some(self.emit_syn(now, out));
+            }
+            State::SynSent => return None,
+            _ => {}
+        }
+        if !self.snd.syn_acked && self.snd.nxt == self.snd.iss {
+            return Some(self.emit_syn(now, out));
+        }
+        if self.pending.take(Owed::RetransmitHead) {
+            if let Some(n) = self.emit_retransmission(now, out) {
+                return Some(n);
+            }
+        }
+        let persist = self.pending.take(Owed::PersistSend);
+        if persist && self.snd.wnd == 0 {
+            if let Some(n) = self.emit_window_probe(now, out) {
+                return Some(n);
+            }
+        }
+        if let Some(n) = self.emit_new_data(now, persist, out) {
+            return Some(n);
+        }
+        if self.pending.take(Owed::KeepaliveProbe) {
+            // RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT - 1, no data; the peer answers with an ACK.
+            return Some(self.emit_control(self.snd.una - 1u32, out));
+        }
+        if self.pending.contains(Owed::Ack) {
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where RFC 9293's SND.NXT is our highest
+            // sequence number sent: after a timeout rewinds `snd.nxt` (go-back-N), an ACK at
+            // the rewound value would lie below the peer's RCV.NXT, be found unacceptable and
+            // answered with another ACK, and the two ends would trade ACKs forever without
+            // either processing the other's acknowledgment.
+            return Some(self.emit_control(self.snd.max, out));
+        }
+        None
+    }
+
+    /// Room for payload in `out` after a header without options.
+    pub(super) fn payload_room(out: &[u8]) -> usize {
+        out.len() - HEADER_LEN
+    }
+
+    fn header(&self, seq: SeqNum, flags: TcpFlags, ack: bool) -> TcpRepr {
+        TcpRepr {
+            src_port: self.local_port,
+            dst_port: self.remote_port,
+            seq,
+            ack: ack.then_some(self.rcv.nxt),
+            flags,
+            window: 0,
+            urgent: 0,
+            options: TcpOptions::default(),
+        }
+    }
+
+    /// Every segment we send acknowledges RCV.NXT: what was owed is paid.
+    fn on_ack_sent(&mut self) {
+        self.pending.remove(Owed::Ack);
+        self.rcv.unacked_bytes = 0;
+        self.timers.stop(Timer::DelayedAck);
+    }
+
+    /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first transmission or retransmission.
+    fn emit_syn(&mut self, now: Instant, out: &mut [u8]) -> usize {
+        let is_syn_ack = self.state != State::SynSent;
+        let mut repr = self.header(self.snd.iss, TcpFlags::SYN, is_syn_ack);
+        repr.window = self.rcv.syn_window() as u16;
+        repr.options.mss = Some(self.config.mss);
+        let offer_scale = if is_syn_ack {
+            self.negotiated.window_scaling
+        } else {
+            self.config.window_scaling
+        };
+        if offer_scale {
+            repr.options.window_scale = Some(self.config.window_scale_shift());
+        }
+        if is_syn_ack {
+            let edge = self.rcv.nxt + self.rcv.syn_window();
+            if edge > self.rcv.adv {
+                self.rcv.adv = edge;
+            }
+            self.on_ack_sent();
+        }
+        let first_transmission = self.snd.max == self.snd.iss;
+        if first_transmission && !self.rtx.syn_retransmitted {
+            self.rtx.time_segment(self.snd.iss + 1u32, now);
+        } else {
+            // Karn's rule (RFC 6298 §3): an ACK may answer either copy of a SYN sent again
+            // (after a timeout, or because the peer repeated its SYN); it gives no sample.
+            self.rtx.probe = None;
+        }
+        if first_transmission {
+            self.rtx.last_progress = now;
+        }
+        self.snd.nxt = self.snd.iss + 1u32;
+        if first_transmission {
+            self.snd.max = self.snd.nxt;
+        }
+        if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers
+                .set(Timer::Retransmit, self.retransmit_deadline(now, 0));
+        }
+        repr.emit(out)
+    }
+
+    /// A pure ACK (or keepalive probe) at `seq`, carrying the current window.
+    fn emit_control(&mut self, seq: SeqNum, out: &mut [u8]) -> usize {
+        let mut repr = self.header(seq, TcpFlags::NONE, true);
+        repr.window = self.rcv.advertise(self.config.mss);
+        self.on_ack_sent();
+        repr.emit(out)
+    }
+
+    /// Builds a segment of `len` bytes from the send buffer at `seq`, optionally with FIN,
+    /// and updates the send sequence variables.
+    pub(super) fn emit_segment(
+        &mut self,
+        now: Instant,
+        seq: SeqNum,
+        len: usize,
+        fin: bool,
+        out: &mut [u8],
+    ) -> usize {
+        let mut flags = TcpFlags::NONE;
+        if len > 0 && seq + len == self.snd.data_end() {
+            flags |= TcpFlags::PSH;
+        }
+        if fin {
+            flags |= TcpFlags::FIN;
+        }
+        let mut repr = self.header(seq, flags, true);
+        repr.window = self.rcv.advertise(self.config.mss);
+        let header_len = repr.emit(out);
+        if len > 0 {
+            let offset = seq.since(self.snd.data_start()) as usize;
+            let copied = self
+                .snd
+                .buf
+                .read_at(offset, &mut out[header_len..header_len + len]);
+            debug_assert_eq!(copied, len);
+        }
+        let end = seq + len + usize::from(fin);
+        self.stats.bytes_out += len as u64;
+        if !self.snd.has_outstanding() {
+            self.rtx.last_progress = now;
+        }
+        if seq < self.snd.max {
+            self.stats.retransmitted_segments += 1;
+            self.rtx.forget_probe_from(seq);
+        }
+        if end > self.snd.max {
+            if seq >= self.snd.max {
+                self.rtx.time_segment(end, now);
+            }
+            self.snd.max = end;
+        }
+        if end > self.snd.nxt {
+            self.snd.nxt = end;
+        }
+        self.on_ack_sent();
+        if !self.zero_window_stalled() && !self.timers.is_armed(Timer::Retransmit) {
+            // RFC 6298 §5.1.
+            self.timers
+                .set(Timer::Retransmit, self.retransmit_deadline(now, 0));
+        }
+        header_len + len
+    }
+
+    /// A reset in answer to one segment, sent before anything else.
+    pub(super) fn owe_reset(&mut self, reply: ResetReply) {
+        self.rst_pending = Some(reply);
+    }
+}

@@ -1,0 +1,166 @@
+//! What data may go out: retransmission of the first unacknowledged segment, zero-window
+//! probes, and new data within the send and congestion windows under Nagle's algorithm and
+//! sender silly-window avoidance (RFC 1122 §4.2.3.4).
+
+use super::send::FinState;
+use super::{Connection, State};
+use crate::tcp::congestion::{self, CongestionControl};
+use crate::time::Instant;
+use crate::wire::SeqNum;
+
+/// What new data (or a FIN) may leave from SND.NXT now.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum NewData {
+    /// `len` bytes from `seq`, with FIN if `fin`; `cwnd_limited` when the congestion window
+    /// cut it short of what was queued (RFC 7661).
+    Send {
+        seq: SeqNum,
+        len: usize,
+        fin: bool,
+        cwnd_limited: bool,
+    },
+    /// Nothing to send, or not in this state, or no usable window.
+    Nothing,
+    /// Nagle's algorithm holds a small segment while data is unacknowledged (RFC 896).
+    HeldByNagle,
+    /// The usable window is too small to be worth using (RFC 1122 §4.2.3.4): wait for a
+    /// larger window or the override timeout.
+    HeldBySillyWindow,
+}
+
+impl Connection {
+    /// The decision of RFC 1122 §4.2.3.4 for the next segment of new data, at most `room`
+    /// bytes of payload. With `override_timeout` (the persist timer fired) a small segment
+    /// may fill what window there is.
+    pub(super) fn new_data(&self, room: usize, override_timeout: bool) -> NewData {
+        let fin_only_allowed = self.state == State::FinWait1
+            && !self.snd.syn_acked
+            && self.snd.buf.is_empty()
+            && self.snd.nxt == self.snd.iss + 1u32;
+        if !(fin_only_allowed || self.snd.syn_acked && self.state.may_send_data()) {
+            return NewData::Nothing;
+        }
+        let seq = self.snd.nxt;
+        let unsent = self.snd.queued_from(seq);
+        let fin_due = self.snd.fin == FinState::Queued && seq <= self.snd.data_end();
+        if unsent == 0 && !fin_due {
+            return NewData::Nothing;
+        }
+        let cwnd = self.recovery.window(&self.cc);
+        let limit = self.snd.una + self.snd.wnd.min(cwnd);
+        let usable = if limit > seq {
+            limit.since(seq) as usize
+        } else {
+            0
+        };
+        let mss = usize::from(self.snd.mss);
+        let len = unsent.min(usable).min(mss).min(room);
+        let fin = fin_due && len == unsent;
+        if len == 0 && !fin {
+            return NewData::Nothing;
+        }
+        if len > 0 && len < mss {
+            // A maximum-sized segment may always go; a smaller one only when it carries all
+            // that is queued (and Nagle allows it), when it is at least half the largest
+            // window the peer offered, or when the override timeout fired.
+            let nothing_in_flight = self.snd.nxt == self.snd.una;
+            let sends_all = len == unsent;
+            let nagle_allows =
+                self.app.nodelay || nothing_in_flight || self.snd.fin != FinState::Open;
+            let half_window = self.snd.max_wnd > 0 && len as u32 >= self.snd.max_wnd / 2;
+            if sends_all && !nagle_allows && !half_window {
+                return NewData::HeldByNagle;
+            }
+            if !sends_all && !half_window && !override_timeout {
+                return NewData::HeldBySillyWindow;
+            }
+        }
+        NewData::Send {
+            seq,
+            len,
+            fin,
+            cwnd_limited: cwnd <= self.snd.wnd && unsent > usable,
+        }
+    }
+
+    /// New data (or data again after a timeout) within the send and congestion windows.
+    pub(super) fn emit_new_data(
+        &mut self,
+        now: Instant,
+        override_timeout: bool,
+        out: &mut [u8],
+    ) -> Option<usize> {
+        let room = Self::payload_room(out);
+        self.restart_after_idle(now, room, override_timeout);
+        match self.new_data(room, override_timeout) {
+            NewData::Send {
+                seq,
+                len,
+                fin,
+                cwnd_limited,
+            } => {
+                self.snd.cwnd_limited = cwnd_limited;
+                Some(self.emit_segment(now, seq, len, fin, out))
+            }
+            NewData::Nothing => {
+                self.snd.cwnd_limited = false;
+                None
+            }
+            NewData::HeldByNagle | NewData::HeldBySillyWindow => None,
+        }
+    }
+
+    /// RFC 5681 §4.1: when data is about to go out after an idle period longer than the
+    /// RTO, restart from the initial window.
+    fn restart_after_idle(&mut self, now: Instant, room: usize, override_timeout: bool) {
+        let idle = self.snd.nxt == self.snd.una && !self.snd.has_outstanding();
+        if idle
+            && self.probes.last_send != Instant::ZERO
+            && now.nanos_since(self.probes.last_send) > self.rtx.rtt.rto_nanos()
+            && matches!(self.new_data(room, override_timeout), NewData::Send { .. })
+        {
+            let iw = congestion::initial_window(
+                self.config.initial_window_segments,
+                u32::from(self.snd.mss),
+            );
+            self.cc.on_idle_restart(now, iw);
+        }
+    }
+
+    /// Fast retransmit or NewReno partial-ACK retransmission: one segment from SND.UNA,
+    /// regardless of the congestion window (RFC 5681 §3.2 step 2, RFC 6582 §3.2 step 4).
+    pub(super) fn emit_retransmission(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+        if !self.state.may_send_data() || !self.snd.has_outstanding() {
+            return None;
+        }
+        let seq = self.snd.una;
+        let data_end = self.snd.data_end();
+        let len = self
+            .snd
+            .queued_from(seq)
+            .min(usize::from(self.snd.mss))
+            .min(Self::payload_room(out));
+        let fin =
+            self.snd.fin == FinState::Queued && seq + len == data_end && self.snd.max > data_end;
+        if len == 0 && !fin {
+            return None;
+        }
+        Some(self.emit_segment(now, seq, len, fin, out))
+    }
+
+    /// A zero-window probe: one byte at SND.UNA past the closed window (RFC 9293 §3.8.6.1).
+    pub(super) fn emit_window_probe(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+        if !self.state.may_send_data() || self.snd.wnd != 0 {
+            return None;
+        }
+        let seq = self.snd.una;
+        if seq >= self.snd.data_end() {
+            return None;
+        }
+        self.snd.nxt = seq;
+        self.stats.window_probes += 1;
+        self.probes.window_probes_unanswered =
+            self.probes.window_probes_unanswered.saturating_add(1);
+        Some(self.emit_segment(now, seq, 1, false, out))
+    }
+}

@@ -1,0 +1,22 @@
+//! Counters of one connection.
+
+/// Counters of one connection.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    pub segments_in: u64,
+    pub segments_out: u64,
+    /// Payload bytes received in order (each byte once).
+    pub bytes_in: u64,
+    /// Payload bytes sent, retransmissions included.
+    pub bytes_out: u64,
+    /// Segments sent again (timeouts, fast retransmit, partial ACKs).
+    pub retransmitted_segments: u64,
+    pub timeouts: u64,
+    pub fast_retransmits: u64,
+    pub duplicate_acks_in: u64,
+    pub out_of_order_segments_in: u64,
+    pub challenge_acks: u64,
+    /// ACKs not sent in answer to unacceptable zero-length segments (rate limit).
+    pub acks_rate_limited: u64,
+    pub window_probes: u64,
+}
