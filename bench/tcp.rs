@@ -19,7 +19,7 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use xdptcp::stack::{ConnId, Stack, StackConfig, StackEvent};
 use xdptcp::tcp::{Config, Connection, IsnGenerator, SeqNum, State};
 use xdptcp::wire::{MacAddr, TcpFlags, TcpOptions, TcpRepr};
@@ -59,70 +59,111 @@ fn established() -> Connection {
     conn
 }
 
+/// A receiver in ESTABLISHED fed in-order full-sized segments.
+struct Receiver {
+    conn: Connection,
+    payload: Vec<u8>,
+    out: [u8; 2048],
+    seq: u32,
+    now: u64,
+}
+
+impl Receiver {
+    fn new() -> Receiver {
+        Receiver {
+            conn: established(),
+            payload: vec![0x42u8; MSS],
+            out: [0u8; 2048],
+            seq: 5001,
+            now: 0,
+        }
+    }
+
+    /// One segment through the receive buffer, read in place from the ring.
+    fn buffered(&mut self) {
+        self.now += 1_000;
+        let t = Instant::from_nanos(self.now);
+        let seg = header(self.seq, 1001, TcpFlags::ACK, 65535);
+        self.conn
+            .handle_segment(t, black_box(&seg), black_box(&self.payload));
+        self.seq = self.seq.wrapping_add(MSS as u32);
+        let _ = self.conn.recv_with(|data| black_box(data).len());
+        while let Some(n) = self.conn.poll_transmit(t, &mut self.out) {
+            black_box(&self.out[..n]);
+        }
+    }
+
+    /// One segment shown to the application in place and consumed there.
+    fn direct(&mut self) {
+        self.now += 1_000;
+        let t = Instant::from_nanos(self.now);
+        let seg = header(self.seq, 1001, TcpFlags::ACK, 65535);
+        let range = self
+            .conn
+            .handle_segment_direct(t, black_box(&seg), black_box(&self.payload))
+            .expect("in-order data is delivered in place");
+        // The application consumes everything in place.
+        black_box(&self.payload[range]);
+        self.conn.finish_direct(&[]);
+        self.seq = self.seq.wrapping_add(MSS as u32);
+        while let Some(n) = self.conn.poll_transmit(t, &mut self.out) {
+            black_box(&self.out[..n]);
+        }
+    }
+}
+
+/// A sender in ESTABLISHED whose every full-sized segment the peer acknowledges.
+struct Sender {
+    conn: Connection,
+    data: Vec<u8>,
+    out: [u8; 2048],
+    now: u64,
+}
+
+impl Sender {
+    fn new() -> Sender {
+        let mut conn = established();
+        conn.set_nodelay(true);
+        Sender {
+            conn,
+            data: vec![0x17u8; MSS],
+            out: [0u8; 2048],
+            now: 0,
+        }
+    }
+
+    fn segment(&mut self) {
+        self.now += 1_000;
+        let t = Instant::from_nanos(self.now);
+        self.conn.send(black_box(&self.data), t).unwrap();
+        let n = self
+            .conn
+            .poll_transmit(t, &mut self.out)
+            .expect("a data segment");
+        black_box(&self.out[..n]);
+        let acked = self.conn.snd_nxt().0;
+        self.conn
+            .handle_segment(t, &header(5001, acked, TcpFlags::ACK, 65535), &[]);
+    }
+}
+
 fn bench_tcp(c: &mut Criterion) {
     let mut g = c.benchmark_group("tcp");
     g.throughput(Throughput::Elements(1));
-
     g.bench_function("receive_in_order_segment_1460B", |b| {
-        let mut conn = established();
-        let payload = vec![0x42u8; MSS];
-        let mut out = [0u8; 2048];
-        let mut seq = 5001u32;
-        let mut now = 0u64;
-        b.iter(|| {
-            now += 1_000;
-            let t = Instant::from_nanos(now);
-            let seg = header(seq, 1001, TcpFlags::ACK, 65535);
-            conn.handle_segment(t, black_box(&seg), black_box(&payload));
-            seq = seq.wrapping_add(MSS as u32);
-            let _ = conn.recv_with(|data| black_box(data).len());
-            while let Some(n) = conn.poll_transmit(t, &mut out) {
-                black_box(&out[..n]);
-            }
-        });
-        assert_eq!(conn.state(), State::Established);
+        let mut r = Receiver::new();
+        b.iter(|| r.buffered());
+        assert_eq!(r.conn.state(), State::Established);
     });
-
     g.bench_function("receive_in_order_segment_direct_1460B", |b| {
-        let mut conn = established();
-        let payload = vec![0x42u8; MSS];
-        let mut out = [0u8; 2048];
-        let mut seq = 5001u32;
-        let mut now = 0u64;
-        b.iter(|| {
-            now += 1_000;
-            let t = Instant::from_nanos(now);
-            let seg = header(seq, 1001, TcpFlags::ACK, 65535);
-            let range = conn
-                .handle_segment_direct(t, black_box(&seg), black_box(&payload))
-                .expect("in-order data is delivered in place");
-            // The application consumes everything in place.
-            black_box(&payload[range]);
-            conn.finish_direct(&[]);
-            seq = seq.wrapping_add(MSS as u32);
-            while let Some(n) = conn.poll_transmit(t, &mut out) {
-                black_box(&out[..n]);
-            }
-        });
-        assert_eq!(conn.state(), State::Established);
+        let mut r = Receiver::new();
+        b.iter(|| r.direct());
+        assert_eq!(r.conn.state(), State::Established);
     });
-
     g.bench_function("send_in_order_segment_1460B", |b| {
-        let mut conn = established();
-        conn.set_nodelay(true);
-        let data = vec![0x17u8; MSS];
-        let mut out = [0u8; 2048];
-        let mut now = 0u64;
-        b.iter(|| {
-            now += 1_000;
-            let t = Instant::from_nanos(now);
-            conn.send(black_box(&data), t).unwrap();
-            let n = conn.poll_transmit(t, &mut out).expect("a data segment");
-            black_box(&out[..n]);
-            let acked = conn.snd_nxt().0;
-            conn.handle_segment(t, &header(5001, acked, TcpFlags::ACK, 65535), &[]);
-        });
-        assert_eq!(conn.state(), State::Established);
+        let mut s = Sender::new();
+        b.iter(|| s.segment());
+        assert_eq!(s.conn.state(), State::Established);
     });
     g.finish();
 }
@@ -199,44 +240,99 @@ impl Pair {
     }
 }
 
+impl Pair {
+    /// One 64-byte request and its echo, each read in place.
+    fn echo(&mut self, now: &mut u64) {
+        *now += 1_000;
+        let t = Instant::from_nanos(*now);
+        let request = [0x5au8; 64];
+        // Client: the request goes out as a frame.
+        self.client.send(self.client_conn, &request, t).unwrap();
+        let n = self.client.poll_transmit(t, &mut self.frame).unwrap();
+        // Server: parse, check, find the flow, read in place, echo.
+        let direct = self
+            .server
+            .receive_direct(t, &self.frame[..n])
+            .expect("in place");
+        let data = &self.frame[direct.range.clone()];
+        self.server.send(direct.conn, black_box(data), t).unwrap();
+        self.server.finish_direct(direct.conn, &[]);
+        let n = self.server.poll_transmit(t, &mut self.frame).unwrap();
+        // Client: the response, read in place.
+        let direct = self
+            .client
+            .receive_direct(t, &self.frame[..n])
+            .expect("in place");
+        black_box(&self.frame[direct.range.clone()]);
+        self.client.finish_direct(direct.conn, &[]);
+        while self.server.poll_event().is_some() {}
+        while self.client.poll_event().is_some() {}
+        debug_assert!(self.server.poll_transmit(t, &mut self.frame).is_none());
+    }
+
+    fn assert_established(&mut self) {
+        assert_eq!(
+            self.client.connection(self.client_conn).unwrap().state(),
+            State::Established
+        );
+        assert_eq!(
+            self.server.connection(self.server_conn).unwrap().state(),
+            State::Established
+        );
+    }
+}
+
 fn bench_stack(c: &mut Criterion) {
     let mut g = c.benchmark_group("stack");
     g.throughput(Throughput::Elements(1));
     g.bench_function("echo_round_trip_64B", |b| {
         let mut p = Pair::new();
-        let request = [0x5au8; 64];
         let mut now = 0u64;
-        b.iter(|| {
-            now += 1_000;
-            let t = Instant::from_nanos(now);
-            // Client: the request goes out as a frame.
-            p.client.send(p.client_conn, &request, t).unwrap();
-            let n = p.client.poll_transmit(t, &mut p.frame).unwrap();
-            // Server: parse, check, find the flow, read in place, echo.
-            let direct = p.server.receive_direct(t, &p.frame[..n]).expect("in place");
-            let data = &p.frame[direct.range.clone()];
-            p.server.send(direct.conn, black_box(data), t).unwrap();
-            p.server.finish_direct(direct.conn, &[]);
-            let n = p.server.poll_transmit(t, &mut p.frame).unwrap();
-            // Client: the response, read in place.
-            let direct = p.client.receive_direct(t, &p.frame[..n]).expect("in place");
-            black_box(&p.frame[direct.range.clone()]);
-            p.client.finish_direct(direct.conn, &[]);
-            while p.server.poll_event().is_some() {}
-            while p.client.poll_event().is_some() {}
-            debug_assert!(p.server.poll_transmit(t, &mut p.frame).is_none());
-        });
-        assert_eq!(
-            p.client.connection(p.client_conn).unwrap().state(),
-            State::Established
-        );
-        assert_eq!(
-            p.server.connection(p.server_conn).unwrap().state(),
-            State::Established
-        );
+        b.iter(|| p.echo(&mut now));
+        p.assert_established();
     });
     g.finish();
 }
 
+/// `XDPTCP_BENCH_LOOP=<case>:<iterations>` runs one case that many times without criterion,
+/// for counting instructions under `valgrind --tool=callgrind` (repeatable where timings on
+/// a shared VM are not; see `bench/instructions.sh`). Cases: `receive`, `receive_direct`,
+/// `send`, `echo`.
+fn run_loop(spec: &str) {
+    let (case, iterations) = spec
+        .split_once(':')
+        .and_then(|(c, n)| Some((c, n.parse::<u64>().ok()?)))
+        .expect("XDPTCP_BENCH_LOOP=<case>:<iterations>");
+    match case {
+        "receive" => {
+            let mut r = Receiver::new();
+            (0..iterations).for_each(|_| r.buffered());
+        }
+        "receive_direct" => {
+            let mut r = Receiver::new();
+            (0..iterations).for_each(|_| r.direct());
+        }
+        "send" => {
+            let mut s = Sender::new();
+            (0..iterations).for_each(|_| s.segment());
+        }
+        "echo" => {
+            let mut p = Pair::new();
+            let mut now = 0;
+            (0..iterations).for_each(|_| p.echo(&mut now));
+            p.assert_established();
+        }
+        other => panic!("unknown case {other}: receive, receive_direct, send or echo"),
+    }
+}
+
 criterion_group!(benches, bench_tcp, bench_stack);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("XDPTCP_BENCH_LOOP") {
+        run_loop(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
