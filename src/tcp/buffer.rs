@@ -158,7 +158,11 @@ impl RingBuffer {
         let start = self.wrap(self.head + self.len + offset);
         let first = n.min(self.capacity - start);
         self.storage[start..start + first].copy_from_slice(&data[..first]);
-        self.storage[..n - first].copy_from_slice(&data[first..n]);
+        if first < n {
+            // The ring wraps: the rest goes to its start (skipped otherwise, as a copy of
+            // nothing still costs a call into memcpy).
+            self.storage[..n - first].copy_from_slice(&data[first..n]);
+        }
         n
     }
 
@@ -195,7 +199,9 @@ impl RingBuffer {
         let n1 = a.len().min(out.len());
         out[..n1].copy_from_slice(&a[..n1]);
         let n2 = b.len().min(out.len() - n1);
-        out[n1..n1 + n2].copy_from_slice(&b[..n2]);
+        if n2 > 0 {
+            out[n1..n1 + n2].copy_from_slice(&b[..n2]);
+        }
         n1 + n2
     }
 

@@ -55,6 +55,7 @@ impl Recovery {
     }
 
     /// The congestion window in force: recovery's while it lasts, else the controller's.
+    #[inline]
     pub fn window(&self, cc: &impl CongestionControl) -> u32 {
         if self.in_recovery {
             self.window
@@ -64,6 +65,7 @@ impl Recovery {
     }
 
     /// An ACK that advanced SND.UNA by `ack.bytes_acked` bytes to `snd_una`.
+    #[inline]
     pub fn on_new_ack(
         &mut self,
         snd_una: SeqNum,

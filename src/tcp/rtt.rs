@@ -58,6 +58,17 @@ impl RttEstimator {
         self.rto_nanos
     }
 
+    /// The RTO times `2^extra_backoff` (the persist timer backs off on top of the
+    /// estimate), clamped to the maximum, in nanoseconds.
+    pub fn backed_off_rto_nanos(&self, extra_backoff: u8) -> u64 {
+        if extra_backoff == 0 {
+            return self.rto_nanos;
+        }
+        self.rto_nanos
+            .saturating_mul(1 << extra_backoff.min(16))
+            .min(self.max_rto_nanos)
+    }
+
     fn apply_backoff(&mut self) {
         let factor = 1u64 << self.backoff.min(16);
         self.rto_nanos = self

@@ -70,42 +70,42 @@ impl Congestion {
     pub fn new(initial_window: u32) -> Congestion {
         Congestion::NewReno(NewReno::new(initial_window))
     }
+}
 
-    fn controller(&self) -> &dyn CongestionControl {
-        match self {
-            Congestion::NewReno(c) => c,
+/// Calls `$method` on whichever controller `$self` holds: a match, not a virtual call, on
+/// the per-ACK and per-segment paths.
+macro_rules! dispatch {
+    ($self:ident.$method:ident($($arg:expr),*)) => {
+        match $self {
+            Congestion::NewReno(c) => c.$method($($arg),*),
         }
-    }
-
-    fn controller_mut(&mut self) -> &mut dyn CongestionControl {
-        match self {
-            Congestion::NewReno(c) => c,
-        }
-    }
+    };
 }
 
 impl CongestionControl for Congestion {
+    #[inline]
     fn cwnd(&self) -> u32 {
-        self.controller().cwnd()
+        dispatch!(self.cwnd())
     }
+    #[inline]
     fn ssthresh(&self) -> u32 {
-        self.controller().ssthresh()
+        dispatch!(self.ssthresh())
     }
+    #[inline]
     fn on_ack(&mut self, ack: &AckEvent) {
-        self.controller_mut().on_ack(ack)
+        dispatch!(self.on_ack(ack))
     }
     fn on_congestion_event(&mut self, now: Instant, flight: u32, smss: u32) {
-        self.controller_mut().on_congestion_event(now, flight, smss)
+        dispatch!(self.on_congestion_event(now, flight, smss))
     }
     fn on_recovery_end(&mut self, now: Instant, flight: u32, smss: u32) {
-        self.controller_mut().on_recovery_end(now, flight, smss)
+        dispatch!(self.on_recovery_end(now, flight, smss))
     }
     fn on_retransmission_timeout(&mut self, now: Instant, flight: u32, smss: u32) {
-        self.controller_mut()
-            .on_retransmission_timeout(now, flight, smss)
+        dispatch!(self.on_retransmission_timeout(now, flight, smss))
     }
     fn on_idle_restart(&mut self, now: Instant, initial_window: u32) {
-        self.controller_mut().on_idle_restart(now, initial_window)
+        dispatch!(self.on_idle_restart(now, initial_window))
     }
 }
 

@@ -26,6 +26,7 @@ impl NewReno {
 }
 
 impl CongestionControl for NewReno {
+    #[inline]
     fn cwnd(&self) -> u32 {
         self.cwnd
     }
@@ -34,6 +35,7 @@ impl CongestionControl for NewReno {
         self.ssthresh
     }
 
+    #[inline]
     fn on_ack(&mut self, ack: &AckEvent) {
         let smss = ack.smss;
         if self.cwnd < self.ssthresh {

@@ -6,7 +6,6 @@ use std::ops::ControlFlow;
 
 use super::arrival::Reply;
 use super::pending::Owed;
-use super::reset::ResetReply;
 use super::send::FinState;
 use super::{Connection, Event, State};
 use crate::tcp::congestion::AckEvent;
@@ -17,6 +16,7 @@ use crate::wire::{SeqNum, TcpRepr};
 
 impl Connection {
     /// Fifth: the ACK field. Without it the segment is dropped.
+    #[inline]
     pub(super) fn on_ack(
         &mut self,
         now: Instant,
@@ -26,7 +26,7 @@ impl Connection {
         let Some(ack) = seg.ack else {
             return ControlFlow::Break(Reply::Nothing);
         };
-        self.check_ack(seg, ack)?;
+        self.check_ack(ack)?;
         // The peer answered: a zero-window probe is not unanswered any more.
         self.probes.window_probes_unanswered = 0;
         let window = u32::from(seg.window) << self.snd.wscale;
@@ -56,10 +56,11 @@ impl Connection {
     /// (else `<SEQ=SEG.ACK><CTL=RST>`); from then on an ACK of data not yet sent, or older
     /// than SND.UNA − MAX.SND.WND, draws a challenge ACK and the segment is dropped
     /// (RFC 9293 §3.10.7.4, RFC 5961 §5.2).
-    fn check_ack(&self, seg: &TcpRepr, ack: SeqNum) -> ControlFlow<Reply> {
+    #[inline]
+    fn check_ack(&self, ack: SeqNum) -> ControlFlow<Reply> {
         if !self.snd.syn_acked {
             if !(self.snd.una < ack && ack <= self.snd.max) {
-                return ControlFlow::Break(Reply::Reset(ResetReply::to_ack(seg, ack)));
+                return ControlFlow::Break(Reply::Reset { seq: ack });
             }
         } else if ack > self.snd.max || ack < self.snd.una - self.snd.max_wnd {
             return ControlFlow::Break(Reply::ChallengeAck);
@@ -70,6 +71,7 @@ impl Connection {
     /// "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated", from the
     /// newest segment only: SND.WL1 < SEG.SEQ, or SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK.
     /// An ACK below SND.UNA says nothing about the window.
+    #[inline]
     fn update_send_window(&mut self, seq: SeqNum, ack: SeqNum, window: u32) {
         let newer = self.snd.wl1 < seq || (self.snd.wl1 == seq && self.snd.wl2 <= ack);
         if ack >= self.snd.una && newer {
@@ -86,6 +88,7 @@ impl Connection {
     }
 
     /// The states an acknowledgment of our FIN leads to (RFC 9293 §3.10.7.4, fifth step).
+    #[inline]
     fn on_fin_acked(&mut self, now: Instant) -> ControlFlow<Reply> {
         if self.snd.fin != FinState::Acked {
             return ControlFlow::Continue(());

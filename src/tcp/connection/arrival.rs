@@ -24,8 +24,8 @@ pub(super) enum Reply {
     OutOfWindowAck,
     /// A challenge ACK (RFC 5961 §3.2, §4.2, §5.2), rate-limited per connection.
     ChallengeAck,
-    /// A reset.
-    Reset(ResetReply),
+    /// `<SEQ=seq><CTL=RST>` to the peer (the answer to an unacceptable ACK, `seq` = SEG.ACK).
+    Reset { seq: SeqNum },
 }
 
 /// The part of a segment that passed the sequence check.
@@ -137,6 +137,7 @@ impl Connection {
 
     /// First: check the sequence number. An unacceptable segment is answered with an ACK
     /// (unless it is a reset) and dropped; an acceptable one is trimmed to the window.
+    #[inline]
     fn check_sequence<'a>(
         &mut self,
         now: Instant,
@@ -218,6 +219,7 @@ impl Connection {
     }
 
     /// Seventh: the segment text, in the states that still receive.
+    #[inline]
     fn on_text(&mut self, admitted: &Admitted<'_>) -> ControlFlow<Reply, AckUrgency> {
         if admitted.text.is_empty() {
             return ControlFlow::Continue(AckUrgency::None);
@@ -261,7 +263,11 @@ impl Connection {
                     self.pending.insert(Owed::Ack);
                 }
             }
-            Reply::Reset(reply) => self.owe_reset(reply),
+            Reply::Reset { seq } => self.owe_reset(ResetReply {
+                seq,
+                ack: None,
+                dst_port: self.remote_port,
+            }),
         }
     }
 }

@@ -108,7 +108,15 @@ impl Connection {
 
     /// Eighth: the FIN bit. A FIN beyond a hole is remembered and processed once the hole
     /// fills; until then the duplicate ACK says what is missing (RFC 5681 §4.2).
+    #[inline(always)]
     pub(super) fn on_fin(&mut self, now: Instant, admitted: &Admitted<'_>) -> AckUrgency {
+        if !admitted.fin && self.rcv.peer_fin.is_none() {
+            return AckUrgency::None; // no FIN seen: nothing to do (the common case)
+        }
+        self.on_fin_seen(now, admitted)
+    }
+
+    fn on_fin_seen(&mut self, now: Instant, admitted: &Admitted<'_>) -> AckUrgency {
         let mut urgency = AckUrgency::None;
         if admitted.fin && !self.rcv.fin_received {
             let fin_seq = admitted.start + admitted.text.len();

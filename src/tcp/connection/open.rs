@@ -146,6 +146,7 @@ impl Connection {
     /// simultaneous open (RFC 9293 figure 7), which acknowledges ours and completes the
     /// handshake, or its SYN retransmitted because our SYN,ACK was lost, which we answer
     /// with the SYN,ACK again.
+    #[inline]
     pub(super) fn on_repeated_syn(&mut self, now: Instant, seg: &TcpRepr) -> ControlFlow<Reply> {
         if self.state != State::SynReceived
             || !seg.flags.syn()

@@ -2,6 +2,7 @@
 
 use super::pending::Owed;
 use super::reset::ResetReply;
+use super::send::FinState;
 use super::{Connection, State};
 use crate::tcp::timer::Timer;
 use crate::time::Instant;
@@ -14,7 +15,8 @@ impl Connection {
     /// 60 bytes of header plus one MSS; a smaller buffer gets smaller segments. Call it until
     /// it returns `None`.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
-        if out.len() < MAX_HEADER_LEN {
+        if out.len() < MAX_HEADER_LEN || self.owes_nothing() {
+            // Nothing owed: nothing changed since the timers were last brought in line.
             return None;
         }
         let written = self.next_segment(now, out);
@@ -24,6 +26,18 @@ impl Connection {
         }
         self.update_timers(now);
         written
+    }
+
+    /// True when no segment can be due: no reset, SYN, retransmission, probe or ACK is owed
+    /// and nothing is queued past SND.NXT. Decided without building anything — the answer
+    /// to most polls on a receiving connection.
+    #[inline]
+    fn owes_nothing(&self) -> bool {
+        self.rst_pending.is_none()
+            && self.pending.is_empty()
+            && self.snd.nxt != self.snd.iss
+            && self.snd.nxt >= self.snd.data_end()
+            && self.snd.fin != FinState::Queued
     }
 
     /// The owed segments in order of precedence: a reset, our SYN, a retransmission, a

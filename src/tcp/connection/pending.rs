@@ -40,6 +40,10 @@ impl PendingOutput {
         was
     }
 
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     pub fn clear(&mut self) {
         self.0 = 0;
     }

@@ -207,6 +207,7 @@ impl Connection {
     }
 
     /// Asks for the acknowledgment an arrival wants: now, or by the delayed-ACK timer.
+    #[inline(always)]
     pub(super) fn request_ack(&mut self, now: Instant, urgency: AckUrgency) {
         match urgency {
             AckUrgency::None => {}

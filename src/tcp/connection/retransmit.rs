@@ -71,13 +71,7 @@ impl Connection {
     /// When the retransmission or persist timer armed at `now` fires: one RTO later (RFC
     /// 6298 §5), times `2^backoff` for persist, never after the user timeout runs out.
     pub(super) fn retransmit_deadline(&self, now: Instant, backoff: u8) -> Instant {
-        let rto = self
-            .rtx
-            .rtt
-            .rto_nanos()
-            .saturating_mul(1 << backoff.min(16))
-            .min(crate::time::duration_nanos(self.config.max_rto));
-        let at = now.saturating_add_nanos(rto);
+        let at = now.saturating_add_nanos(self.rtx.rtt.backed_off_rto_nanos(backoff));
         match self.user_deadline() {
             Some(limit) => at.min(limit.max(now)),
             None => at,

@@ -69,6 +69,7 @@ impl SendSequence {
     }
 
     /// Sequence number of the first byte in the send buffer.
+    #[inline]
     pub fn data_start(&self) -> SeqNum {
         if self.syn_acked {
             self.una
@@ -78,21 +79,25 @@ impl SendSequence {
     }
 
     /// One past the last byte queued; our FIN's sequence number once queued.
+    #[inline]
     pub fn data_end(&self) -> SeqNum {
         self.data_start() + self.buf.len()
     }
 
     /// Bytes (and SYN/FIN) sent and not yet acknowledged: FlightSize of RFC 5681.
+    #[inline]
     pub fn flight_size(&self) -> u32 {
         self.max.since(self.una)
     }
 
     /// True when something sent is not acknowledged yet.
+    #[inline]
     pub fn has_outstanding(&self) -> bool {
         self.max != self.una
     }
 
     /// Queued bytes from `seq` to the end of the buffer.
+    #[inline]
     pub fn queued_from(&self, seq: SeqNum) -> usize {
         let end = self.data_end();
         if seq < end {

@@ -15,7 +15,7 @@ pub(super) enum NewData {
     /// cut it short of what was queued (RFC 7661).
     Send {
         seq: SeqNum,
-        len: usize,
+        len: u32,
         fin: bool,
         cwnd_limited: bool,
     },
@@ -32,18 +32,32 @@ impl Connection {
     /// The decision of RFC 1122 §4.2.3.4 for the next segment of new data, at most `room`
     /// bytes of payload. With `override_timeout` (the persist timer fired) a small segment
     /// may fill what window there is.
+    #[inline]
     pub(super) fn new_data(&self, room: usize, override_timeout: bool) -> NewData {
+        let end = self.snd.data_end();
+        if self.snd.nxt >= end && self.snd.fin != FinState::Queued {
+            return NewData::Nothing; // nothing queued past SND.NXT: decided inline
+        }
+        self.new_data_queued(end, room, override_timeout)
+    }
+
+    /// [`Connection::new_data`] with data or a FIN queued up to `end`.
+    fn new_data_queued(&self, end: SeqNum, room: usize, override_timeout: bool) -> NewData {
+        let seq = self.snd.nxt;
+        let unsent = if seq < end {
+            end.since(seq) as usize
+        } else {
+            0
+        };
+        let fin_due = self.snd.fin == FinState::Queued && seq <= end;
+        if unsent == 0 && !fin_due {
+            return NewData::Nothing;
+        }
         let fin_only_allowed = self.state == State::FinWait1
             && !self.snd.syn_acked
             && self.snd.buf.is_empty()
             && self.snd.nxt == self.snd.iss + 1u32;
         if !(fin_only_allowed || self.snd.syn_acked && self.state.may_send_data()) {
-            return NewData::Nothing;
-        }
-        let seq = self.snd.nxt;
-        let unsent = self.snd.queued_from(seq);
-        let fin_due = self.snd.fin == FinState::Queued && seq <= self.snd.data_end();
-        if unsent == 0 && !fin_due {
             return NewData::Nothing;
         }
         let cwnd = self.recovery.window(&self.cc);
@@ -77,13 +91,14 @@ impl Connection {
         }
         NewData::Send {
             seq,
-            len,
+            len: len as u32,
             fin,
             cwnd_limited: cwnd <= self.snd.wnd && unsent > usable,
         }
     }
 
     /// New data (or data again after a timeout) within the send and congestion windows.
+    #[inline]
     pub(super) fn emit_new_data(
         &mut self,
         now: Instant,
@@ -100,7 +115,7 @@ impl Connection {
                 cwnd_limited,
             } => {
                 self.snd.cwnd_limited = cwnd_limited;
-                Some(self.emit_segment(now, seq, len, fin, out))
+                Some(self.emit_segment(now, seq, len as usize, fin, out))
             }
             NewData::Nothing => {
                 self.snd.cwnd_limited = false;

@@ -44,6 +44,7 @@ pub(super) enum Admission {
 /// RFC 9293 §3.10.7.4 first step: the four acceptability cases on `span` against
 /// RCV.NXT and RCV.WND, then the trim of what precedes RCV.NXT (old) and what passes the
 /// right edge (does not fit).
+#[inline]
 pub(super) fn admit(span: SegmentSpan, rcv_nxt: SeqNum, rcv_wnd: u32) -> Admission {
     if !acceptable(span.seq, span.len(), rcv_nxt, rcv_wnd) {
         if rcv_wnd == 0 && span.seq == rcv_nxt {
@@ -52,6 +53,14 @@ pub(super) fn admit(span: SegmentSpan, rcv_nxt: SeqNum, rcv_wnd: u32) -> Admissi
             };
         }
         return Admission::Reject;
+    }
+    if span.len() == 0 {
+        // A pure ACK (or RST) in the window: nothing to trim.
+        return Admission::Accept {
+            start: span.seq,
+            text: 0..0,
+            fin: false,
+        };
     }
     // What precedes RCV.NXT was received before: skip it (the SYN first, if any).
     let mut text_start = span.seq + u32::from(span.syn);
@@ -76,6 +85,7 @@ pub(super) fn admit(span: SegmentSpan, rcv_nxt: SeqNum, rcv_wnd: u32) -> Admissi
 }
 
 /// RFC 9293 §3.10.7.4: the four cases of segment length against window size.
+#[inline]
 pub(super) fn acceptable(seq: SeqNum, seg_len: usize, rcv_nxt: SeqNum, rcv_wnd: u32) -> bool {
     let window_end = rcv_nxt + rcv_wnd;
     match (seg_len, rcv_wnd) {

@@ -32,6 +32,7 @@ impl Connection {
     }
 
     /// Data is waiting but the peer's window is zero: probe instead of retransmitting.
+    #[inline]
     pub(super) fn zero_window_stalled(&self) -> bool {
         self.snd.wnd == 0
             && self.snd.syn_acked
@@ -42,8 +43,12 @@ impl Connection {
     /// Nothing is outstanding and unsent data waits only because the peer's window is too
     /// small for the sender's silly-window rule: without the persist timer's override
     /// (RFC 1122 §4.2.3.4) nothing would ever move it.
+    #[inline]
     fn silly_window_stalled(&self) -> bool {
+        // With nothing outstanding the usable window is the peer's (the congestion window
+        // is at least one segment), so only a window below one MSS can hold data back.
         self.snd.wnd > 0
+            && self.snd.wnd < u32::from(self.snd.mss)
             && !self.snd.has_outstanding()
             && matches!(
                 self.new_data(usize::from(self.snd.mss), false),
@@ -51,8 +56,23 @@ impl Connection {
             )
     }
 
-    /// Brings the retransmission and persist timers in line with what is outstanding.
+    /// Brings the retransmission and persist timers in line with what is outstanding. Runs
+    /// after every arrival and transmission, so the common case — a window of at least one
+    /// segment, where the persist timer has no business — is decided inline.
+    #[inline]
     pub(super) fn update_timers(&mut self, now: Instant) {
+        if self.snd.wnd >= u32::from(self.snd.mss)
+            && !matches!(self.state, State::Closed | State::TimeWait)
+        {
+            self.arm_retransmit_only(now);
+        } else {
+            self.update_timers_small_window(now);
+        }
+    }
+
+    /// [`Connection::update_timers`] when the window is below one segment (or the
+    /// connection is CLOSED or in TIME-WAIT): the persist timer may be due.
+    fn update_timers_small_window(&mut self, now: Instant) {
         if self.state == State::Closed || self.state == State::TimeWait {
             return;
         }
@@ -63,16 +83,21 @@ impl Connection {
                 self.timers.set(Timer::Persist, at);
             }
         } else {
-            self.timers.stop(Timer::Persist);
-            self.pending.remove(Owed::PersistSend);
-            if self.snd.has_outstanding() {
-                if !self.timers.is_armed(Timer::Retransmit) {
-                    self.timers
-                        .set(Timer::Retransmit, self.retransmit_deadline(now, 0));
-                }
-            } else {
-                self.timers.stop(Timer::Retransmit);
-            }
+            self.arm_retransmit_only(now);
+        }
+    }
+
+    /// No persist timer: the retransmission timer runs exactly while something is
+    /// outstanding (RFC 6298 §5.1–5.2).
+    #[inline]
+    fn arm_retransmit_only(&mut self, now: Instant) {
+        self.timers.stop(Timer::Persist);
+        self.pending.remove(Owed::PersistSend);
+        if !self.snd.has_outstanding() {
+            self.timers.stop(Timer::Retransmit);
+        } else if !self.timers.is_armed(Timer::Retransmit) {
+            self.timers
+                .set(Timer::Retransmit, self.retransmit_deadline(now, 0));
         }
     }
 }
