@@ -40,23 +40,24 @@
 
 mod handoff;
 mod host;
+mod stats;
 mod worker;
 
 pub use host::HandlerHost;
+pub use stats::WorkerStats;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::stack::{ConnId, Stack, StackConfig, StackError, StackStats};
+use crate::stack::{ConnId, Stack, StackConfig, StackError};
 use crate::tcp::{self, IsnGenerator};
 use crate::time::Instant;
-use crate::xdp::{
-    self, BindMode, SocketStats, XdpAttach, XdpError, XdpMode, XdpProgram, XskConfig, XskSocket,
-};
+use crate::xdp::{self, BindMode, XdpAttach, XdpError, XdpMode, XdpProgram, XskConfig, XskSocket};
+use stats::StatsSlot;
 
 pub use crate::stack::StackEvent;
 
@@ -399,24 +400,6 @@ impl<'a> Context<'a> {
     }
 }
 
-/// A worker's counters, refreshed by the worker about ten times a second.
-#[derive(Clone, Debug, Default)]
-pub struct WorkerStats {
-    pub queue: u32,
-    pub core: Option<usize>,
-    pub stack: StackStats,
-    pub socket: SocketStats,
-    pub connections: usize,
-    pub tx_frames_in_flight: usize,
-    pub loop_turns: u64,
-    pub sleeps: u64,
-    pub handler_panics: u64,
-    /// Frames that arrived on this queue for a connection of another worker, handed over.
-    pub frames_handed_off: u64,
-    /// Frames that could not be handed over (the owner's queue was full).
-    pub handoff_drops: u64,
-}
-
 /// Facts about a running runtime.
 #[derive(Clone, Debug)]
 pub struct RuntimeInfo {
@@ -432,8 +415,12 @@ pub struct RuntimeInfo {
 struct WorkerHandle<M> {
     thread: Option<JoinHandle<()>>,
     sender: Sender<M>,
-    stats: Arc<Mutex<WorkerStats>>,
+    stats: Arc<StatsSlot>,
 }
+
+/// How long [`Runtime::stats`] waits for a worker's answer (a worker answers within one loop
+/// turn; only a handler that blocks its worker makes it wait this long).
+const STATS_PATIENCE: Duration = Duration::from_secs(1);
 
 /// A running stack on one interface. Dropping it stops the workers and detaches the XDP
 /// program.
@@ -615,7 +602,7 @@ impl<M: Send + 'static> Runtime<M> {
             } else {
                 Some(config.cores[index % config.cores.len()])
             };
-            let stats = Arc::new(Mutex::new(WorkerStats {
+            let stats = Arc::new(StatsSlot::new(WorkerStats {
                 queue: index as u32,
                 core,
                 ..WorkerStats::default()
@@ -689,23 +676,24 @@ impl<M: Send + 'static> Runtime<M> {
 
     /// True once a stop was asked for or a worker ended.
     pub fn is_stopping(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-            || self
-                .workers
-                .iter()
-                .any(|w| w.thread.as_ref().is_some_and(|t| t.is_finished()))
+        self.stop.load(Ordering::SeqCst) || self.workers.iter().any(|w| w.stats.ended())
     }
 
-    /// Blocks until the runtime is asked to stop (or a worker ends), then stops it.
+    /// Blocks until the runtime is asked to stop (or a worker ends), then stops it and waits
+    /// until every worker has ended: [`Runtime::stats`] gives the final counters after this.
+    /// The XDP program stays attached until the runtime is dropped.
     pub fn wait(&self) {
         while !self.is_stopping() {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.stop();
+        for w in &self.workers {
+            w.stats.wait_ended();
+        }
     }
 
-    /// Stops the workers and waits for them to end, so that [`Runtime::stats`] is final.
-    /// The XDP program stays attached until the runtime is dropped.
+    /// Stops the workers and joins their threads; [`Runtime::stats`] gives the final
+    /// counters after this. The XDP program stays attached until the runtime is dropped.
     pub fn finish(&mut self) {
         self.stop();
         for w in &mut self.workers {
@@ -715,11 +703,26 @@ impl<M: Send + 'static> Runtime<M> {
         }
     }
 
-    /// Each worker's latest counters.
+    /// Each worker's counters, taken after this call: while the runtime runs, every worker
+    /// is asked for them and answers within one loop turn (a sleeping worker is woken), so
+    /// they count all traffic so far; once a worker has ended (after [`Runtime::wait`] or
+    /// [`Runtime::finish`]) they are its final counters, returned at once. A worker whose
+    /// handler blocks its loop for more than a second gives its latest counters instead.
     pub fn stats(&self) -> Vec<WorkerStats> {
+        let requests: Vec<_> = self
+            .workers
+            .iter()
+            .map(|w| {
+                let request = w.stats.request();
+                w.sender.waker.wake();
+                request
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + STATS_PATIENCE;
         self.workers
             .iter()
-            .map(|w| w.stats.lock().map(|s| s.clone()).unwrap_or_default())
+            .zip(requests)
+            .map(|(w, request)| w.stats.answer(request, deadline))
             .collect()
     }
 

@@ -3,24 +3,24 @@
 //! Each loop turn reads the clock once, then: RX batch → stack (parsed in place in the UMEM
 //! frame; new in-order data shown to the handler there) → messages from other threads → due
 //! timers → events to the handler (which reads and writes) → TX frames built in place in the
-//! UMEM → one kick. When a turn finds nothing to do, the idle policy decides whether to spin
+//! UMEM → one kick → the counters copied out, if a reader asked for them (see `stats`).
+//! When a turn finds nothing to do, the idle policy decides whether to spin
 //! or sleep in poll() until the next deadline. A spinning worker does not run whole turns
 //! while idle: it watches the RX ring, its messages and its hand-off inbox (a few loads) and
 //! starts the next turn when one of them has something or a deadline comes.
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::handoff::Handoffs;
-use super::{Handler, HandlerHost, IdlePolicy, WorkerStats};
+use super::stats::{StatsSlot, WorkerEndGuard};
+use super::{Handler, HandlerHost, IdlePolicy};
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::xdp::{self, XskSocket};
 
-/// How often a worker publishes its counters.
-const STATS_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest sleep, so a stop request is seen promptly even without a wake-up.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// A spinning idle worker reads the clock once per this many checks of its inputs (about
@@ -43,7 +43,7 @@ pub(super) struct Worker<H: Handler> {
     pub idle: IdlePolicy,
     pub batch: usize,
     pub core: Option<usize>,
-    pub stats: Arc<Mutex<WorkerStats>>,
+    pub stats: Arc<StatsSlot>,
     pub handoffs: Arc<Handoffs>,
 }
 
@@ -61,7 +61,9 @@ impl<H: Handler> Worker<H> {
         let mut next_neighbor_poll = Instant::ZERO;
         let start = Instant::now_monotonic();
         let mut last_work = start;
-        let mut last_stats = start;
+        // Readers waiting for counters learn that there will be no more, also on a panic.
+        let slot = self.stats.clone();
+        let _end = WorkerEndGuard(&slot);
 
         self.host.start(&mut self.stack, start);
 
@@ -99,8 +101,7 @@ impl<H: Handler> Worker<H> {
             }
             self.socket.flush();
 
-            if now.saturating_duration_since(last_stats) >= STATS_INTERVAL {
-                last_stats = now;
+            if self.stats.wanted() {
                 self.publish_stats(turns, sleeps);
             }
 
@@ -128,8 +129,7 @@ impl<H: Handler> Worker<H> {
                     xdp::wait::kick_rx(self.socket.fd());
                 }
                 if !self.socket.tx_starved() {
-                    let until = spin_end.min(last_stats + STATS_INTERVAL);
-                    self.spin_until_ready(next_due.map_or(until, |due| due.min(until)));
+                    self.spin_until_ready(next_due.map_or(spin_end, |due| due.min(spin_end)));
                 }
                 continue;
             }
@@ -137,8 +137,9 @@ impl<H: Handler> Worker<H> {
             let timeout = next_due.map_or(MAX_SLEEP, |due| {
                 due.saturating_duration_since(now).min(MAX_SLEEP)
             });
-            let (messages, handoffs, me) = (&self.messages, &self.handoffs, self.index);
-            let ready = || !messages.is_empty() || handoffs.has_frames(me);
+            let (messages, handoffs, stats, me) =
+                (&self.messages, &self.handoffs, &self.stats, self.index);
+            let ready = || !messages.is_empty() || handoffs.has_frames(me) || stats.wanted();
             match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {
                 Ok(true) => sleeps += 1,
                 Ok(false) => {}
@@ -160,8 +161,8 @@ impl<H: Handler> Worker<H> {
     }
 
     /// The idle wait of a spinning worker: watches only what can bring work — the RX ring,
-    /// messages, frames handed over by other workers, the stop flag — until one of them has
-    /// some or `until` passes. A whole loop turn reads the clock and walks the stack, the
+    /// messages, frames handed over by other workers, the stop flag, a request for its
+    /// counters — until one of them has some or `until` passes. A whole loop turn reads the clock and walks the stack, the
     /// handler and the TX ring; this loop is a few loads, so a frame that arrives while the
     /// worker is idle is picked up sooner. The clock is read every `CLOCK_EVERY_SPINS` spins.
     fn spin_until_ready(&mut self, until: Instant) {
@@ -173,7 +174,9 @@ impl<H: Handler> Worker<H> {
             }
             spins = spins.wrapping_add(1);
             if spins % CLOCK_EVERY_SPINS == 0
-                && (Instant::now_monotonic() >= until || self.stop.load(Ordering::Relaxed))
+                && (Instant::now_monotonic() >= until
+                    || self.stop.load(Ordering::Relaxed)
+                    || self.stats.wanted())
             {
                 return;
             }
@@ -243,9 +246,11 @@ impl<H: Handler> Worker<H> {
         });
     }
 
+    /// Copies the counters into the worker's stats slot, for the readers waiting there.
     fn publish_stats(&mut self, turns: u64, sleeps: u64) {
         self.socket.refresh_kernel_stats();
-        if let Ok(mut s) = self.stats.lock() {
+        let (handed, dropped) = self.handoffs.counters(self.index);
+        self.stats.publish(|s| {
             s.stack = self.stack.stats().clone();
             s.socket = self.socket.stats();
             s.connections = self.stack.connection_count();
@@ -253,9 +258,8 @@ impl<H: Handler> Worker<H> {
             s.loop_turns = turns;
             s.sleeps = sleeps;
             s.handler_panics = self.host.panics();
-            let (handed, dropped) = self.handoffs.counters(self.index);
             s.frames_handed_off = handed;
             s.handoff_drops = dropped;
-        }
+        });
     }
 }
