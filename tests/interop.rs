@@ -22,7 +22,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_xdptcp");
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn root() -> bool {
-    if xdptcp::xdp::is_root() {
+    if xdptcp::host::is_root() {
         return true;
     }
     eprintln!("skipped: needs root (network namespaces, XDP and AF_XDP)");
@@ -260,6 +260,9 @@ fn curl_fetches_a_page_while_the_kernel_keeps_its_own_traffic() {
     let (ok, output) = server.stop();
     assert!(ok, "serve failed:\n{output}");
     assert!(output.contains("XDP program detached"), "{output}");
+    // One queue on a veth: the driver is named, and generic XDP goes first (XdpAttach::Auto).
+    assert!(output.contains("(driver veth)"), "{output}");
+    assert!(output.contains("XDP generic (SKB)"), "{output}");
     assert!(
         !xdp_attached(&lab),
         "an XDP program is still attached after the stop"
@@ -859,6 +862,8 @@ fn two_queues_serve_and_hand_frames_to_their_owner() {
     std::thread::sleep(Duration::from_millis(500));
     let (ok, output) = server.stop();
     assert!(ok, "{output}");
+    // Several queues on a veth need native XDP (XdpAttach::Auto).
+    assert!(output.contains("(driver veth) in native mode"), "{output}");
     // Both queues carried connections.
     for queue in ["queue 0:", "queue 1:"] {
         let line = output

@@ -441,11 +441,11 @@ impl<M: Send + 'static> Runtime<M> {
         H: Handler<Message = M>,
         F: FnMut(usize) -> H,
     {
-        if !xdp::is_root() {
+        if !crate::host::is_root() {
             return Err(XdpError::PermissionDenied.into());
         }
-        let ifindex = xdp::interface_index(&config.iface)?;
-        let queue_count = xdp::rx_queue_count(&config.iface)?;
+        let ifindex = crate::host::interface_index(&config.iface).map_err(XdpError::from)?;
+        let queue_count = crate::host::rx_queue_count(&config.iface).map_err(XdpError::from)?;
         if config.queues == 0 {
             return Err(RuntimeError::Config("queues must be at least 1".into()));
         }
@@ -507,7 +507,10 @@ impl<M: Send + 'static> Runtime<M> {
             source,
         })?;
         let gateway = routes.iter().find(|r| r.len == 0).and_then(|r| r.gateway);
-        let driver = xdp::driver_name(&config.iface).unwrap_or_default();
+        let driver = crate::host::driver_name(&config.iface)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         // A local kernel sending over veth leaves TCP checksums unfinished (see StackConfig).
         let accept_partial_checksum = driver == "veth";
 

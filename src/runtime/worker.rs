@@ -54,7 +54,7 @@ impl<H: Handler> Worker<H> {
                 log::warn!("worker {}: could not pin to core {core}", self.index);
             }
         }
-        xdp::wait::precise_timers();
+        crate::host::precise_timers();
         let mut turns: u64 = 0;
         let mut sleeps: u64 = 0;
         let mut pending_neighbors: Vec<(Ipv4Addr, Instant)> = Vec::new();

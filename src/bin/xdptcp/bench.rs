@@ -1611,7 +1611,7 @@ fn update_readme(path: &Path, section: &str) -> Result<(), String> {
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), String> {
-    if !xdptcp::xdp::is_root() {
+    if !xdptcp::host::is_root() {
         return Err("the benchmark needs root (network namespaces, XDP, AF_XDP)".into());
     }
     let positive = |x: f64| x.is_finite() && x > 0.0;

@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 use hdrhistogram::Histogram;
 use xdptcp::wire::tcp::fill_checksum;
 use xdptcp::wire::{EtherType, EthernetRepr, Ipv4Repr, MacAddr, TcpFlags, TcpRepr};
-use xdptcp::xdp::{self, XdpAttach, XdpProgram, XskConfig, XskSocket};
+use xdptcp::xdp::{XdpAttach, XdpProgram, XskConfig, XskSocket};
 use xdptcp::Instant;
 
 use crate::common::install_stop_handler;
@@ -105,9 +105,9 @@ fn open(common: &Common, port: u16) -> Result<Endpoint, String> {
     if let Some(id) = common.core {
         core_affinity::set_for_current(core_affinity::CoreId { id });
     }
-    xdp::wait::precise_timers();
+    xdptcp::host::precise_timers();
     let iface = &common.iface;
-    let ifindex = xdp::interface_index(iface).map_err(|e| e.to_string())?;
+    let ifindex = xdptcp::host::interface_index(iface).map_err(|e| e.to_string())?;
     let (ip, _) = xdptcp::host::interface_ipv4(ifindex)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("{iface} has no IPv4 address"))?;
@@ -130,7 +130,7 @@ fn open(common: &Common, port: u16) -> Result<Endpoint, String> {
 
 /// The MAC address of the next hop toward `target`, from the kernel (resolving if needed).
 fn next_hop_mac(iface: &str, target: Ipv4Addr) -> Result<MacAddr, String> {
-    let ifindex = xdp::interface_index(iface).map_err(|e| e.to_string())?;
+    let ifindex = xdptcp::host::interface_index(iface).map_err(|e| e.to_string())?;
     let route = xdptcp::host::route_to(target).map_err(|e| e.to_string())?;
     let hop = route.gateway.unwrap_or(target);
     for _ in 0..300 {

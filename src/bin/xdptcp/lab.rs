@@ -49,7 +49,7 @@ pub fn run(args: &LabArgs) -> Result<(), String> {
             Ok(())
         }
         LabAction::Down { name } => {
-            if !xdptcp::xdp::is_root() {
+            if !xdptcp::host::is_root() {
                 return Err("the lab needs root (network namespaces and veth)".into());
             }
             Lab::down(name).map_err(|e| e.to_string())?;
