@@ -47,7 +47,20 @@ pub(super) struct Worker<H: Handler> {
     pub handoffs: Arc<Handoffs>,
 }
 
+/// What the loop carries from one turn to the next.
+struct LoopState {
+    turns: u64,
+    sleeps: u64,
+    /// The start of the last turn that found work.
+    last_work: Instant,
+    /// Neighbours the kernel is resolving, with when the stack first asked.
+    pending_neighbors: Vec<(Ipv4Addr, Instant)>,
+    next_neighbor_poll: Instant,
+}
+
 impl<H: Handler> Worker<H> {
+    /// Runs the worker until the runtime stops: the handler's start, loop turns and idle
+    /// waits, the handler's stop.
     pub fn run(mut self) {
         if let Some(core) = self.core {
             if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
@@ -55,116 +68,135 @@ impl<H: Handler> Worker<H> {
             }
         }
         crate::host::precise_timers();
-        let mut turns: u64 = 0;
-        let mut sleeps: u64 = 0;
-        let mut pending_neighbors: Vec<(Ipv4Addr, Instant)> = Vec::new();
-        let mut next_neighbor_poll = Instant::ZERO;
         let start = Instant::now_monotonic();
-        let mut last_work = start;
+        let mut state = LoopState {
+            turns: 0,
+            sleeps: 0,
+            last_work: start,
+            pending_neighbors: Vec::new(),
+            next_neighbor_poll: Instant::ZERO,
+        };
         // Readers waiting for counters learn that there will be no more, also on a panic.
         let slot = self.stats.clone();
         let _end = WorkerEndGuard(&slot);
 
         self.host.start(&mut self.stack, start);
-
         while !self.stop.load(Ordering::Relaxed) {
             let now = Instant::now_monotonic();
-            turns += 1;
-            let mut work = self.receive(now);
-
-            for _ in 0..self.batch {
-                let Ok(message) = self.messages.try_recv() else {
-                    break;
-                };
-                work += 1;
-                self.host.message(&mut self.stack, now, message);
-            }
-
-            if self.stack.poll_deadline().is_some_and(|d| d <= now) {
-                self.stack.handle_timeout(now);
-            }
-
-            work += self.host.dispatch(&mut self.stack, now);
-            let app_deadline = self.host.tick(&mut self.stack, now);
-            work += self.host.dispatch(&mut self.stack, now);
-            self.resolve_neighbors(now, &mut pending_neighbors, &mut next_neighbor_poll);
-
-            loop {
-                let stack = &mut self.stack;
-                let sent = self
-                    .socket
-                    .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
-                work += sent;
-                if sent < self.batch {
-                    break;
-                }
-            }
-            self.socket.flush();
-
-            if self.stats.wanted() {
-                self.publish_stats(turns, sleeps);
-            }
-
+            let (work, app_deadline) = self.turn(now, &mut state);
             if work > 0 {
-                last_work = now;
-                continue;
-            }
-            // When work comes due without any input: the stack's timers, the handler's
-            // wake-up and the next look-up of pending neighbours.
-            let next_due = [
-                self.stack.poll_deadline(),
-                app_deadline,
-                (!pending_neighbors.is_empty()).then_some(next_neighbor_poll),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let spin_end = match self.idle {
-                IdlePolicy::BusySpin => Some(Instant::from_nanos(u64::MAX)),
-                IdlePolicy::Poll | IdlePolicy::Auto => None,
-                IdlePolicy::Hybrid { spin } => Some(last_work + spin).filter(|end| now < *end),
-            };
-            if let Some(spin_end) = spin_end {
-                if self.socket.rx_needs_wakeup() {
-                    xdp::wait::kick_rx(self.socket.fd());
-                }
-                if !self.socket.tx_starved() {
-                    self.spin_until_ready(next_due.map_or(spin_end, |due| due.min(spin_end)));
-                }
-                continue;
-            }
-            self.socket.reclaim();
-            let timeout = next_due.map_or(MAX_SLEEP, |due| {
-                due.saturating_duration_since(now).min(MAX_SLEEP)
-            });
-            let (messages, handoffs, stats, me) =
-                (&self.messages, &self.handoffs, &self.stats, self.index);
-            let ready = || !messages.is_empty() || handoffs.has_frames(me) || stats.wanted();
-            match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {
-                Ok(true) => sleeps += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    log::error!("worker {}: poll failed: {e}; stopping", self.index);
-                    self.stop.store(true, Ordering::SeqCst);
-                }
+                state.last_work = now;
+            } else {
+                self.idle(now, app_deadline, &mut state);
             }
         }
+        self.shut_down(&state);
+    }
+
+    /// One loop turn at `now`: received frames, messages, due timers and events through the
+    /// stack and the handler, then frames out and, if asked for, the counters. Returns the
+    /// work done (frames, messages, events) and when the handler wants to run next.
+    fn turn(&mut self, now: Instant, state: &mut LoopState) -> (usize, Option<Instant>) {
+        state.turns += 1;
+        let mut work = self.receive(now);
+        for _ in 0..self.batch {
+            let Ok(message) = self.messages.try_recv() else {
+                break;
+            };
+            work += 1;
+            self.host.message(&mut self.stack, now, message);
+        }
+        if self.stack.poll_deadline().is_some_and(|d| d <= now) {
+            self.stack.handle_timeout(now);
+        }
+        work += self.host.dispatch(&mut self.stack, now);
+        let app_deadline = self.host.tick(&mut self.stack, now);
+        work += self.host.dispatch(&mut self.stack, now);
+        self.resolve_neighbors(
+            now,
+            &mut state.pending_neighbors,
+            &mut state.next_neighbor_poll,
+        );
+        loop {
+            let stack = &mut self.stack;
+            let sent = self
+                .socket
+                .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
+            work += sent;
+            if sent < self.batch {
+                break;
+            }
+        }
+        self.socket.flush();
+        if self.stats.wanted() {
+            self.publish_stats(state.turns, state.sleeps);
+        }
+        (work, app_deadline)
+    }
+
+    /// After a turn that found nothing to do: spins or sleeps, as the idle policy says,
+    /// until input may have come or work comes due.
+    fn idle(&mut self, now: Instant, app_deadline: Option<Instant>, state: &mut LoopState) {
+        // When work comes due without any input: the stack's timers, the handler's
+        // wake-up and the next look-up of pending neighbours.
+        let next_due = [
+            self.stack.poll_deadline(),
+            app_deadline,
+            (!state.pending_neighbors.is_empty()).then_some(state.next_neighbor_poll),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let spin_end = match self.idle {
+            IdlePolicy::BusySpin => Some(Instant::from_nanos(u64::MAX)),
+            IdlePolicy::Poll | IdlePolicy::Auto => None,
+            IdlePolicy::Hybrid { spin } => Some(state.last_work + spin).filter(|end| now < *end),
+        };
+        if let Some(spin_end) = spin_end {
+            if self.socket.rx_needs_wakeup() {
+                xdp::wait::kick_rx(self.socket.fd());
+            }
+            if !self.socket.tx_starved() {
+                self.spin_until_ready(next_due.map_or(spin_end, |due| due.min(spin_end)));
+            }
+            return;
+        }
+        self.socket.reclaim();
+        let timeout = next_due.map_or(MAX_SLEEP, |due| {
+            due.saturating_duration_since(now).min(MAX_SLEEP)
+        });
+        let (messages, handoffs, stats, me) =
+            (&self.messages, &self.handoffs, &self.stats, self.index);
+        let ready = || !messages.is_empty() || handoffs.has_frames(me) || stats.wanted();
+        match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {
+            Ok(true) => state.sleeps += 1,
+            Ok(false) => {}
+            Err(e) => {
+                log::error!("worker {}: poll failed: {e}; stopping", self.index);
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The handler's stop, the frames it queued (closes, resets) sent before the socket goes
+    /// away, and the final counters.
+    fn shut_down(&mut self, state: &LoopState) {
         let now = Instant::now_monotonic();
         self.host.stop(&mut self.stack, now);
-        // Send what on_stop queued (closes, resets) before the socket goes away.
         let stack = &mut self.stack;
         self.socket
             .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
         self.socket.flush();
         self.socket.reclaim();
-        self.publish_stats(turns, sleeps);
+        self.publish_stats(state.turns, state.sleeps);
     }
 
     /// The idle wait of a spinning worker: watches only what can bring work — the RX ring,
     /// messages, frames handed over by other workers, the stop flag, a request for its
-    /// counters — until one of them has some or `until` passes. A whole loop turn reads the clock and walks the stack, the
-    /// handler and the TX ring; this loop is a few loads, so a frame that arrives while the
-    /// worker is idle is picked up sooner. The clock is read every `CLOCK_EVERY_SPINS` spins.
+    /// counters — until one of them has some or `until` passes. A whole loop turn reads the
+    /// clock and walks the stack, the handler and the TX ring; this loop is a few loads, so a
+    /// frame that arrives while the worker is idle is picked up sooner. The clock is read
+    /// every `CLOCK_EVERY_SPINS` spins.
     fn spin_until_ready(&mut self, until: Instant) {
         let me = self.index;
         let mut spins: u32 = 0;
