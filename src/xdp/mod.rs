@@ -14,7 +14,7 @@ pub mod program;
 pub mod socket;
 pub mod wait;
 
-pub use program::{QueueCounters, XdpAttach, XdpMode, XdpProgram};
+pub use program::{QueueCounters, UnknownXdpMode, XdpAttach, XdpMode, XdpProgram};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};
 
 use std::io;

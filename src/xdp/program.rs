@@ -84,16 +84,19 @@ pub enum XdpAttach {
     Generic,
 }
 
+/// A name that is not an [`XdpAttach`] mode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an XDP mode (auto, native, generic)")]
+pub struct UnknownXdpMode(pub String);
+
 impl std::str::FromStr for XdpAttach {
-    type Err = String;
-    fn from_str(text: &str) -> Result<XdpAttach, String> {
+    type Err = UnknownXdpMode;
+    fn from_str(text: &str) -> Result<XdpAttach, UnknownXdpMode> {
         match text {
             "auto" => Ok(XdpAttach::Auto),
             "native" => Ok(XdpAttach::Native),
             "generic" => Ok(XdpAttach::Generic),
-            _ => Err(format!(
-                "{text:?} is not an XDP mode (auto, native, generic)"
-            )),
+            _ => Err(UnknownXdpMode(text.to_string())),
         }
     }
 }

@@ -6,6 +6,20 @@ use clap::Args;
 use xdptcp::sim::transfer::{run_transfer, TransferSpec};
 use xdptcp::sim::LinkConfig;
 
+/// Why `xdptcp sim` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{option} {value} is not a probability (0 to 1)")]
+    NotAProbability { option: &'static str, value: f64 },
+    #[error("--loss 1 loses every frame; nothing could ever arrive")]
+    LosesEverything,
+    /// The simulated transfer did not complete (`run_transfer` says why, as text).
+    #[error("{0}")]
+    Transfer(String),
+    #[error("{0} bytes arrived corrupted")]
+    Corrupted(u64),
+}
+
 #[derive(Args)]
 pub struct SimArgs {
     /// Seed of every random choice; the same seed replays the same run.
@@ -40,19 +54,19 @@ pub struct SimArgs {
     trace: bool,
 }
 
-pub fn run(args: &SimArgs) -> Result<(), String> {
-    for (name, p) in [
+pub fn run(args: &SimArgs) -> Result<(), SimError> {
+    for (option, value) in [
         ("--loss", args.loss),
         ("--reorder", args.reorder),
         ("--duplicate", args.duplicate),
         ("--corrupt", args.corrupt),
     ] {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(format!("{name} {p} is not a probability (0 to 1)"));
+        if !(0.0..=1.0).contains(&value) {
+            return Err(SimError::NotAProbability { option, value });
         }
     }
     if args.loss >= 1.0 {
-        return Err("--loss 1 loses every frame; nothing could ever arrive".into());
+        return Err(SimError::LosesEverything);
     }
     let spec = TransferSpec {
         seed: args.seed,
@@ -71,7 +85,7 @@ pub fn run(args: &SimArgs) -> Result<(), String> {
         time_limit: Duration::from_secs(24 * 3600),
         trace: args.trace,
     };
-    let r = run_transfer(&spec)?;
+    let r = run_transfer(&spec).map_err(SimError::Transfer)?;
     let secs = r.virtual_time.as_secs_f64();
     println!(
         "transfer: {} bytes up, {} bytes down, {} mismatched, done (both ends CLOSED and freed) after {:.3} s virtual",
@@ -96,7 +110,7 @@ pub fn run(args: &SimArgs) -> Result<(), String> {
         );
     }
     if r.mismatches > 0 {
-        return Err(format!("{} bytes arrived corrupted", r.mismatches));
+        return Err(SimError::Corrupted(r.mismatches));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::facts::cycles_support;
 use super::outputs::{criterion_median_ns, value};
-use super::runs::Ends;
+use super::runs::{Ends, RunError};
 use super::{s, workload, Bench, CONNECT_CONNECTIONS, DISCARD_PORT, HTTP_PORT, RPC_CONNECTIONS};
 
 impl Bench<'_> {
@@ -14,7 +14,7 @@ impl Bench<'_> {
         &mut self,
         case: &'static str,
         variants: &[&'static str],
-        mut run: impl FnMut(&mut Bench, &'static str, usize) -> Result<T, String>,
+        mut run: impl FnMut(&mut Bench, &'static str, usize) -> Result<T, RunError>,
         mut report: impl FnMut(&mut Bench, &'static str, usize, T) -> String,
     ) {
         for rep in 1..=self.args.reps {

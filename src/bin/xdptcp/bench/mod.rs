@@ -26,12 +26,41 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use xdptcp::lab::{Lab, Topology, STACK_IP};
+use xdptcp::lab::{Lab, LabError, Topology, STACK_IP};
+use xdptcp::load::report::ChartError;
 
+use crate::common::{file_error, FileError};
 use facts::Facts;
 use profile::profile_file;
+use readme::ReadmeError;
+use runs::RunError;
 use samples::Sample;
 use targets::Target;
+
+/// Why `xdptcp bench` could not run, or ran with targets it could not measure.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("the benchmark needs root (network namespaces, XDP, AF_XDP)")]
+    NotRoot,
+    #[error("--reps and the durations must be positive")]
+    NotPositive,
+    #[error("--server-core and --load-core must be two different cores of the {0} here")]
+    Cores(usize),
+    #[error("{0} is not installed (deploy/install-deps.sh installs what the benchmark needs)")]
+    ToolMissing(&'static str),
+    #[error("cannot find this program's path: {0}")]
+    OwnPath(#[source] std::io::Error),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Lab(#[from] LabError),
+    #[error("drawing {}: {source}", path.display())]
+    Chart { path: PathBuf, source: ChartError },
+    #[error(transparent)]
+    Readme(#[from] ReadmeError),
+    #[error("{0} target(s) could not be measured; see above")]
+    Unmeasured(usize),
+}
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -147,27 +176,23 @@ const CASES: [Case; 6] = [
 ];
 
 /// Root, sensible arguments and the tools the benchmark runs.
-fn check(args: &BenchArgs) -> Result<(), String> {
+fn check(args: &BenchArgs) -> Result<(), BenchError> {
     if !xdptcp::host::is_root() {
-        return Err("the benchmark needs root (network namespaces, XDP, AF_XDP)".into());
+        return Err(BenchError::NotRoot);
     }
     let positive = |x: f64| x.is_finite() && x > 0.0;
     if args.reps == 0 || !positive(args.seconds) || !positive(args.latency_seconds) {
-        return Err("--reps and the durations must be positive".into());
+        return Err(BenchError::NotPositive);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if args.server_core >= cores || args.load_core >= cores || args.server_core == args.load_core {
-        return Err(format!(
-            "--server-core and --load-core must be two different cores of the {cores} here"
-        ));
+        return Err(BenchError::Cores(cores));
     }
     for tool in TOOLS {
         let found = std::env::var_os("PATH")
             .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()));
         if !found {
-            return Err(format!(
-                "{tool} is not installed (deploy/install-deps.sh installs what the benchmark needs)"
-            ));
+            return Err(BenchError::ToolMissing(tool));
         }
     }
     Ok(())
@@ -175,13 +200,13 @@ fn check(args: &BenchArgs) -> Result<(), String> {
 
 /// Runs the benchmark: every selected case, profiles of the targets not met, the results
 /// written (and the README section, if asked).
-pub fn run(args: &BenchArgs) -> Result<(), String> {
+pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
     check(args)?;
-    std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&args.out).map_err(file_error(&args.out))?;
+    let exe = std::env::current_exe().map_err(BenchError::OwnPath)?;
     let work = std::env::temp_dir().join(format!("xdptcp-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let lab = Lab::up_with(&args.lab, 1, Topology::Direct).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&work).map_err(file_error(&work))?;
+    let lab = Lab::up_with(&args.lab, 1, Topology::Direct)?;
     let started = Instant::now();
     let mut bench = Bench::new(args, exe, lab, work.clone());
     println!(
@@ -206,9 +231,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&work);
     let failed = targets.iter().filter(|t| t.met().is_none()).count();
     if failed > 0 || !md.contains("| Target |") {
-        return Err(format!(
-            "{failed} target(s) could not be measured; see above"
-        ));
+        return Err(BenchError::Unmeasured(failed));
     }
     Ok(())
 }
@@ -281,12 +304,16 @@ impl Bench<'_> {
     /// Writes the charts, `bench.md` and `runs.csv` to the results directory and prints the
     /// table; returns the README section (the table, its links pointing into the results
     /// directory, and the charts).
-    fn write_results(&self, md: &str, targets: &[Target]) -> Result<String, String> {
+    fn write_results(&self, md: &str, targets: &[Target]) -> Result<String, BenchError> {
         let out = &self.args.out;
         // The README sits above the results directory: point its links into it.
         let out_dir = out.display().to_string();
         let mut section = md.replace("](profile-", &format!("]({out_dir}/profile-"));
-        charts::plot_targets(&out.join("targets.svg"), targets)?;
+        let chart = out.join("targets.svg");
+        charts::plot_targets(&chart, targets).map_err(|source| BenchError::Chart {
+            path: chart,
+            source,
+        })?;
         if !self.latency_hgrm.is_empty() {
             charts::plot_latency(&out.join("latency.svg"), &self.latency_hgrm)?;
         }
@@ -294,8 +321,9 @@ impl Bench<'_> {
         if !self.latency_hgrm.is_empty() {
             let _ = writeln!(section, "\n![latency]({out_dir}/latency.svg)");
         }
-        std::fs::write(out.join("bench.md"), md).map_err(|e| e.to_string())?;
-        std::fs::write(out.join("runs.csv"), self.csv()).map_err(|e| e.to_string())?;
+        let (table, runs) = (out.join("bench.md"), out.join("runs.csv"));
+        std::fs::write(&table, md).map_err(file_error(&table))?;
+        std::fs::write(&runs, self.csv()).map_err(file_error(&runs))?;
         println!("\n{md}");
         println!(
             "results: {}/bench.md, targets.svg, latency.svg, runs.csv",
@@ -340,7 +368,9 @@ impl Bench<'_> {
         );
     }
 
-    fn fail(&mut self, case: &str, variant: &str, rep: usize, error: String) {
+    /// Records a failed run: its first lines printed, its first line kept for the report.
+    fn fail(&mut self, case: &str, variant: &str, rep: usize, error: RunError) {
+        let error = error.to_string();
         println!(
             "  {case:<9} {variant:<20} rep {rep}/{}  FAILED",
             self.args.reps

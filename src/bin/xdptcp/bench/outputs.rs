@@ -4,9 +4,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::common::{file_error, FileError};
+
 /// "name value" lines.
-pub(super) fn read_summary(path: &Path) -> Result<BTreeMap<String, f64>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub(super) fn read_summary(path: &Path) -> Result<BTreeMap<String, f64>, FileError> {
+    let text = std::fs::read_to_string(path).map_err(file_error(path))?;
     Ok(text
         .lines()
         .filter_map(|line| {

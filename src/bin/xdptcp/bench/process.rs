@@ -2,9 +2,48 @@
 //! client run to completion under a time limit.
 
 use std::fs::File;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::common::{file_error, FileError};
+
+/// Why a server or client process did not do its part. `what` is its command line.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ProcessError {
+    #[error(transparent)]
+    Log(#[from] FileError),
+    #[error("cannot start {what}: {source}")]
+    Spawn { what: String, source: io::Error },
+    #[error("{what} exited ({status}) before it was ready:\n{output}")]
+    ExitedEarly {
+        what: String,
+        status: ExitStatus,
+        output: String,
+    },
+    #[error("{what} was not ready after 10 s:\n{output}")]
+    NotReady { what: String, output: String },
+    #[error("{what} did not finish within {limit:?}")]
+    Hung { what: String, limit: Duration },
+    #[error("{what}: {source}")]
+    Wait { what: String, source: io::Error },
+    #[error("{what} failed ({status}):\n{stdout}{stderr}")]
+    Failed {
+        what: String,
+        status: ExitStatus,
+        stdout: String,
+        stderr: String,
+    },
+}
+
+/// For `map_err`: a failure to start `what`.
+fn spawn_error(what: &str) -> impl FnOnce(io::Error) -> ProcessError + '_ {
+    move |source| ProcessError::Spawn {
+        what: what.to_string(),
+        source,
+    }
+}
 
 /// A server process in a namespace.
 pub(super) struct Server {
@@ -28,10 +67,10 @@ impl Server {
         args: &[String],
         log: PathBuf,
         ready: Ready,
-    ) -> Result<Server, String> {
+    ) -> Result<Server, ProcessError> {
         let what = format!("{} {}", program.display(), args.join(" "));
-        let file = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let err = file.try_clone().map_err(|e| e.to_string())?;
+        let file = File::create(&log).map_err(file_error(&log))?;
+        let err = file.try_clone().map_err(file_error(&log))?;
         let child = Command::new("ip")
             .args(["netns", "exec", ns])
             .arg(program)
@@ -40,16 +79,16 @@ impl Server {
             .stdout(file)
             .stderr(err)
             .spawn()
-            .map_err(|e| format!("cannot start {what}: {e}"))?;
+            .map_err(spawn_error(&what))?;
         let mut server = Server { child, log, what };
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(format!(
-                    "{} exited ({status}) before it was ready:\n{}",
-                    server.what,
-                    server.output()
-                ));
+                return Err(ProcessError::ExitedEarly {
+                    what: server.what.clone(),
+                    status,
+                    output: server.output(),
+                });
             }
             let ready_now = match ready {
                 Ready::Marker(marker) => server.output().contains(marker),
@@ -61,10 +100,10 @@ impl Server {
             if started.elapsed() > Duration::from_secs(10) {
                 let output = server.output();
                 server.kill();
-                return Err(format!(
-                    "{} was not ready after 10 s:\n{output}",
-                    server.what
-                ));
+                return Err(ProcessError::NotReady {
+                    what: server.what.clone(),
+                    output,
+                });
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -117,7 +156,7 @@ pub(super) fn run_client(
     program: &Path,
     args: &[String],
     limit: Duration,
-) -> Result<String, String> {
+) -> Result<String, ProcessError> {
     let what = format!("{} {}", program.display(), args.join(" "));
     let mut child = Command::new("ip")
         .args(["netns", "exec", ns])
@@ -127,7 +166,7 @@ pub(super) fn run_client(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {what}: {e}"))?;
+        .map_err(spawn_error(&what))?;
     let started = Instant::now();
     loop {
         match child.try_wait() {
@@ -135,22 +174,24 @@ pub(super) fn run_client(
             Ok(None) if started.elapsed() > limit => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("{what} did not finish within {limit:?}"));
+                return Err(ProcessError::Hung { what, limit });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("{what}: {e}")),
+            Err(source) => return Err(ProcessError::Wait { what, source }),
         }
     }
-    let output = child
-        .wait_with_output()
-        .map_err(|e| format!("{what}: {e}"))?;
+    let output = match child.wait_with_output() {
+        Ok(output) => output,
+        Err(source) => return Err(ProcessError::Wait { what, source }),
+    };
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
-        return Err(format!(
-            "{what} failed ({}):\n{stdout}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        ));
+        return Err(ProcessError::Failed {
+            what,
+            status: output.status,
+            stdout,
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
     }
     Ok(stdout)
 }

@@ -1,14 +1,35 @@
 //! Profiles of the workloads whose target is not met: `perf record` of one more xdptcp run,
 //! the top of `perf report`.
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::runs::Ends;
+use super::runs::{Ends, RunError};
 use super::{workload, Bench, Case, CONNECT_CONNECTIONS, DISCARD_PORT, HTTP_PORT, RPC_CONNECTIONS};
+use crate::common::{file_error, FileError};
+
+/// Why a profile could not be made.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ProfileError {
+    #[error("cannot run perf: {0}")]
+    Perf(#[source] io::Error),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("perf report: {0}")]
+    Report(#[source] io::Error),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("no criterion tcp benchmark binary in target/release/deps")]
+    NoBenchBinary,
+    #[error("perf: {0}")]
+    Record(#[source] io::Error),
+    #[error("perf record of {} failed", .0.display())]
+    RecordFailed(PathBuf),
+}
 
 /// One xdptcp run of a case, repeated under `perf record` to profile it.
-pub(super) type ProfiledRun = dyn FnMut(&mut Bench) -> Result<(), String>;
+pub(super) type ProfiledRun = dyn FnMut(&mut Bench) -> Result<(), RunError>;
 
 /// The file a case's profile is written to, in the results directory.
 pub(super) fn profile_file(case: Case) -> String {
@@ -18,13 +39,13 @@ pub(super) fn profile_file(case: Case) -> String {
 impl Bench<'_> {
     /// Profiles one more xdptcp run of `case` with `perf record` (all CPUs, call graphs);
     /// writes the top of the report to `profile-<case>.txt` and returns that name.
-    pub(super) fn profile(&mut self, case: Case) -> Result<String, String> {
+    pub(super) fn profile(&mut self, case: Case) -> Result<String, ProfileError> {
         let name = profile_file(case);
         let data = self.work.join("perf.data");
         let seconds = 4.0f64.min(self.args.seconds.max(2.0));
         // perf starts a second into the run (after the server's start-up) and records for
         // `seconds`; the run lasts two seconds longer.
-        let record = |bench: &mut Bench, run: &mut dyn FnMut(&mut Bench) -> Result<(), String>| {
+        let record = |bench: &mut Bench, run: &mut ProfiledRun| -> Result<(), ProfileError> {
             let mut perf = Command::new("sh")
                 .arg("-c")
                 .arg(format!(
@@ -35,10 +56,10 @@ impl Bench<'_> {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
-                .map_err(|e| format!("cannot run perf: {e}"))?;
+                .map_err(ProfileError::Perf)?;
             let r = run(bench);
             let _ = perf.wait();
-            r
+            Ok(r?)
         };
         let mut run: Box<ProfiledRun> = match case {
             Case::Latency => Box::new(move |b: &mut Bench| {
@@ -81,20 +102,20 @@ impl Bench<'_> {
              # kernel's share is the copy-mode AF_XDP path (skb build, veth, XDP, copy).\n",
             self.args.server_core, self.args.load_core
         );
-        std::fs::write(self.args.out.join(&name), format!("{header}{top}\n"))
-            .map_err(|e| e.to_string())?;
+        let file = self.args.out.join(&name);
+        std::fs::write(&file, format!("{header}{top}\n")).map_err(file_error(&file))?;
         Ok(name)
     }
 }
 
 /// The first `lines` entries of `perf report --no-children --sort <sort>` of `data`.
-fn perf_report_top(data: &Path, sort: &str, lines: usize) -> Result<String, String> {
+fn perf_report_top(data: &Path, sort: &str, lines: usize) -> Result<String, ProfileError> {
     let report = Command::new("perf")
         .args(["report", "--no-children", "--sort", sort])
         .args(["--stdio", "-g", "none", "-i"])
         .arg(data)
         .output()
-        .map_err(|e| format!("perf report: {e}"))?;
+        .map_err(ProfileError::Report)?;
     let text = String::from_utf8_lossy(&report.stdout);
     let top: Vec<&str> = text
         .lines()
@@ -105,10 +126,10 @@ fn perf_report_top(data: &Path, sort: &str, lines: usize) -> Result<String, Stri
 }
 
 /// Profiles the criterion TCP benchmark binary for the per-segment figures.
-fn profile_segment(out: &Path, name: &str) -> Result<String, String> {
+fn profile_segment(out: &Path, name: &str) -> Result<String, ProfileError> {
     let deps = Path::new("target/release/deps");
     let binary = std::fs::read_dir(deps)
-        .map_err(|e| format!("{}: {e}", deps.display()))?
+        .map_err(file_error(deps))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| {
@@ -117,7 +138,7 @@ fn profile_segment(out: &Path, name: &str) -> Result<String, String> {
                 .is_some_and(|n| n.starts_with("tcp-") && !n.contains('.'))
         })
         .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-        .ok_or("no criterion tcp benchmark binary in target/release/deps")?;
+        .ok_or(ProfileError::NoBenchBinary)?;
     let data = std::env::temp_dir().join("xdptcp-bench-segment.perf");
     let status = Command::new("perf")
         .args(["record", "-e", "cpu-clock", "-g", "-o"])
@@ -128,14 +149,15 @@ fn profile_segment(out: &Path, name: &str) -> Result<String, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map_err(|e| format!("perf: {e}"))?;
+        .map_err(ProfileError::Record)?;
     if !status.success() {
-        return Err(format!("perf record of {} failed", binary.display()));
+        return Err(ProfileError::RecordFailed(binary));
     }
     let top = perf_report_top(&data, "sym", 30)?;
     let header = "# perf record -e cpu-clock -g of the criterion TCP benchmarks (bench/tcp.rs,\n\
                   # --profile-time 3); perf report --no-children --sort sym\n";
-    std::fs::write(out.join(name), format!("{header}{top}\n")).map_err(|e| e.to_string())?;
+    let file = out.join(name);
+    std::fs::write(&file, format!("{header}{top}\n")).map_err(file_error(&file))?;
     let _ = std::fs::remove_file(&data);
     Ok(name.to_string())
 }

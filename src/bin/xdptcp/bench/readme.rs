@@ -1,23 +1,35 @@
 //! Rewriting the README's benchmark section.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::common::{file_error, FileError};
+
+const BEGIN: &str = "<!-- bench:begin -->";
+const END: &str = "<!-- bench:end -->";
+
+/// Why the README section could not be replaced.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadmeError {
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("{} has no {} ... {} section", .0.display(), BEGIN, END)]
+    NoSection(PathBuf),
+    #[error("{}: {} comes before {}", .0.display(), END, BEGIN)]
+    EndBeforeBegin(PathBuf),
+}
 
 /// Replaces the text between the README's bench markers.
-pub(super) fn update_readme(path: &Path, section: &str) -> Result<(), String> {
-    const BEGIN: &str = "<!-- bench:begin -->";
-    const END: &str = "<!-- bench:end -->";
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub(super) fn update_readme(path: &Path, section: &str) -> Result<(), ReadmeError> {
+    let text = std::fs::read_to_string(path).map_err(file_error(path))?;
     let (Some(a), Some(b)) = (text.find(BEGIN), text.find(END)) else {
-        return Err(format!(
-            "{} has no {BEGIN} ... {END} section",
-            path.display()
-        ));
+        return Err(ReadmeError::NoSection(path.into()));
     };
     if b < a {
-        return Err(format!("{}: {END} comes before {BEGIN}", path.display()));
+        return Err(ReadmeError::EndBeforeBegin(path.into()));
     }
     let updated = format!("{}{BEGIN}\n{section}{}", &text[..a], &text[b..]);
-    std::fs::write(path, updated).map_err(|e| format!("{}: {e}", path.display()))
+    std::fs::write(path, updated).map_err(file_error(path))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,10 +6,42 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use xdptcp::lab::{PEER_IFACE, STACK_IFACE, STACK_IP};
+use xdptcp::lab::{LabError, PEER_IFACE, STACK_IFACE, STACK_IP};
 
 use super::outputs::{parenthesized, read_summary, sockperf_percentile};
-use super::process::{run_client, Ready, Server, CLIENT_GRACE};
+use super::process::{run_client, ProcessError, Ready, Server, CLIENT_GRACE};
+use crate::common::FileError;
+
+/// Why one run failed.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RunError {
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    #[error(transparent)]
+    Offloads(#[from] LabError),
+    #[error(transparent)]
+    Summary(#[from] FileError),
+    #[error("no percentiles in sockperf's output:\n{0}")]
+    NoPercentiles(String),
+    /// The client's failure, with what the server printed.
+    #[error("{source}\n{server} output:\n{output}")]
+    Server {
+        source: Box<RunError>,
+        server: &'static str,
+        output: String,
+    },
+}
+
+impl RunError {
+    /// For `map_err`: this failure with the output of the `server` (its role) attached.
+    fn with_output(server: &'static str, output: String) -> impl FnOnce(RunError) -> RunError {
+        move |e| RunError::Server {
+            source: Box::new(e),
+            server,
+            output,
+        }
+    }
+}
 use super::{s, Bench, ECHO_PORT, FLOOR_PORT, SOCKPERF_PORT};
 
 /// `--stack kernel`, or the interface xdptcp runs on.
@@ -54,11 +86,9 @@ impl Ends {
 impl Bench<'_> {
     /// Kernel offloads (TSO, GSO, GRO) on the veth pair: on for Linux-to-Linux runs, off
     /// where a kernel talks to xdptcp (AF_XDP frames hold one MTU).
-    pub(super) fn offloads(&mut self, on: bool) -> Result<(), String> {
+    pub(super) fn offloads(&mut self, on: bool) -> Result<(), RunError> {
         if self.offloads_on != Some(on) {
-            self.lab
-                .set_segmentation_offloads(on)
-                .map_err(|e| e.to_string())?;
+            self.lab.set_segmentation_offloads(on)?;
             self.offloads_on = Some(on);
         }
         Ok(())
@@ -71,7 +101,7 @@ impl Bench<'_> {
         kernel: bool,
         app: &str,
         port: u16,
-    ) -> Result<Server, String> {
+    ) -> Result<Server, RunError> {
         let mut args = vec![s("serve")];
         args.extend(stack_args(kernel, STACK_IFACE));
         args.extend([
@@ -103,7 +133,7 @@ impl Bench<'_> {
         extra: &[String],
         seconds: f64,
         hgrm: Option<&Path>,
-    ) -> Result<BTreeMap<String, f64>, String> {
+    ) -> Result<BTreeMap<String, f64>, RunError> {
         let summary = self.work.join("load.summary");
         let _ = std::fs::remove_file(&summary);
         let mut args = vec![s("load")];
@@ -124,7 +154,7 @@ impl Bench<'_> {
         }
         args.extend(extra.iter().cloned());
         self.run_in_peer(&self.exe, &args, seconds)?;
-        read_summary(&summary)
+        Ok(read_summary(&summary)?)
     }
 
     /// Runs a client that works for `seconds` in the peer namespace to completion, killed if
@@ -134,9 +164,9 @@ impl Bench<'_> {
         program: &Path,
         args: &[String],
         seconds: f64,
-    ) -> Result<String, String> {
+    ) -> Result<String, RunError> {
         let limit = Duration::from_secs_f64(seconds) + CLIENT_GRACE;
-        run_client(&self.peer_ns(), program, args, limit)
+        Ok(run_client(&self.peer_ns(), program, args, limit)?)
     }
 
     /// One echo-server run: the server on `kernel` or xdptcp, the load likewise.
@@ -146,7 +176,7 @@ impl Bench<'_> {
         load_args: &[String],
         seconds: f64,
         hgrm: Option<&Path>,
-    ) -> Result<BTreeMap<String, f64>, String> {
+    ) -> Result<BTreeMap<String, f64>, RunError> {
         self.server_run(
             Ends::both(kernel),
             "echo",
@@ -166,12 +196,12 @@ impl Bench<'_> {
         load_args: &[String],
         seconds: f64,
         hgrm: Option<&Path>,
-    ) -> Result<BTreeMap<String, f64>, String> {
+    ) -> Result<BTreeMap<String, f64>, RunError> {
         self.offloads(ends.offloads())?;
         let server = self.start_server(ends.kernel(), app, port)?;
         let result = self.load(ends.kernel(), port, load_args, seconds, hgrm);
         let output = server.stop();
-        result.map_err(|e| format!("{e}\nserver output:\n{output}"))
+        result.map_err(RunError::with_output("server", output))
     }
 
     /// `xdptcp floor <mode>` on the stack side, on the server core and the floor port; ready
@@ -181,7 +211,7 @@ impl Bench<'_> {
         mode: &str,
         marker: &'static str,
         extra: &[String],
-    ) -> Result<Server, String> {
+    ) -> Result<Server, RunError> {
         let mut args = vec![
             s("floor"),
             s(mode),
@@ -193,13 +223,14 @@ impl Bench<'_> {
             FLOOR_PORT.to_string(),
         ];
         args.extend(extra.iter().cloned());
-        Server::start(
+        let server = Server::start(
             &self.stack_ns(),
             &self.exe,
             &args,
             self.log_path("floor.log"),
             Ready::Marker(marker),
-        )
+        )?;
+        Ok(server)
     }
 
     /// `xdptcp floor <mode>` in the peer namespace toward the floor server, on the load
@@ -223,7 +254,7 @@ impl Bench<'_> {
         &mut self,
         seconds: f64,
         hgrm: &Path,
-    ) -> Result<BTreeMap<String, f64>, String> {
+    ) -> Result<BTreeMap<String, f64>, RunError> {
         self.offloads(false)?;
         let server = self.start_floor_server("reflect", "reflecting", &[])?;
         if self.facts.floor_modes.is_none() {
@@ -242,11 +273,11 @@ impl Bench<'_> {
         ]);
         let result = self.run_in_peer(&self.exe, &client, seconds);
         let output = server.stop();
-        result.map_err(|e| format!("{e}\nreflector output:\n{output}"))?;
-        read_summary(&summary)
+        result.map_err(RunError::with_output("reflector", output))?;
+        Ok(read_summary(&summary)?)
     }
 
-    pub(super) fn floor_blast(&mut self, seconds: f64) -> Result<BTreeMap<String, f64>, String> {
+    pub(super) fn floor_blast(&mut self, seconds: f64) -> Result<BTreeMap<String, f64>, RunError> {
         self.offloads(false)?;
         let summary = self.work.join("sink.summary");
         let _ = std::fs::remove_file(&summary);
@@ -258,15 +289,16 @@ impl Bench<'_> {
         let client = self.floor_client("blast", seconds);
         let result = self.run_in_peer(&self.exe, &client, seconds);
         let output = server.stop();
-        result.map_err(|e| format!("{e}\nsink output:\n{output}"))?;
-        read_summary(&summary).map_err(|e| format!("{e}\nsink output:\n{output}"))
+        let attach = |e: RunError| RunError::with_output("sink", output.clone())(e);
+        result.map_err(attach)?;
+        read_summary(&summary).map_err(|e| attach(e.into()))
     }
 
     pub(super) fn sockperf_run(
         &mut self,
         kernel: bool,
         seconds: f64,
-    ) -> Result<(f64, f64), String> {
+    ) -> Result<(f64, f64), RunError> {
         // The client is the kernel's either way: offloads off toward xdptcp, on otherwise.
         self.offloads(kernel)?;
         let server = if kernel {
@@ -308,12 +340,12 @@ impl Bench<'_> {
         ];
         let result = self.run_in_peer(Path::new("taskset"), &client, seconds);
         let output = server.stop();
-        let text = result.map_err(|e| format!("{e}\nserver output:\n{output}"))?;
+        let text = result.map_err(RunError::with_output("server", output))?;
         let p50 = sockperf_percentile(&text, "50.000");
         let p99 = sockperf_percentile(&text, "99.000");
         match (p50, p99) {
             (Some(a), Some(b)) => Ok((a, b)),
-            _ => Err(format!("no percentiles in sockperf's output:\n{text}")),
+            _ => Err(RunError::NoPercentiles(text)),
         }
     }
 }
