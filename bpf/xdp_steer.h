@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Shared between the XDP program (xdp_steer.c) and user space (src/xdp/maps.rs): map names,
- * sizes and value layouts. Change both sides together.
+ * Shared between the XDP program (xdp_steer.c) and user space (src/xdp/program.rs, which
+ * mirrors these constants and structs): map names, sizes and value layouts. Change both
+ * sides together.
  */
 #ifndef XDPTCP_XDP_STEER_H
 #define XDPTCP_XDP_STEER_H

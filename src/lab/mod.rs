@@ -137,7 +137,7 @@ impl Lab {
 
     /// Creates the lab `name` in the given topology.
     pub fn up_with(name: &str, queues: u32, topology: Topology) -> Result<Lab, LabError> {
-        if !crate::xdp::is_root() {
+        if !crate::host::is_root() {
             return Err(LabError::NotRoot);
         }
         if name.is_empty()

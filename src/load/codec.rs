@@ -55,13 +55,18 @@ impl fmt::Display for Workload {
     }
 }
 
+/// A name that is not one of [`Workload::ALL`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown workload {0:?} (echo, sockperf, http, connect, bulk)")]
+pub struct UnknownWorkload(pub String);
+
 impl FromStr for Workload {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Workload, String> {
+    type Err = UnknownWorkload;
+    fn from_str(s: &str) -> Result<Workload, UnknownWorkload> {
         Workload::ALL
             .into_iter()
             .find(|w| w.to_string() == s)
-            .ok_or_else(|| format!("unknown workload {s:?} (echo, sockperf, http, connect, bulk)"))
+            .ok_or_else(|| UnknownWorkload(s.to_string()))
     }
 }
 

@@ -13,7 +13,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
 use super::engine::SlotState;
-use super::{Engine, LoadSpec, Progress, Report, Tally};
+use super::{Engine, LoadError, LoadSpec, Progress, Report, Tally};
 use crate::apps::{Reply, RequestProtocol};
 use crate::time::Instant;
 
@@ -188,7 +188,7 @@ pub fn run(
     threads: usize,
     cores: &[usize],
     mut progress_line: impl FnMut(Duration, &Progress),
-) -> Result<Report, String> {
+) -> Result<Report, LoadError> {
     spec.validate()?;
     let threads = threads.clamp(1, spec.connections);
     let progress = Arc::new(Progress::default());
@@ -224,8 +224,8 @@ pub fn run(
     for h in handles {
         let t = h
             .join()
-            .map_err(|_| "a load thread panicked".to_string())?
-            .map_err(|e| format!("load thread: {e}"))?;
+            .map_err(|_| LoadError::ThreadPanicked)?
+            .map_err(LoadError::Thread)?;
         tally.merge(&t);
     }
     Ok(Report {

@@ -7,17 +7,22 @@
 
 pub mod codec;
 pub mod engine;
+pub mod error;
 pub mod linux;
 pub mod report;
 pub mod xdptcp;
 
-pub use codec::Workload;
+pub use codec::{UnknownWorkload, Workload};
 pub use engine::{Engine, Tally};
+pub use error::{LoadError, SpecError};
 pub use report::Report;
 
 use std::net::SocketAddrV4;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
+
+/// The largest request (or bulk write): 1 MiB.
+pub const MAX_SIZE: usize = 1 << 20;
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,27 +45,27 @@ pub struct LoadSpec {
 }
 
 impl LoadSpec {
-    /// Checks the spec; the message names the bad setting.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the spec; the error names the bad setting.
+    pub fn validate(&self) -> Result<(), SpecError> {
         if self.connections == 0 {
-            return Err("--connections must be at least 1".into());
+            return Err(SpecError::NoConnections);
         }
         if self.depth == 0 {
-            return Err("--depth must be at least 1".into());
+            return Err(SpecError::NoDepth);
         }
-        if self.size == 0 || self.size > 1 << 20 {
-            return Err("--size must be 1 byte to 1 MiB".into());
+        if self.size == 0 || self.size > MAX_SIZE {
+            return Err(SpecError::Size(self.size));
         }
         if let Some(rate) = self.rate {
             if !(rate > 0.0 && rate.is_finite()) {
-                return Err("--rate must be a positive number of requests per second".into());
+                return Err(SpecError::Rate(rate));
             }
             if self.workload == Workload::Bulk {
-                return Err("--rate does not apply to bulk (a one-way stream)".into());
+                return Err(SpecError::RateOnBulk);
             }
         }
         if self.duration.is_zero() {
-            return Err("--duration must be positive".into());
+            return Err(SpecError::NoDuration);
         }
         Ok(())
     }

@@ -235,12 +235,15 @@ fn nines(percentile: f64) -> f64 {
     (1.0 / (1.0 - q)).log10()
 }
 
+/// Why a chart could not be drawn (the SVG backend writes through `std::io`).
+pub type ChartError = DrawingAreaErrorKind<io::Error>;
+
 /// Draws latency by percentile for each `(label, points)` into an SVG file.
 pub fn plot_svg(
     path: &Path,
     title: &str,
     series: &[(String, Vec<(f64, f64)>)],
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     let max_nines = 5.0; // up to 99.999%
     let visible = || {
         series
@@ -253,15 +256,14 @@ pub fn plot_svg(
     let y_max = visible().fold(1.0f64, f64::max) * 1.5;
     let y_min = visible().fold(f64::MAX, f64::min).clamp(0.1, y_max / 10.0) / 1.5;
     let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
         .margin(16)
         .margin_right(40)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(0.0..max_nines, (y_min..y_max).log_scale())
-        .map_err(|e| e.to_string())?;
+        .build_cartesian_2d(0.0..max_nines, (y_min..y_max).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("percentile")
@@ -282,8 +284,7 @@ pub fn plot_svg(
             4 => "99.99%".into(),
             _ => "99.999%".into(),
         })
-        .draw()
-        .map_err(|e| e.to_string())?;
+        .draw()?;
     let colors = [
         RGBColor(0x1f, 0x77, 0xb4),
         RGBColor(0xd6, 0x27, 0x28),
@@ -298,8 +299,7 @@ pub fn plot_svg(
             .filter(|&(x, _)| x <= max_nines)
             .collect();
         chart
-            .draw_series(LineSeries::new(line, color.stroke_width(2)))
-            .map_err(|e| e.to_string())?
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))?
             .label(label.clone())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
@@ -310,9 +310,8 @@ pub fn plot_svg(
         .border_style(BLACK)
         .background_style(WHITE.mix(0.9))
         .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(|e| e.to_string())?;
-    root.present().map_err(|e| e.to_string())?;
+        .draw()?;
+    root.present()?;
     Ok(())
 }
 

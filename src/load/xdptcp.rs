@@ -8,7 +8,7 @@ use std::time::Duration;
 use slotmap::SecondaryMap;
 
 use super::engine::SlotState;
-use super::{Engine, LoadSpec, Progress, Report, Tally};
+use super::{Engine, LoadError, LoadSpec, Progress, Report, Tally};
 use crate::runtime::{Context, Handler, Runtime, RuntimeConfig, StackEvent};
 use crate::stack::{ConnId, StackError};
 use crate::tcp;
@@ -175,7 +175,7 @@ pub fn run(
     config: RuntimeConfig,
     mut progress_line: impl FnMut(Duration, &Progress),
     mut at_end: impl FnMut(&Runtime<()>),
-) -> Result<Report, String> {
+) -> Result<Report, LoadError> {
     spec.validate()?;
     let workers = config.queues as usize;
     let results = Arc::new(Mutex::new(Vec::new()));
@@ -198,8 +198,7 @@ pub fn run(
             reported_finished: false,
             connect_failed: Default::default(),
         }
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let stack = {
         let info = runtime.info();
         format!(
@@ -222,9 +221,12 @@ pub fn run(
     }
     runtime.finish();
     at_end(&runtime);
-    let tallies = results.lock().map_err(|_| "a worker panicked")?.clone();
+    let tallies = results
+        .lock()
+        .map_err(|_| LoadError::WorkerPanicked)?
+        .clone();
     if tallies.len() < workers {
-        return Err("a worker ended before reporting its results".into());
+        return Err(LoadError::WorkerEnded);
     }
     let mut tally = Tally::new();
     for t in &tallies {

@@ -3,24 +3,24 @@
 //! Each loop turn reads the clock once, then: RX batch → stack (parsed in place in the UMEM
 //! frame; new in-order data shown to the handler there) → messages from other threads → due
 //! timers → events to the handler (which reads and writes) → TX frames built in place in the
-//! UMEM → one kick. When a turn finds nothing to do, the idle policy decides whether to spin
+//! UMEM → one kick → the counters copied out, if a reader asked for them (see `stats`).
+//! When a turn finds nothing to do, the idle policy decides whether to spin
 //! or sleep in poll() until the next deadline. A spinning worker does not run whole turns
 //! while idle: it watches the RX ring, its messages and its hand-off inbox (a few loads) and
 //! starts the next turn when one of them has something or a deadline comes.
 
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::handoff::Handoffs;
-use super::{Handler, HandlerHost, IdlePolicy, WorkerStats};
+use super::stats::{StatsSlot, WorkerEndGuard};
+use super::{Handler, HandlerHost, IdlePolicy};
 use crate::stack::Stack;
 use crate::time::Instant;
 use crate::xdp::{self, XskSocket};
 
-/// How often a worker publishes its counters.
-const STATS_INTERVAL: Duration = Duration::from_millis(100);
 /// Longest sleep, so a stop request is seen promptly even without a wake-up.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// A spinning idle worker reads the clock once per this many checks of its inputs (about
@@ -43,127 +43,160 @@ pub(super) struct Worker<H: Handler> {
     pub idle: IdlePolicy,
     pub batch: usize,
     pub core: Option<usize>,
-    pub stats: Arc<Mutex<WorkerStats>>,
+    pub stats: Arc<StatsSlot>,
     pub handoffs: Arc<Handoffs>,
 }
 
+/// What the loop carries from one turn to the next.
+struct LoopState {
+    turns: u64,
+    sleeps: u64,
+    /// The start of the last turn that found work.
+    last_work: Instant,
+    /// Neighbours the kernel is resolving, with when the stack first asked.
+    pending_neighbors: Vec<(Ipv4Addr, Instant)>,
+    next_neighbor_poll: Instant,
+}
+
 impl<H: Handler> Worker<H> {
+    /// Runs the worker until the runtime stops: the handler's start, loop turns and idle
+    /// waits, the handler's stop.
     pub fn run(mut self) {
         if let Some(core) = self.core {
             if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                 log::warn!("worker {}: could not pin to core {core}", self.index);
             }
         }
-        xdp::wait::precise_timers();
-        let mut turns: u64 = 0;
-        let mut sleeps: u64 = 0;
-        let mut pending_neighbors: Vec<(Ipv4Addr, Instant)> = Vec::new();
-        let mut next_neighbor_poll = Instant::ZERO;
+        crate::host::precise_timers();
         let start = Instant::now_monotonic();
-        let mut last_work = start;
-        let mut last_stats = start;
+        let mut state = LoopState {
+            turns: 0,
+            sleeps: 0,
+            last_work: start,
+            pending_neighbors: Vec::new(),
+            next_neighbor_poll: Instant::ZERO,
+        };
+        // Readers waiting for counters learn that there will be no more, also on a panic.
+        let slot = self.stats.clone();
+        let _end = WorkerEndGuard(&slot);
 
         self.host.start(&mut self.stack, start);
-
         while !self.stop.load(Ordering::Relaxed) {
             let now = Instant::now_monotonic();
-            turns += 1;
-            let mut work = self.receive(now);
-
-            for _ in 0..self.batch {
-                let Ok(message) = self.messages.try_recv() else {
-                    break;
-                };
-                work += 1;
-                self.host.message(&mut self.stack, now, message);
-            }
-
-            if self.stack.poll_deadline().is_some_and(|d| d <= now) {
-                self.stack.handle_timeout(now);
-            }
-
-            work += self.host.dispatch(&mut self.stack, now);
-            let app_deadline = self.host.tick(&mut self.stack, now);
-            work += self.host.dispatch(&mut self.stack, now);
-            self.resolve_neighbors(now, &mut pending_neighbors, &mut next_neighbor_poll);
-
-            loop {
-                let stack = &mut self.stack;
-                let sent = self
-                    .socket
-                    .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
-                work += sent;
-                if sent < self.batch {
-                    break;
-                }
-            }
-            self.socket.flush();
-
-            if now.saturating_duration_since(last_stats) >= STATS_INTERVAL {
-                last_stats = now;
-                self.publish_stats(turns, sleeps);
-            }
-
+            let (work, app_deadline) = self.turn(now, &mut state);
             if work > 0 {
-                last_work = now;
-                continue;
-            }
-            // When work comes due without any input: the stack's timers, the handler's
-            // wake-up and the next look-up of pending neighbours.
-            let next_due = [
-                self.stack.poll_deadline(),
-                app_deadline,
-                (!pending_neighbors.is_empty()).then_some(next_neighbor_poll),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let spin_end = match self.idle {
-                IdlePolicy::BusySpin => Some(Instant::from_nanos(u64::MAX)),
-                IdlePolicy::Poll | IdlePolicy::Auto => None,
-                IdlePolicy::Hybrid { spin } => Some(last_work + spin).filter(|end| now < *end),
-            };
-            if let Some(spin_end) = spin_end {
-                if self.socket.rx_needs_wakeup() {
-                    xdp::wait::kick_rx(self.socket.fd());
-                }
-                if !self.socket.tx_starved() {
-                    let until = spin_end.min(last_stats + STATS_INTERVAL);
-                    self.spin_until_ready(next_due.map_or(until, |due| due.min(until)));
-                }
-                continue;
-            }
-            self.socket.reclaim();
-            let timeout = next_due.map_or(MAX_SLEEP, |due| {
-                due.saturating_duration_since(now).min(MAX_SLEEP)
-            });
-            let (messages, handoffs, me) = (&self.messages, &self.handoffs, self.index);
-            let ready = || !messages.is_empty() || handoffs.has_frames(me);
-            match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {
-                Ok(true) => sleeps += 1,
-                Ok(false) => {}
-                Err(e) => {
-                    log::error!("worker {}: poll failed: {e}; stopping", self.index);
-                    self.stop.store(true, Ordering::SeqCst);
-                }
+                state.last_work = now;
+            } else {
+                self.idle(now, app_deadline, &mut state);
             }
         }
+        self.shut_down(&state);
+    }
+
+    /// One loop turn at `now`: received frames, messages, due timers and events through the
+    /// stack and the handler, then frames out and, if asked for, the counters. Returns the
+    /// work done (frames, messages, events) and when the handler wants to run next.
+    fn turn(&mut self, now: Instant, state: &mut LoopState) -> (usize, Option<Instant>) {
+        state.turns += 1;
+        let mut work = self.receive(now);
+        for _ in 0..self.batch {
+            let Ok(message) = self.messages.try_recv() else {
+                break;
+            };
+            work += 1;
+            self.host.message(&mut self.stack, now, message);
+        }
+        if self.stack.poll_deadline().is_some_and(|d| d <= now) {
+            self.stack.handle_timeout(now);
+        }
+        work += self.host.dispatch(&mut self.stack, now);
+        let app_deadline = self.host.tick(&mut self.stack, now);
+        work += self.host.dispatch(&mut self.stack, now);
+        self.resolve_neighbors(
+            now,
+            &mut state.pending_neighbors,
+            &mut state.next_neighbor_poll,
+        );
+        loop {
+            let stack = &mut self.stack;
+            let sent = self
+                .socket
+                .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
+            work += sent;
+            if sent < self.batch {
+                break;
+            }
+        }
+        self.socket.flush();
+        if self.stats.wanted() {
+            self.publish_stats(state.turns, state.sleeps);
+        }
+        (work, app_deadline)
+    }
+
+    /// After a turn that found nothing to do: spins or sleeps, as the idle policy says,
+    /// until input may have come or work comes due.
+    fn idle(&mut self, now: Instant, app_deadline: Option<Instant>, state: &mut LoopState) {
+        // When work comes due without any input: the stack's timers, the handler's
+        // wake-up and the next look-up of pending neighbours.
+        let next_due = [
+            self.stack.poll_deadline(),
+            app_deadline,
+            (!state.pending_neighbors.is_empty()).then_some(state.next_neighbor_poll),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let spin_end = match self.idle {
+            IdlePolicy::BusySpin => Some(Instant::from_nanos(u64::MAX)),
+            IdlePolicy::Poll | IdlePolicy::Auto => None,
+            IdlePolicy::Hybrid { spin } => Some(state.last_work + spin).filter(|end| now < *end),
+        };
+        if let Some(spin_end) = spin_end {
+            if self.socket.rx_needs_wakeup() {
+                xdp::wait::kick_rx(self.socket.fd());
+            }
+            if !self.socket.tx_starved() {
+                self.spin_until_ready(next_due.map_or(spin_end, |due| due.min(spin_end)));
+            }
+            return;
+        }
+        self.socket.reclaim();
+        let timeout = next_due.map_or(MAX_SLEEP, |due| {
+            due.saturating_duration_since(now).min(MAX_SLEEP)
+        });
+        let (messages, handoffs, stats, me) =
+            (&self.messages, &self.handoffs, &self.stats, self.index);
+        let ready = || !messages.is_empty() || handoffs.has_frames(me) || stats.wanted();
+        match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {
+            Ok(true) => state.sleeps += 1,
+            Ok(false) => {}
+            Err(e) => {
+                log::error!("worker {}: poll failed: {e}; stopping", self.index);
+                self.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// The handler's stop, the frames it queued (closes, resets) sent before the socket goes
+    /// away, and the final counters.
+    fn shut_down(&mut self, state: &LoopState) {
         let now = Instant::now_monotonic();
         self.host.stop(&mut self.stack, now);
-        // Send what on_stop queued (closes, resets) before the socket goes away.
         let stack = &mut self.stack;
         self.socket
             .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
         self.socket.flush();
         self.socket.reclaim();
-        self.publish_stats(turns, sleeps);
+        self.publish_stats(state.turns, state.sleeps);
     }
 
     /// The idle wait of a spinning worker: watches only what can bring work — the RX ring,
-    /// messages, frames handed over by other workers, the stop flag — until one of them has
-    /// some or `until` passes. A whole loop turn reads the clock and walks the stack, the
-    /// handler and the TX ring; this loop is a few loads, so a frame that arrives while the
-    /// worker is idle is picked up sooner. The clock is read every `CLOCK_EVERY_SPINS` spins.
+    /// messages, frames handed over by other workers, the stop flag, a request for its
+    /// counters — until one of them has some or `until` passes. A whole loop turn reads the
+    /// clock and walks the stack, the handler and the TX ring; this loop is a few loads, so a
+    /// frame that arrives while the worker is idle is picked up sooner. The clock is read
+    /// every `CLOCK_EVERY_SPINS` spins.
     fn spin_until_ready(&mut self, until: Instant) {
         let me = self.index;
         let mut spins: u32 = 0;
@@ -173,7 +206,9 @@ impl<H: Handler> Worker<H> {
             }
             spins = spins.wrapping_add(1);
             if spins % CLOCK_EVERY_SPINS == 0
-                && (Instant::now_monotonic() >= until || self.stop.load(Ordering::Relaxed))
+                && (Instant::now_monotonic() >= until
+                    || self.stop.load(Ordering::Relaxed)
+                    || self.stats.wanted())
             {
                 return;
             }
@@ -243,9 +278,11 @@ impl<H: Handler> Worker<H> {
         });
     }
 
+    /// Copies the counters into the worker's stats slot, for the readers waiting there.
     fn publish_stats(&mut self, turns: u64, sleeps: u64) {
         self.socket.refresh_kernel_stats();
-        if let Ok(mut s) = self.stats.lock() {
+        let (handed, dropped) = self.handoffs.counters(self.index);
+        self.stats.publish(|s| {
             s.stack = self.stack.stats().clone();
             s.socket = self.socket.stats();
             s.connections = self.stack.connection_count();
@@ -253,9 +290,8 @@ impl<H: Handler> Worker<H> {
             s.loop_turns = turns;
             s.sleeps = sleeps;
             s.handler_panics = self.host.panics();
-            let (handed, dropped) = self.handoffs.counters(self.index);
             s.frames_handed_off = handed;
             s.handoff_drops = dropped;
-        }
+        });
     }
 }

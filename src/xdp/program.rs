@@ -84,16 +84,19 @@ pub enum XdpAttach {
     Generic,
 }
 
+/// A name that is not an [`XdpAttach`] mode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an XDP mode (auto, native, generic)")]
+pub struct UnknownXdpMode(pub String);
+
 impl std::str::FromStr for XdpAttach {
-    type Err = String;
-    fn from_str(text: &str) -> Result<XdpAttach, String> {
+    type Err = UnknownXdpMode;
+    fn from_str(text: &str) -> Result<XdpAttach, UnknownXdpMode> {
         match text {
             "auto" => Ok(XdpAttach::Auto),
             "native" => Ok(XdpAttach::Native),
             "generic" => Ok(XdpAttach::Generic),
-            _ => Err(format!(
-                "{text:?} is not an XDP mode (auto, native, generic)"
-            )),
+            _ => Err(UnknownXdpMode(text.to_string())),
         }
     }
 }
@@ -159,7 +162,7 @@ impl XdpProgram {
         attach: XdpAttach,
         queues: u32,
     ) -> Result<XdpProgram, XdpError> {
-        let ifindex = super::interface_index(iface)?;
+        let ifindex = crate::host::interface_index(iface)?;
         let name = c"xdptcp_steer";
         let opts = bpf::bpf_object_open_opts {
             sz: std::mem::size_of::<bpf::bpf_object_open_opts>() as _,
@@ -393,9 +396,7 @@ fn attach_program(
     let order: &[XdpMode] = match attach {
         XdpAttach::Native => &[XdpMode::Native],
         XdpAttach::Generic => &[XdpMode::Generic],
-        XdpAttach::Auto if queues == 1 && super::driver_name(iface).is_ok_and(|d| d == "veth") => {
-            &[XdpMode::Generic, XdpMode::Native]
-        }
+        XdpAttach::Auto if queues == 1 && is_veth(iface) => &[XdpMode::Generic, XdpMode::Native],
         XdpAttach::Auto => &[XdpMode::Native, XdpMode::Generic],
     };
     let busy = |e: &io::Error| matches!(e.raw_os_error(), Some(libc::EBUSY) | Some(libc::EEXIST));
@@ -418,6 +419,11 @@ fn attach_program(
         mode: mode.to_string(),
         source,
     })
+}
+
+/// True when `iface` is a veth device (see [`crate::host::driver_name`]).
+fn is_veth(iface: &str) -> bool {
+    matches!(crate::host::driver_name(iface), Ok(Some(driver)) if driver == "veth")
 }
 
 impl Drop for XdpProgram {

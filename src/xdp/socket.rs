@@ -16,6 +16,7 @@ use xsk_rs::config::{
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
 use super::XdpError;
+use crate::host::NoSuchInterface;
 
 /// Sizes of one socket's UMEM and rings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,7 +150,7 @@ impl XskSocket {
     /// supports it, copy mode otherwise. The XDP program is never loaded by this call (ours
     /// is, by [`super::XdpProgram`]).
     pub fn open(iface: &str, queue: u32, config: &XskConfig) -> Result<XskSocket, XdpError> {
-        let count = super::rx_queue_count(iface)?;
+        let count = crate::host::rx_queue_count(iface)?;
         if queue >= count {
             return Err(XdpError::QueueOutOfRange {
                 iface: iface.into(),
@@ -202,9 +203,7 @@ impl XskSocket {
             .libxdp_flags(LibxdpFlags::XSK_LIBXDP_FLAGS_INHIBIT_PROG_LOAD)
             .bind_flags(bind)
             .build();
-        let name: Interface = iface
-            .parse()
-            .map_err(|_| XdpError::InterfaceMissing(iface.into()))?;
+        let name: Interface = iface.parse().map_err(|_| NoSuchInterface(iface.into()))?;
         // SAFETY: the UMEM is new and not shared with another socket, so the
         // INHIBIT_PROG_LOAD requirement for shared UMEMs does not arise; it is set anyway.
         let (tx, rx, rings) = unsafe { Socket::new(socket_config, &umem, &name, queue) }

@@ -113,13 +113,6 @@ pub fn sleep(
     Ok(true)
 }
 
-/// Makes this thread's timed sleeps end on time: the default timer slack of 50 µs would
-/// otherwise be added to every timeout.
-pub fn precise_timers() {
-    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the calling thread.
-    let _ = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
-}
-
 /// Asks the kernel to process the socket's RX side now (for drivers that set the fill
 /// ring's need-wakeup flag): a non-blocking `recvfrom` with no buffer.
 pub fn kick_rx(socket_fd: RawFd) {

@@ -1,6 +1,8 @@
-//! Options and helpers shared by the commands that run the datapath.
+//! Options, helpers and errors shared by the commands.
 
+use std::io;
 use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +10,33 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use xdptcp::runtime::{IdlePolicy, Runtime, RuntimeConfig};
 use xdptcp::xdp::XdpAttach;
+
+/// A command's own setup failed: its options, or the Ctrl-C handler.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("--iface is required for the xdptcp stack")]
+    NoInterface,
+    #[error("core {core} does not exist (this machine has {available})")]
+    NoSuchCore { core: usize, available: usize },
+    #[error("cannot install the Ctrl-C handler: {0}")]
+    StopHandler(#[from] ctrlc::Error),
+}
+
+/// Reading or writing the file at `path` failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct FileError {
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+/// For `map_err`: an I/O error on `path` as a [`FileError`].
+pub fn file_error(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
+    move |source| FileError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 pub enum Idle {
@@ -55,20 +84,15 @@ pub struct DatapathArgs {
 }
 
 impl DatapathArgs {
-    pub fn runtime_config(&self) -> Result<RuntimeConfig, String> {
-        let iface = self
-            .iface
-            .as_deref()
-            .ok_or("--iface is required for the xdptcp stack")?;
+    pub fn runtime_config(&self) -> Result<RuntimeConfig, SetupError> {
+        let iface = self.iface.as_deref().ok_or(SetupError::NoInterface)?;
         let mut config = RuntimeConfig::new(iface);
         config.ipv4 = self.ip;
         config.queues = self.queues;
         config.cores = self.cores.clone();
         let available = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
-        if let Some(&bad) = self.cores.iter().find(|&&c| c >= available) {
-            return Err(format!(
-                "core {bad} does not exist (this machine has {available})"
-            ));
+        if let Some(&core) = self.cores.iter().find(|&&c| c >= available) {
+            return Err(SetupError::NoSuchCore { core, available });
         }
         config.idle = match self.idle {
             Idle::Auto => IdlePolicy::Auto,
@@ -86,14 +110,13 @@ impl DatapathArgs {
 }
 
 /// Ctrl-C and SIGTERM set `stop`; the flag returned says whether that happened.
-pub fn install_stop_handler(stop: Arc<AtomicBool>) -> Result<Arc<AtomicBool>, String> {
+pub fn install_stop_handler(stop: Arc<AtomicBool>) -> Result<Arc<AtomicBool>, SetupError> {
     let interrupted = Arc::new(AtomicBool::new(false));
     let flag = interrupted.clone();
     ctrlc::set_handler(move || {
         flag.store(true, Ordering::SeqCst);
         stop.store(true, Ordering::SeqCst);
-    })
-    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    })?;
     Ok(interrupted)
 }
 

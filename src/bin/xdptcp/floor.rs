@@ -15,13 +15,45 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use hdrhistogram::Histogram;
+use hdrhistogram::{CreationError, Histogram};
+use xdptcp::host::{self, NoSuchInterface};
 use xdptcp::wire::tcp::fill_checksum;
 use xdptcp::wire::{EtherType, EthernetRepr, Ipv4Repr, MacAddr, SeqNum, TcpFlags, TcpRepr};
-use xdptcp::xdp::{self, XdpAttach, XdpProgram, XskConfig, XskSocket};
+use xdptcp::xdp::{XdpAttach, XdpError, XdpProgram, XskConfig, XskSocket};
 use xdptcp::Instant;
 
-use crate::common::install_stop_handler;
+use crate::common::{file_error, install_stop_handler, FileError, SetupError};
+
+/// Why `xdptcp floor` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FloorError {
+    #[error(transparent)]
+    Interface(#[from] NoSuchInterface),
+    #[error("reading {what} from the kernel failed: {source}")]
+    Host {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{0} has no IPv4 address")]
+    NoAddress(String),
+    #[error("cannot resolve the MAC address of {0}")]
+    Unresolved(Ipv4Addr),
+    #[error(transparent)]
+    Xdp(#[from] XdpError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("the latency histogram: {0}")]
+    Histogram(#[from] CreationError),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("no frame came back")]
+    NoFrameBack,
+}
+
+/// `result`, its error naming `what` was being read from the kernel.
+fn reading<T>(what: &'static str, result: std::io::Result<T>) -> Result<T, FloorError> {
+    result.map_err(|source| FloorError::Host { what, source })
+}
 
 #[derive(Args)]
 pub struct FloorArgs {
@@ -101,25 +133,21 @@ struct Endpoint {
     ip: Ipv4Addr,
 }
 
-fn open(common: &Common, port: u16) -> Result<Endpoint, String> {
+fn open(common: &Common, port: u16) -> Result<Endpoint, FloorError> {
     if let Some(id) = common.core {
         core_affinity::set_for_current(core_affinity::CoreId { id });
     }
-    xdp::wait::precise_timers();
+    xdptcp::host::precise_timers();
     let iface = &common.iface;
-    let ifindex = xdp::interface_index(iface).map_err(|e| e.to_string())?;
-    let (ip, _) = xdptcp::host::interface_ipv4(ifindex)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{iface} has no IPv4 address"))?;
-    let mac = xdptcp::host::interface_mac(iface).map_err(|e| e.to_string())?;
-    let program =
-        XdpProgram::load_and_attach(iface, ip, common.xdp_mode, 1).map_err(|e| e.to_string())?;
-    let socket = XskSocket::open(iface, 0, &XskConfig::default()).map_err(|e| e.to_string())?;
-    program
-        .set_socket(0, socket.fd())
-        .map_err(|e| e.to_string())?;
-    program.set_port(port, true).map_err(|e| e.to_string())?;
-    program.enable(ip).map_err(|e| e.to_string())?;
+    let ifindex = host::interface_index(iface)?;
+    let (ip, _) = reading("the interface address", host::interface_ipv4(ifindex))?
+        .ok_or_else(|| FloorError::NoAddress(iface.clone()))?;
+    let mac = reading("the interface MAC address", host::interface_mac(iface))?;
+    let program = XdpProgram::load_and_attach(iface, ip, common.xdp_mode, 1)?;
+    let socket = XskSocket::open(iface, 0, &XskConfig::default())?;
+    program.set_socket(0, socket.fd())?;
+    program.set_port(port, true)?;
+    program.enable(ip)?;
     Ok(Endpoint {
         program,
         socket,
@@ -129,18 +157,18 @@ fn open(common: &Common, port: u16) -> Result<Endpoint, String> {
 }
 
 /// The MAC address of the next hop toward `target`, from the kernel (resolving if needed).
-fn next_hop_mac(iface: &str, target: Ipv4Addr) -> Result<MacAddr, String> {
-    let ifindex = xdp::interface_index(iface).map_err(|e| e.to_string())?;
-    let route = xdptcp::host::route_to(target).map_err(|e| e.to_string())?;
+fn next_hop_mac(iface: &str, target: Ipv4Addr) -> Result<MacAddr, FloorError> {
+    let ifindex = host::interface_index(iface)?;
+    let route = reading("the route to the target", host::route_to(target))?;
     let hop = route.gateway.unwrap_or(target);
     for _ in 0..300 {
-        if let Ok(Some(mac)) = xdptcp::host::neighbor(ifindex, hop) {
+        if let Ok(Some(mac)) = host::neighbor(ifindex, hop) {
             return Ok(mac);
         }
-        let _ = xdptcp::host::solicit_neighbor(hop);
+        let _ = host::solicit_neighbor(hop);
         std::thread::sleep(Duration::from_millis(10));
     }
-    Err(format!("cannot resolve the MAC address of {hop}"))
+    Err(FloorError::Unresolved(hop))
 }
 
 /// Builds a TCP-shaped frame of `payload` bytes into `buf`; returns its length.
@@ -213,7 +241,7 @@ fn open_server(
     common: &Common,
     port: u16,
     doing: &str,
-) -> Result<(Endpoint, Arc<AtomicBool>), String> {
+) -> Result<(Endpoint, Arc<AtomicBool>), FloorError> {
     let ep = open(common, port)?;
     let stop = Arc::new(AtomicBool::new(false));
     let _ = install_stop_handler(stop.clone())?;
@@ -226,7 +254,7 @@ fn open_server(
     Ok((ep, stop))
 }
 
-fn reflect(common: &Common, port: u16) -> Result<(), String> {
+fn reflect(common: &Common, port: u16) -> Result<(), FloorError> {
     let (mut ep, stop) = open_server(common, port, "reflecting")?;
     // Frames are copied out of the RX ring into reusable scratch slots (copy mode gives
     // every RX frame its own UMEM frame anyway), addresses swapped, and sent back.
@@ -263,7 +291,7 @@ fn reflect(common: &Common, port: u16) -> Result<(), String> {
     Ok(())
 }
 
-fn sink(common: &Common, port: u16, summary: Option<&std::path::Path>) -> Result<(), String> {
+fn sink(common: &Common, port: u16, summary: Option<&std::path::Path>) -> Result<(), FloorError> {
     let (mut ep, stop) = open_server(common, port, "sinking")?;
     let (mut frames, mut bytes) = (0u64, 0u64);
     let (mut first, mut last) = (None, Instant::ZERO);
@@ -298,7 +326,7 @@ fn sink(common: &Common, port: u16, summary: Option<&std::path::Path>) -> Result
         let text = format!(
             "frames {frames}\nbytes {bytes}\nseconds {secs:.6}\ngbit_per_second {gbit:.4}\nmframes_per_second {mframes:.4}\n"
         );
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, text).map_err(file_error(path))?;
     }
     Ok(())
 }
@@ -310,15 +338,14 @@ fn ping(
     duration: f64,
     summary: Option<&std::path::Path>,
     hgrm: Option<&std::path::Path>,
-) -> Result<(), String> {
+) -> Result<(), FloorError> {
     let size = size.max(8);
     let dst_mac = next_hop_mac(&common.iface, *target.ip())?;
     let mut ep = open(common, CLIENT_PORT)?;
     let mut template = vec![0u8; 2048];
     let len = build_frame(&mut template, &ep, dst_mac, target, size);
     template.truncate(len);
-    let mut hist =
-        Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).map_err(|e| e.to_string())?;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)?;
     let end = Instant::now_monotonic() + Duration::from_secs_f64(duration);
     let mut lost = 0u64;
     while Instant::now_monotonic() < end {
@@ -371,23 +398,23 @@ fn ping(
             us(0.999),
             hist.max() as f64 / 1e3
         );
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, text).map_err(file_error(path))?;
     }
     if let Some(path) = hgrm {
-        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = std::fs::File::create(path).map_err(file_error(path))?;
         xdptcp::load::report::write_hgrm(&hist, std::io::BufWriter::new(file))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(file_error(path))?;
     }
     if hist.is_empty() {
-        return Err("no frame came back".into());
+        return Err(FloorError::NoFrameBack);
     }
     Ok(())
 }
 
-fn blast(common: &Common, target: SocketAddrV4, duration: f64) -> Result<(), String> {
+fn blast(common: &Common, target: SocketAddrV4, duration: f64) -> Result<(), FloorError> {
     let dst_mac = next_hop_mac(&common.iface, *target.ip())?;
     let mut ep = open(common, CLIENT_PORT)?;
-    let mtu = xdptcp::host::interface_mtu(&common.iface).map_err(|e| e.to_string())?;
+    let mtu = reading("the interface MTU", host::interface_mtu(&common.iface))?;
     let mut template = vec![0u8; 9216 + 14];
     let len = build_frame(&mut template, &ep, dst_mac, target, usize::from(mtu) - 40);
     template.truncate(len);
@@ -408,7 +435,7 @@ fn blast(common: &Common, target: SocketAddrV4, duration: f64) -> Result<(), Str
     Ok(())
 }
 
-pub fn run(args: &FloorArgs) -> Result<(), String> {
+pub fn run(args: &FloorArgs) -> Result<(), FloorError> {
     match &args.mode {
         Mode::Reflect { common, port } => reflect(common, *port),
         Mode::Sink {

@@ -1,7 +1,16 @@
 //! `xdptcp lab up|down`: the namespace lab (see `xdptcp::lab`).
 
 use clap::{Args, Subcommand};
-use xdptcp::lab::{Lab, Topology};
+use xdptcp::lab::{Lab, LabError, Topology};
+
+/// Why `xdptcp lab` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LabCommandError {
+    #[error("the lab needs root (network namespaces and veth)")]
+    NotRoot,
+    #[error(transparent)]
+    Lab(#[from] LabError),
+}
 
 #[derive(Args)]
 pub struct LabArgs {
@@ -31,7 +40,7 @@ enum LabAction {
     },
 }
 
-pub fn run(args: &LabArgs) -> Result<(), String> {
+pub fn run(args: &LabArgs) -> Result<(), LabCommandError> {
     match &args.action {
         LabAction::Up {
             name,
@@ -43,16 +52,16 @@ pub fn run(args: &LabArgs) -> Result<(), String> {
             } else {
                 Topology::Routed
             };
-            let lab = Lab::up_with(name, *queues, topology).map_err(|e| e.to_string())?;
+            let lab = Lab::up_with(name, *queues, topology)?;
             println!("{}", lab.describe());
             lab.keep();
             Ok(())
         }
         LabAction::Down { name } => {
-            if !xdptcp::xdp::is_root() {
-                return Err("the lab needs root (network namespaces and veth)".into());
+            if !xdptcp::host::is_root() {
+                return Err(LabCommandError::NotRoot);
             }
-            Lab::down(name).map_err(|e| e.to_string())?;
+            Lab::down(name)?;
             println!("lab {name} removed");
             Ok(())
         }

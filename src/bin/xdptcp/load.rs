@@ -2,14 +2,37 @@
 
 use std::io::Write;
 use std::net::SocketAddrV4;
+use std::num::TryFromIntError;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Args;
-use xdptcp::load::{self, report, LoadSpec, Progress, Report, Workload};
+use xdptcp::load::report::ChartError;
+use xdptcp::load::{self, report, LoadError, LoadSpec, Progress, Report, SpecError, Workload};
 
-use crate::common::{DatapathArgs, StackKind};
+use crate::common::{file_error, DatapathArgs, FileError, SetupError, StackKind};
+
+/// Why `xdptcp load` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadCommandError {
+    #[error("--{option} must be a positive number of seconds")]
+    Seconds { option: &'static str },
+    #[error("--size is too large")]
+    Size(#[from] TryFromIntError),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error("drawing {}: {source}", path.display())]
+    Chart { path: PathBuf, source: ChartError },
+    #[error("no request was answered")]
+    NoAnswer,
+}
 
 #[derive(Args)]
 pub struct LoadArgs {
@@ -63,17 +86,17 @@ pub struct LoadArgs {
     stats: bool,
 }
 
-pub fn run(args: &LoadArgs) -> Result<(), String> {
-    let seconds = |s: f64, name: &str| {
+pub fn run(args: &LoadArgs) -> Result<(), LoadCommandError> {
+    let seconds = |s: f64, option: &'static str| {
         if s.is_finite() && s > 0.0 {
             Ok(Duration::from_secs_f64(s))
         } else {
-            Err(format!("--{name} must be a positive number of seconds"))
+            Err(LoadCommandError::Seconds { option })
         }
     };
     let spec = LoadSpec {
         workload: args.workload,
-        size: usize::try_from(args.size).map_err(|_| "--size is too large")?,
+        size: usize::try_from(args.size)?,
         connections: args.connections,
         depth: args.depth,
         rate: args.rate,
@@ -117,20 +140,25 @@ pub fn run(args: &LoadArgs) -> Result<(), String> {
     }
     print!("{}", report.to_text());
     if let Some(path) = &args.hgrm {
-        let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = std::fs::File::create(path).map_err(file_error(path))?;
         report
             .write_hgrm(std::io::BufWriter::new(file))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(file_error(path))?;
     }
     if let Some(path) = &args.summary {
-        std::fs::write(path, report.summary()).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(path, report.summary()).map_err(file_error(path))?;
     }
     if let Some(path) = &args.plot {
         let series = vec![(report.stack.clone(), report.curve())];
-        report::plot_svg(path, &report.title(), &series)?;
+        report::plot_svg(path, &report.title(), &series).map_err(|source| {
+            LoadCommandError::Chart {
+                path: path.clone(),
+                source,
+            }
+        })?;
     }
     if report.tally.answered == 0 && args.workload != Workload::Bulk {
-        return Err("no request was answered".into());
+        return Err(LoadCommandError::NoAnswer);
     }
     Ok(())
 }

@@ -48,29 +48,65 @@ enum Command {
     Sim(sim::SimArgs),
 }
 
+/// Why a command failed: printed as one line, `xdptcp: <why>`, with exit status 1.
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    #[error(transparent)]
+    Bench(#[from] bench::BenchError),
+    #[error(transparent)]
+    Floor(#[from] floor::FloorError),
+    #[error(transparent)]
+    Lab(#[from] lab::LabCommandError),
+    #[error(transparent)]
+    Load(#[from] load::LoadCommandError),
+    #[error(transparent)]
+    Nc(#[from] nc::NcError),
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
+    #[error(transparent)]
+    Sim(#[from] sim::SimError),
+}
+
+/// Runs the command the arguments name.
+fn run(command: Command) -> Result<(), CommandError> {
+    match command {
+        Command::Bench(args) => bench::run(&args)?,
+        Command::Floor(args) => floor::run(&args)?,
+        Command::Lab(args) => lab::run(&args)?,
+        Command::Load(args) => load::run(&args)?,
+        Command::Nc(args) => nc::run(&args)?,
+        Command::Plot(args) => plot::run(&args)?,
+        Command::Serve(args) => serve::run(&args)?,
+        Command::Sim(args) => sim::run(&args)?,
+    }
+    Ok(())
+}
+
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    let cli = Cli::parse();
+    // `sim --trace` shows the TCP core's state changes beside the frames.
+    let filter = match &cli.command {
+        Command::Sim(args) if args.traces() => "info,xdptcp::tcp=trace",
+        _ => "info",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(filter))
         .format_target(false)
         .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Bench(args) => bench::run(&args),
-        Command::Floor(args) => floor::run(&args),
-        Command::Lab(args) => lab::run(&args),
-        Command::Load(args) => load::run(&args),
-        Command::Nc(args) => nc::run(&args),
-        Command::Plot(args) => plot::run(&args),
-        Command::Serve(args) => serve::run(&args),
-        Command::Sim(args) => sim::run(&args),
-    };
-    if let Err(message) = result {
-        eprintln!("xdptcp: {message}");
+    if let Err(why) = run(cli.command) {
+        eprintln!("xdptcp: {why}");
         std::process::exit(1);
     }
 }
 
+/// A command-line value that is not a byte count.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a byte count (examples: 1500, 64K, 4M, 1G)")]
+pub struct NotAByteCount(String);
+
 /// Parses a byte count with an optional K, M or G suffix (powers of 1024).
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, NotAByteCount> {
     let text = text.trim();
     let (digits, multiplier) = match text.char_indices().last() {
         Some((i, 'k' | 'K')) => (&text[..i], 1u64 << 10),
@@ -82,7 +118,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(multiplier))
-        .ok_or_else(|| format!("{text:?} is not a byte count (examples: 1500, 64K, 4M, 1G)"))
+        .ok_or_else(|| NotAByteCount(text.to_string()))
 }
 
 #[cfg(test)]

@@ -14,11 +14,48 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use xdptcp::runtime::{Context, Handler, Runtime, Sender};
-use xdptcp::stack::{ConnId, StackEvent};
-use xdptcp::tcp::State;
+use xdptcp::runtime::{Context, Handler, Runtime, RuntimeError, Sender};
+use xdptcp::stack::{ConnId, StackError, StackEvent};
+use xdptcp::tcp::{self, State};
 
-use crate::common::{install_stop_handler, DatapathArgs};
+use crate::common::{install_stop_handler, DatapathArgs, SetupError};
+
+/// Why `xdptcp nc` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NcError {
+    #[error("with -l give only --port, not a host and port")]
+    ListenWithHost,
+    #[error("give HOST PORT to connect to, or -l --port P to listen")]
+    NoHost,
+    #[error("nc -l accepts on one queue: use --queues 1")]
+    ListenOnQueues,
+    #[error("-l needs --port")]
+    ListenWithoutPort,
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("no worker")]
+    NoWorker,
+    #[error("the output thread panicked")]
+    OutputThreadPanicked,
+    #[error("writing standard output: {0}")]
+    Stdout(#[source] std::io::Error),
+    #[error("interrupted")]
+    Interrupted,
+    #[error("standard output closed")]
+    StdoutClosed,
+    #[error("connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddrV4,
+        source: StackError,
+    },
+    #[error("connection to {peer}: {source}")]
+    Connection {
+        peer: String,
+        source: tcp::ConnectionError,
+    },
+}
 
 const CHUNK: usize = 64 * 1024;
 
@@ -50,7 +87,7 @@ enum Message {
 /// How the run ended, for the exit status.
 #[derive(Default)]
 struct Outcome {
-    error: Option<String>,
+    error: Option<NcError>,
 }
 
 struct Nc {
@@ -66,7 +103,7 @@ struct Nc {
 }
 
 impl Nc {
-    fn fail(&mut self, ctx: &mut Context<'_>, why: String) {
+    fn fail(&mut self, ctx: &mut Context<'_>, why: NcError) {
         if let Ok(mut o) = self.outcome.lock() {
             o.error.get_or_insert(why);
         }
@@ -109,7 +146,7 @@ impl Nc {
                 Ok(n) => {
                     chunk.truncate(n);
                     if stdout.send(chunk).is_err() {
-                        self.fail(ctx, "standard output closed".into());
+                        self.fail(ctx, NcError::StdoutClosed);
                         return;
                     }
                 }
@@ -139,7 +176,7 @@ impl Handler for Nc {
         if let Some(addr) = self.connect_to {
             match ctx.connect(addr) {
                 Ok(conn) => self.conn = Some(conn),
-                Err(e) => self.fail(ctx, format!("connect to {addr}: {e}")),
+                Err(source) => self.fail(ctx, NcError::Connect { addr, source }),
             }
         }
     }
@@ -162,9 +199,9 @@ impl Handler for Nc {
                 if Some(conn) != self.conn {
                     return;
                 }
-                if let Some(e) = error {
+                if let Some(source) = error {
                     let peer = ctx.peer(conn).map(|p| p.to_string()).unwrap_or_default();
-                    self.fail(ctx, format!("connection to {peer}: {e}"));
+                    self.fail(ctx, NcError::Connection { peer, source });
                     return;
                 }
                 self.drain_output(ctx);
@@ -225,21 +262,19 @@ fn spawn_stdout_writer(
     })
 }
 
-pub fn run(args: &NcArgs) -> Result<(), String> {
+pub fn run(args: &NcArgs) -> Result<(), NcError> {
     let connect_to = match (args.listen, args.host, args.remote_port) {
         (true, None, None) => None,
-        (true, _, _) => return Err("with -l give only --port, not a host and port".into()),
+        (true, _, _) => return Err(NcError::ListenWithHost),
         (false, Some(host), Some(port)) => Some(SocketAddrV4::new(host, port)),
-        (false, _, _) => {
-            return Err("give HOST PORT to connect to, or -l --port P to listen".into())
-        }
+        (false, _, _) => return Err(NcError::NoHost),
     };
     let mut config = args.datapath.runtime_config()?;
     if args.listen {
         if config.queues != 1 {
-            return Err("nc -l accepts on one queue: use --queues 1".into());
+            return Err(NcError::ListenOnQueues);
         }
-        config.listen = vec![args.port.ok_or("-l needs --port")?];
+        config.listen = vec![args.port.ok_or(NcError::ListenWithoutPort)?];
     }
     let (out_tx, out_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
@@ -257,9 +292,8 @@ pub fn run(args: &NcArgs) -> Result<(), String> {
         reading_paused: false,
         stdout: stdout_sender.take(),
         outcome: handler_outcome.clone(),
-    })
-    .map_err(|e| e.to_string())?;
-    let sender = runtime.sender(0).ok_or("no worker")?;
+    })?;
+    let sender = runtime.sender(0).ok_or(NcError::NoWorker)?;
     let writer = spawn_stdout_writer(out_rx, sender.clone());
     spawn_stdin_reader(sender);
     let interrupted = install_stop_handler(runtime.stop_flag())?;
@@ -269,14 +303,14 @@ pub fn run(args: &NcArgs) -> Result<(), String> {
         crate::common::print_stats(&runtime);
     }
     drop(runtime);
-    let written = writer.join().map_err(|_| "the output thread panicked")?;
-    if let Err(e) = written {
-        return Err(format!("writing standard output: {e}"));
-    }
+    writer
+        .join()
+        .map_err(|_| NcError::OutputThreadPanicked)?
+        .map_err(NcError::Stdout)?;
     if interrupted.load(Ordering::SeqCst) {
-        return Err("interrupted".into());
+        return Err(NcError::Interrupted);
     }
-    match outcome.lock().ok().and_then(|o| o.error.clone()) {
+    match outcome.lock().ok().and_then(|mut o| o.error.take()) {
         Some(e) => Err(e),
         None => Ok(()),
     }

@@ -3,7 +3,18 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use xdptcp::load::report;
+use xdptcp::load::report::{self, ChartError};
+
+use crate::common::{file_error, FileError};
+
+/// Why `xdptcp plot` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error(transparent)]
+    Read(#[from] FileError),
+    #[error("drawing {}: {source}", path.display())]
+    Chart { path: PathBuf, source: ChartError },
+}
 
 #[derive(Args)]
 pub struct PlotArgs {
@@ -18,17 +29,20 @@ pub struct PlotArgs {
     inputs: Vec<String>,
 }
 
-pub fn run(args: &PlotArgs) -> Result<(), String> {
+pub fn run(args: &PlotArgs) -> Result<(), PlotError> {
     let mut series = Vec::new();
     for input in &args.inputs {
         let (path, label) = match input.split_once('=') {
             Some((p, l)) => (PathBuf::from(p), l.to_string()),
             None => (PathBuf::from(input), input.clone()),
         };
-        let points = report::read_hgrm(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let points = report::read_hgrm(&path).map_err(file_error(&path))?;
         series.push((label, points));
     }
-    report::plot_svg(&args.out, &args.title, &series)?;
+    report::plot_svg(&args.out, &args.title, &series).map_err(|source| PlotError::Chart {
+        path: args.out.clone(),
+        source,
+    })?;
     println!("wrote {}", args.out.display());
     Ok(())
 }

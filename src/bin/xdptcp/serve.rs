@@ -1,13 +1,31 @@
 //! `xdptcp serve`: a server application on the stack.
 
+use std::num::TryFromIntError;
 use std::sync::atomic::Ordering;
 
 use clap::{Args, ValueEnum};
 use xdptcp::apps::{Discard, Echo, Http, Sockperf};
-use xdptcp::runtime::{Runtime, RuntimeConfig};
+use xdptcp::runtime::{Runtime, RuntimeConfig, RuntimeError};
 
-use crate::common::{install_stop_handler, DatapathArgs, StackKind};
+use crate::common::{install_stop_handler, DatapathArgs, SetupError, StackKind};
 use xdptcp::apps::{DiscardProtocol, EchoProtocol, RequestProtocol, SockperfProtocol};
+
+/// Why `xdptcp serve` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("--http-body is too large")]
+    HttpBody(#[from] TryFromIntError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("kernel server on port {port}: {source}")]
+    KernelServer { port: u16, source: std::io::Error },
+    #[error("the server stopped unexpectedly")]
+    KernelServerStopped,
+    #[error("a worker stopped unexpectedly")]
+    WorkerStopped,
+}
 
 #[derive(Copy, Clone, Debug, ValueEnum)]
 enum App {
@@ -40,7 +58,7 @@ pub struct ServeArgs {
     stack: StackKind,
 }
 
-fn serve_kernel<P: RequestProtocol>(args: &ServeArgs, protocol: P) -> Result<(), String> {
+fn serve_kernel<P: RequestProtocol>(args: &ServeArgs, protocol: P) -> Result<(), ServeError> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let served = std::sync::Arc::new(std::sync::Mutex::new(0u64));
     let interrupted = install_stop_handler(stop.clone())?;
@@ -55,18 +73,21 @@ fn serve_kernel<P: RequestProtocol>(args: &ServeArgs, protocol: P) -> Result<(),
         stop,
         served.clone(),
     )
-    .map_err(|e| format!("kernel server on port {}: {e}", args.port))?;
+    .map_err(|source| ServeError::KernelServer {
+        port: args.port,
+        source,
+    })?;
     let count = served.lock().map(|n| *n).unwrap_or(0);
     println!("xdptcp: stopped after {count} connection(s)");
     if !interrupted.load(Ordering::SeqCst) {
-        return Err("the server stopped unexpectedly".into());
+        return Err(ServeError::KernelServerStopped);
     }
     Ok(())
 }
 
-pub fn run(args: &ServeArgs) -> Result<(), String> {
+pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     if args.stack == StackKind::Kernel {
-        let body = usize::try_from(args.http_body).map_err(|_| "--http-body is too large")?;
+        let body = usize::try_from(args.http_body)?;
         return match args.app {
             App::Echo => serve_kernel(args, EchoProtocol),
             App::Discard => serve_kernel(args, DiscardProtocol),
@@ -80,12 +101,11 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
         App::Echo => Runtime::start(config, |_| Echo::default()),
         App::Discard => Runtime::start(config, |_| Discard::default()),
         App::Http => {
-            let body = usize::try_from(args.http_body).map_err(|_| "--http-body is too large")?;
+            let body = usize::try_from(args.http_body)?;
             Runtime::start(config, move |_| Http::with_body_len(body))
         }
         App::Sockperf => Runtime::start(config, |_| Sockperf::sockperf()),
-    }
-    .map_err(|e| e.to_string())?;
+    }?;
     let info = runtime.info().clone();
     println!(
         "xdptcp: serving {:?} on {}:{} via {} ({} queue(s), XDP {}, AF_XDP {} mode, idle {}); Ctrl-C stops",
@@ -106,7 +126,7 @@ pub fn run(args: &ServeArgs) -> Result<(), String> {
     drop(runtime);
     println!("xdptcp: stopped; XDP program detached from {}", info.iface);
     if !stopped_by_request {
-        return Err("a worker stopped unexpectedly".into());
+        return Err(ServeError::WorkerStopped);
     }
     Ok(())
 }

@@ -6,6 +6,28 @@ use clap::Args;
 use xdptcp::sim::transfer::{run_transfer, TransferSpec};
 use xdptcp::sim::LinkConfig;
 
+/// Why `xdptcp sim` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{option} {value} is not a probability (0 to 1)")]
+    NotAProbability { option: &'static str, value: f64 },
+    #[error("--loss 1 loses every frame; nothing could ever arrive")]
+    LosesEverything,
+    /// The simulated transfer did not complete (`run_transfer` says why, as text).
+    #[error("{0}")]
+    Transfer(String),
+    #[error("{0} bytes arrived corrupted")]
+    Corrupted(u64),
+}
+
+impl SimArgs {
+    /// True with `--trace`: the frames, and each connection's state changes (logged at
+    /// `trace` level by the TCP core), are printed.
+    pub fn traces(&self) -> bool {
+        self.trace
+    }
+}
+
 #[derive(Args)]
 pub struct SimArgs {
     /// Seed of every random choice; the same seed replays the same run.
@@ -35,24 +57,24 @@ pub struct SimArgs {
     /// Probability one byte of a frame is changed.
     #[arg(long, default_value_t = 0.001)]
     corrupt: f64,
-    /// Print every frame delivered.
+    /// Print every frame delivered, and every connection state change.
     #[arg(long)]
     trace: bool,
 }
 
-pub fn run(args: &SimArgs) -> Result<(), String> {
-    for (name, p) in [
+pub fn run(args: &SimArgs) -> Result<(), SimError> {
+    for (option, value) in [
         ("--loss", args.loss),
         ("--reorder", args.reorder),
         ("--duplicate", args.duplicate),
         ("--corrupt", args.corrupt),
     ] {
-        if !(0.0..=1.0).contains(&p) {
-            return Err(format!("{name} {p} is not a probability (0 to 1)"));
+        if !(0.0..=1.0).contains(&value) {
+            return Err(SimError::NotAProbability { option, value });
         }
     }
     if args.loss >= 1.0 {
-        return Err("--loss 1 loses every frame; nothing could ever arrive".into());
+        return Err(SimError::LosesEverything);
     }
     let spec = TransferSpec {
         seed: args.seed,
@@ -71,7 +93,7 @@ pub fn run(args: &SimArgs) -> Result<(), String> {
         time_limit: Duration::from_secs(24 * 3600),
         trace: args.trace,
     };
-    let r = run_transfer(&spec)?;
+    let r = run_transfer(&spec).map_err(SimError::Transfer)?;
     let secs = r.virtual_time.as_secs_f64();
     println!(
         "transfer: {} bytes up, {} bytes down, {} mismatched, done (both ends CLOSED and freed) after {:.3} s virtual",
@@ -96,7 +118,7 @@ pub fn run(args: &SimArgs) -> Result<(), String> {
         );
     }
     if r.mismatches > 0 {
-        return Err(format!("{} bytes arrived corrupted", r.mismatches));
+        return Err(SimError::Corrupted(r.mismatches));
     }
     Ok(())
 }

@@ -1,0 +1,293 @@
+//! The steps of [`super::Runtime::start`] after the configuration is checked: the host's
+//! facts read (interface, address, MAC, MTU, routes, driver, the kernel's listening ports),
+//! the XDP program attached and one AF_XDP socket opened per queue, the workers spawned.
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::handoff::Handoffs;
+use super::stats::StatsSlot;
+use super::worker::Worker;
+use super::{
+    Handler, HandlerHost, IdlePolicy, RuntimeConfig, RuntimeError, Sender, WorkerHandle,
+    WorkerStats,
+};
+use crate::host;
+use crate::stack::{Route, Stack, StackConfig, StackError};
+use crate::tcp::IsnGenerator;
+use crate::wire::MacAddr;
+use crate::xdp::wait::Waker;
+use crate::xdp::{BindMode, XdpError, XdpProgram, XskSocket};
+
+/// Messages a worker's queue holds before [`Sender::send`] blocks.
+const MESSAGE_QUEUE: usize = 1024;
+
+/// What the kernel says about the interface, read once at start.
+pub(super) struct HostFacts {
+    pub ifindex: u32,
+    pub ipv4: Ipv4Addr,
+    pub prefix_len: u8,
+    pub mac: MacAddr,
+    pub mtu: u16,
+    /// The kernel's routes through the interface.
+    pub routes: Vec<Route>,
+    /// The default route's next hop.
+    pub gateway: Option<Ipv4Addr>,
+    /// The driver's name, if the kernel names one (see [`host::driver_name`]).
+    pub driver: Option<String>,
+}
+
+/// `result`, its error naming `what` was being read from the kernel.
+fn reading<T>(what: &'static str, result: io::Result<T>) -> Result<T, RuntimeError> {
+    result.map_err(|source| RuntimeError::Host { what, source })
+}
+
+impl HostFacts {
+    /// Reads the facts about `config.iface` and checks the configuration against them: the
+    /// interface has the queues to serve, and no kernel socket listens on a port to serve.
+    pub fn read(config: &RuntimeConfig) -> Result<HostFacts, RuntimeError> {
+        let ifindex = host::interface_index(&config.iface)?;
+        check_queues(config)?;
+        let (ipv4, prefix_len) = match config.ipv4 {
+            Some(ip) => (ip, 32),
+            None => reading("the interface address", host::interface_ipv4(ifindex))?.ok_or_else(
+                || RuntimeError::NoAddress {
+                    iface: config.iface.clone(),
+                },
+            )?,
+        };
+        check_kernel_ports(&config.listen)?;
+        let mac = reading(
+            "the interface MAC address",
+            host::interface_mac(&config.iface),
+        )?;
+        let mtu = reading("the interface MTU", host::interface_mtu(&config.iface))?;
+        let routes = reading("the routing table", host::routes(ifindex))?;
+        Ok(HostFacts {
+            ifindex,
+            ipv4,
+            prefix_len,
+            mac,
+            mtu,
+            gateway: routes.iter().find(|r| r.len == 0).and_then(|r| r.gateway),
+            routes,
+            driver: host::driver_name(&config.iface).ok().flatten(),
+        })
+    }
+
+    /// A local kernel sending over veth leaves TCP checksums unfinished (see
+    /// [`StackConfig::accept_partial_checksum`]).
+    fn accept_partial_checksum(&self) -> bool {
+        self.driver.as_deref() == Some("veth")
+    }
+}
+
+/// The interface has the receive queues the configuration serves.
+fn check_queues(config: &RuntimeConfig) -> Result<(), RuntimeError> {
+    let count = host::rx_queue_count(&config.iface)?;
+    if config.queues > count {
+        return Err(XdpError::QueueOutOfRange {
+            iface: config.iface.clone(),
+            queue: config.queues - 1,
+            count,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// No kernel socket listens on a port the stack is to serve: its traffic would be steered
+/// away from it.
+fn check_kernel_ports(listen: &[u16]) -> Result<(), RuntimeError> {
+    let kernel = reading(
+        "the kernel's listening sockets",
+        host::kernel_listening_ports(),
+    )?;
+    match listen.iter().find(|port| kernel.contains(port)) {
+        Some(&port) => Err(RuntimeError::PortInUseByKernel { port }),
+        None => Ok(()),
+    }
+}
+
+/// The XDP program attached to the interface and one AF_XDP socket per queue in its
+/// XSKMAP, with the stack's ports (listening and ephemeral) marked as ours. Nothing is
+/// steered until the program is enabled.
+pub(super) struct Datapath {
+    pub program: XdpProgram,
+    pub sockets: Vec<XskSocket>,
+}
+
+impl Datapath {
+    pub fn open(config: &RuntimeConfig, facts: &HostFacts) -> Result<Datapath, XdpError> {
+        let iface = &config.iface;
+        let program =
+            XdpProgram::load_and_attach(iface, facts.ipv4, config.xdp_attach, config.queues)?;
+        log::info!(
+            "XDP program attached to {iface} (driver {}) in {} mode",
+            facts.driver.as_deref().unwrap_or("unknown"),
+            program.mode()
+        );
+        let sockets = (0..config.queues)
+            .map(|queue| {
+                let socket = XskSocket::open(iface, queue, &config.xsk)?;
+                program.set_socket(queue, socket.fd())?;
+                Ok(socket)
+            })
+            .collect::<Result<Vec<_>, XdpError>>()?;
+        let datapath = Datapath { program, sockets };
+        match datapath.bind_mode() {
+            BindMode::ZeroCopy => log::info!("AF_XDP sockets in zero-copy mode"),
+            BindMode::Copy if config.xsk.zero_copy => log::info!(
+                "AF_XDP sockets in copy mode: the {iface} driver does not support zero-copy"
+            ),
+            BindMode::Copy => log::info!("AF_XDP sockets in copy mode (zero-copy not requested)"),
+        }
+        for port in config
+            .listen
+            .iter()
+            .copied()
+            .chain(config.ephemeral_ports.clone())
+        {
+            datapath.program.set_port(port, true)?;
+        }
+        Ok(datapath)
+    }
+
+    /// How the sockets are bound (all alike: the driver decides).
+    pub fn bind_mode(&self) -> BindMode {
+        self.sockets[0].mode()
+    }
+}
+
+/// What the workers of one runtime share, from which each worker is built.
+pub(super) struct Workers<'a> {
+    config: &'a RuntimeConfig,
+    facts: &'a HostFacts,
+    isn: IsnGenerator,
+    seed: u64,
+    /// Each worker's share of the ephemeral ports.
+    ports_per_worker: u32,
+    /// The idle policy the workers run (`Auto` resolved for this machine).
+    pub idle: IdlePolicy,
+    stop: Arc<AtomicBool>,
+    wakers: Vec<Arc<Waker>>,
+    handoffs: Arc<Handoffs>,
+}
+
+impl<'a> Workers<'a> {
+    pub fn new(
+        config: &'a RuntimeConfig,
+        facts: &'a HostFacts,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Workers<'a>, RuntimeError> {
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed)?;
+        let cores = core_affinity::get_core_ids().map_or(1, |c| c.len());
+        let idle = config.idle.resolve(config.queues as usize, cores);
+        log::info!(
+            "{} worker(s) on {cores} core(s): idle policy {idle}",
+            config.queues
+        );
+        let wakers = (0..config.queues as usize)
+            .map(|worker| {
+                let waker = Waker::new().map_err(|source| RuntimeError::Worker {
+                    worker,
+                    step: "eventfd",
+                    source,
+                })?;
+                Ok(Arc::new(waker))
+            })
+            .collect::<Result<Vec<_>, RuntimeError>>()?;
+        let ports_per_worker = config.ephemeral_span() / config.queues;
+        let handoffs = Handoffs::new(&wakers, *config.ephemeral_ports.start(), ports_per_worker);
+        Ok(Workers {
+            config,
+            facts,
+            isn: IsnGenerator::with_key(host::isn_secret()),
+            seed: u64::from_ne_bytes(seed),
+            ports_per_worker,
+            idle,
+            stop,
+            wakers,
+            handoffs: Arc::new(handoffs),
+        })
+    }
+
+    /// Worker `index`'s stack: the host's facts, its share of the ephemeral ports, the
+    /// configuration's listeners. ARP stays with the kernel (see [`crate::host`]).
+    fn stack(&self, index: usize) -> Result<Stack, StackError> {
+        let (config, facts) = (self.config, self.facts);
+        let first =
+            u32::from(*config.ephemeral_ports.start()) + self.ports_per_worker * index as u32;
+        let last = first + self.ports_per_worker - 1;
+        let mut stack_config = StackConfig::new(facts.mac, facts.ipv4, facts.prefix_len);
+        stack_config.gateway = facts.gateway;
+        stack_config.routes = facts.routes.clone();
+        stack_config.mtu = facts.mtu;
+        stack_config.arp = false;
+        stack_config.accept_partial_checksum = facts.accept_partial_checksum();
+        stack_config.max_connections = config.max_connections_per_worker;
+        stack_config.ephemeral_ports = first as u16..=last as u16;
+        stack_config.tcp = config.tcp.clone();
+        let mut stack = Stack::new(stack_config, self.isn.clone(), self.seed ^ index as u64)?;
+        for &port in &config.listen {
+            stack.listen(port, config.backlog)?;
+        }
+        Ok(stack)
+    }
+
+    /// Starts worker `index` on `socket`, with the handler `make_handler(index)` builds.
+    pub fn spawn<H: Handler>(
+        &self,
+        index: usize,
+        socket: XskSocket,
+        make_handler: &mut impl FnMut(usize) -> H,
+    ) -> Result<WorkerHandle<H::Message>, RuntimeError> {
+        let stack = self.stack(index).map_err(|source| RuntimeError::Stack {
+            worker: index,
+            source,
+        })?;
+        let cores = &self.config.cores;
+        let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
+        let stats = Arc::new(StatsSlot::new(WorkerStats {
+            queue: index as u32,
+            core,
+            ..WorkerStats::default()
+        }));
+        let waker = self.wakers[index].clone();
+        let (sender, messages) = crossbeam::channel::bounded(MESSAGE_QUEUE);
+        let worker = Worker {
+            index,
+            ifindex: self.facts.ifindex,
+            socket,
+            stack,
+            host: HandlerHost::new(make_handler(index), index, self.stop.clone()),
+            messages,
+            waker: waker.clone(),
+            stop: self.stop.clone(),
+            idle: self.idle,
+            batch: self.config.batch,
+            core,
+            stats: stats.clone(),
+            handoffs: self.handoffs.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("xdptcp-q{index}"))
+            .spawn(move || worker.run())
+            .map_err(|source| RuntimeError::Worker {
+                worker: index,
+                step: "thread",
+                source,
+            })?;
+        Ok(WorkerHandle {
+            thread: Some(thread),
+            sender: Sender {
+                channel: sender,
+                waker,
+            },
+            stats,
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! A worker's counters and how they reach other threads.
+//!
+//! The counters live on the worker's thread, in its stack and socket. A worker copies them
+//! into its [`StatsSlot`] when a reader asks (it checks the slot once per loop turn, and a
+//! reader wakes it if it sleeps) and once more when it ends. A reader therefore always gets
+//! counters taken after it asked: while the runtime runs they count everything up to that
+//! moment, and after a worker ended they are its final ones.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crate::stack::StackStats;
+use crate::xdp::SocketStats;
+
+/// A worker's counters.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerStats {
+    pub queue: u32,
+    pub core: Option<usize>,
+    pub stack: StackStats,
+    pub socket: SocketStats,
+    pub connections: usize,
+    pub tx_frames_in_flight: usize,
+    pub loop_turns: u64,
+    pub sleeps: u64,
+    pub handler_panics: u64,
+    /// Frames that arrived on this queue for a connection of another worker, handed over.
+    pub frames_handed_off: u64,
+    /// Frames that could not be handed over (the owner's queue was full).
+    pub handoff_drops: u64,
+}
+
+/// What a worker last published.
+struct Published {
+    stats: WorkerStats,
+    /// How many times the worker published.
+    count: u64,
+    /// The worker has ended: `stats` are final.
+    ended: bool,
+}
+
+/// Where one worker publishes its counters and readers ask for them.
+pub(super) struct StatsSlot {
+    published: Mutex<Published>,
+    changed: Condvar,
+    /// A reader waits for the next publication.
+    wanted: AtomicBool,
+}
+
+/// A reader's request: satisfied by the first publication after it.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct StatsRequest {
+    count: u64,
+}
+
+impl StatsSlot {
+    pub fn new(initial: WorkerStats) -> StatsSlot {
+        StatsSlot {
+            published: Mutex::new(Published {
+                stats: initial,
+                count: 0,
+                ended: false,
+            }),
+            changed: Condvar::new(),
+            wanted: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Published> {
+        // A publication cannot panic half-way (it copies counters), so a poisoned lock still
+        // holds whole counters.
+        self.published.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Worker side: true when a reader waits for fresh counters.
+    pub fn wanted(&self) -> bool {
+        // SeqCst pairs with the reader's store and the worker's "sleeping" flag (see
+        // `xdp::wait`): a worker that announced its sleep and then sees no request is woken.
+        self.wanted.load(Ordering::SeqCst)
+    }
+
+    /// Worker side: replaces the published counters with what `fill` writes.
+    pub fn publish(&self, fill: impl FnOnce(&mut WorkerStats)) {
+        let mut published = self.lock();
+        fill(&mut published.stats);
+        published.count += 1;
+        self.wanted.store(false, Ordering::SeqCst);
+        drop(published);
+        self.changed.notify_all();
+    }
+
+    /// Worker side: the worker has ended; what it published last is final.
+    pub fn end(&self) {
+        self.lock().ended = true;
+        self.changed.notify_all();
+    }
+
+    /// True once the worker has ended.
+    pub fn ended(&self) -> bool {
+        self.lock().ended
+    }
+
+    /// Reader side: asks the worker for fresh counters. Wake the worker after this, then
+    /// collect them with [`StatsSlot::answer`].
+    pub fn request(&self) -> StatsRequest {
+        let published = self.lock();
+        self.wanted.store(true, Ordering::SeqCst);
+        StatsRequest {
+            count: published.count,
+        }
+    }
+
+    /// Reader side: the first counters published after `request` — at once if the worker
+    /// has ended (they are final). A worker that does not answer by `deadline` (a handler
+    /// that blocks its loop) gives its latest counters.
+    pub fn answer(&self, request: StatsRequest, deadline: Instant) -> WorkerStats {
+        let patience = deadline.saturating_duration_since(Instant::now());
+        let (published, _) = self
+            .changed
+            .wait_timeout_while(self.lock(), patience, |p| {
+                p.count <= request.count && !p.ended
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        published.stats.clone()
+    }
+
+    /// Blocks until the worker has ended.
+    pub fn wait_ended(&self) {
+        let _ended = self
+            .changed
+            .wait_while(self.lock(), |p| !p.ended)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// Marks the slot's worker as ended when dropped: at the end of the worker's run, also if
+/// it unwinds.
+pub(super) struct WorkerEndGuard<'a>(pub &'a StatsSlot);
+
+impl Drop for WorkerEndGuard<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// A stand-in worker: counts `turns`, publishes when asked, ends after `turns`.
+    fn worker(slot: Arc<StatsSlot>, turns: u64) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            let _ends = WorkerEndGuard(&slot);
+            for turn in 1..=turns {
+                if slot.wanted() {
+                    slot.publish(|s| s.loop_turns = turn);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            slot.publish(|s| s.loop_turns = turns);
+        })
+    }
+
+    #[test]
+    fn a_request_is_answered_by_a_publication_after_it() {
+        let slot = Arc::new(StatsSlot::new(WorkerStats::default()));
+        let thread = worker(slot.clone(), 200);
+        std::thread::sleep(Duration::from_millis(20));
+        let request = slot.request();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let first = slot.answer(request, deadline).loop_turns;
+        assert!(first > 0, "the answer counts the turns before the request");
+        std::thread::sleep(Duration::from_millis(20));
+        let later = slot.answer(slot.request(), deadline).loop_turns;
+        assert!(later > first, "{later} turns after {first}");
+        assert!(!slot.ended());
+        thread.join().unwrap();
+        assert!(slot.ended());
+    }
+
+    #[test]
+    fn after_the_worker_ended_its_last_counters_come_at_once() {
+        let slot = Arc::new(StatsSlot::new(WorkerStats::default()));
+        worker(slot.clone(), 5).join().unwrap();
+        slot.wait_ended();
+        let asked = Instant::now();
+        let last = slot.answer(slot.request(), asked + Duration::from_secs(10));
+        assert_eq!(last.loop_turns, 5);
+        assert!(asked.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_worker_that_does_not_answer_gives_its_latest_counters_at_the_deadline() {
+        let slot = StatsSlot::new(WorkerStats {
+            queue: 3,
+            ..WorkerStats::default()
+        });
+        let asked = Instant::now();
+        let latest = slot.answer(slot.request(), asked + Duration::from_millis(50));
+        assert_eq!(latest.queue, 3);
+        assert!(asked.elapsed() >= Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_worker_that_unwinds_still_ends_its_slot() {
+        let slot = Arc::new(StatsSlot::new(WorkerStats::default()));
+        let s = slot.clone();
+        let result = std::thread::spawn(move || {
+            let _ends = WorkerEndGuard(&s);
+            panic!("worker failure");
+        })
+        .join();
+        assert!(result.is_err());
+        assert!(slot.ended());
+    }
+}
