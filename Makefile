@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: help demo deps build test lint unit-test bench micro soak clean
+.PHONY: help demo deps build test lint unit-test bench micro instructions soak clean
 
 help:
 	@echo "make demo   xdptcp vs the Linux kernel: echo servers under the same load, reports, ratio, chart"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench  xdptcp vs Linux TCP vs the bare AF_XDP floor, 5 reps each (~12 min, root);"
 	@echo "            table and charts in bench/results/ and the README"
 	@echo "make micro  criterion benchmarks only (frame parse, checksum, TCP cost per segment)"
+	@echo "make instructions  instructions per TCP operation (callgrind); CHECKOUTS=\"/tmp/base .\" compares"
 	@echo "make soak   the lossy-network property test over 20,000 more seeds"
 	@echo "make build  release build"
 
@@ -48,6 +49,11 @@ test: lint unit-test
 # lab of their own; `xdptcp bench --help` lists the knobs (--reps, --only, ...).
 micro: deps
 	$(CARGO) bench --bench wire --bench tcp -- --warm-up-time 1 --measurement-time 3
+
+# Instructions per operation of the TCP micro-benchmark cases, counted with callgrind
+# (repeatable where timings are not); CHECKOUTS lists checkouts to compare side by side.
+instructions: deps
+	./bench/instructions.sh $(CHECKOUTS)
 
 bench: micro
 	$(CARGO) build --release --bin xdptcp

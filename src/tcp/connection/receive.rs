@@ -135,6 +135,7 @@ fn window_field(
 impl Connection {
     /// The seventh step (RFC 9293 §3.10.7.4): places in-window text — already trimmed to
     /// start at or after RCV.NXT and end inside the window — and says how soon to ACK.
+    #[inline]
     pub(super) fn receive_text(&mut self, start: SeqNum, text: &[u8]) -> AckUrgency {
         if self.rcv.fin_received || self.rcv.peer_fin.is_some_and(|fin| start >= fin) {
             return AckUrgency::None; // nothing can follow the peer's FIN

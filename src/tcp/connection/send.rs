@@ -71,11 +71,8 @@ impl SendSequence {
     /// Sequence number of the first byte in the send buffer.
     #[inline]
     pub fn data_start(&self) -> SeqNum {
-        if self.syn_acked {
-            self.una
-        } else {
-            self.iss + 1u32
-        }
+        // Before our SYN is acknowledged SND.UNA is the ISS and data starts one after it.
+        self.una + u32::from(!self.syn_acked)
     }
 
     /// One past the last byte queued; our FIN's sequence number once queued.
