@@ -32,7 +32,7 @@ impl Connection {
     /// The decision of RFC 1122 §4.2.3.4 for the next segment of new data, at most `room`
     /// bytes of payload. With `override_timeout` (the persist timer fired) a small segment
     /// may fill what window there is.
-    #[inline]
+    #[inline(always)]
     pub(super) fn new_data(&self, room: usize, override_timeout: bool) -> NewData {
         let end = self.snd.data_end();
         if self.snd.nxt >= end && self.snd.fin != FinState::Queued {
