@@ -19,11 +19,11 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
-use slotmap::{Key, SlotMap};
+use slotmap::SlotMap;
 
 use crate::flow::{FlowKey, FlowTable};
 use crate::tcp::buffer::BufferPool;
-use crate::tcp::{self, Connection, IsnGenerator, SeqNum};
+use crate::tcp::{self, Connection, IsnGenerator};
 use crate::time::Instant;
 use crate::wire::{
     arp, ethernet, ipv4, tcp as tcpw, ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame,
@@ -908,7 +908,6 @@ impl Stack {
         if slot.visible && !slot.released {
             return;
         }
-        let key = slot.key;
         if slot.half_open {
             if let Some(port) = slot.listen_port {
                 if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
@@ -916,7 +915,6 @@ impl Stack {
                 }
             }
         }
-        let _ = key;
         self.free(id);
     }
 
@@ -1176,15 +1174,5 @@ impl Stack {
             }
         }
         None
-    }
-
-    /// The sequence number a stack would choose for a connection (exposed for tests).
-    pub fn isn_for(&self, now: Instant, key: &FlowKey) -> SeqNum {
-        self.isn.isn(now, key.local(), key.remote())
-    }
-
-    /// True when `id` still exists.
-    pub fn contains(&self, id: ConnId) -> bool {
-        !id.is_null() && self.conns.contains_key(id)
     }
 }
