@@ -1,0 +1,100 @@
+//! A connection's life in the stack: inserted with its 4-tuple, queued for transmit and
+//! events after every change, and freed once nobody needs it any more.
+
+use super::{ConnId, ConnSlot, Stack, StackError};
+use crate::flow::FlowKey;
+use crate::tcp::{self, Connection};
+
+impl Stack {
+    pub(super) fn insert(
+        &mut self,
+        key: FlowKey,
+        conn: Connection,
+        listen_port: Option<u16>,
+        visible: bool,
+    ) -> Result<ConnId, StackError> {
+        let id = self.conns.insert(ConnSlot {
+            conn,
+            key,
+            listen_port,
+            half_open: listen_port.is_some(),
+            visible,
+            released: false,
+            in_tx_queue: false,
+            in_event_queue: false,
+            parked: false,
+            scheduled: None,
+        });
+        if self.flows.insert(key, id).is_err() {
+            self.conns.remove(id);
+            return Err(StackError::TooManyConnections(self.config.max_connections));
+        }
+        Ok(id)
+    }
+
+    /// Queues `id` for transmit and refreshes its events, listener count and timer.
+    pub(super) fn after_change(&mut self, id: ConnId) {
+        let Some(slot) = self.conns.get_mut(id) else {
+            return;
+        };
+        if !slot.in_tx_queue {
+            slot.in_tx_queue = true;
+            self.tx_queue.push_back(id);
+        }
+        self.refresh(id);
+    }
+
+    /// Picks up new events, the end of a half-open period and a new earliest deadline.
+    pub(super) fn refresh(&mut self, id: ConnId) {
+        let Some(slot) = self.conns.get_mut(id) else {
+            return;
+        };
+        if slot.conn.has_events() && !slot.in_event_queue {
+            slot.in_event_queue = true;
+            self.event_queue.push_back(id);
+        }
+        if slot.half_open && slot.conn.state() != tcp::State::SynReceived {
+            slot.half_open = false;
+            if let Some(port) = slot.listen_port {
+                if slot.conn.state().is_synchronized() {
+                    self.stats.connections_accepted += 1;
+                }
+                self.end_half_open(port);
+            }
+        }
+        self.schedule(id);
+    }
+
+    /// Frees a connection nobody needs any more: CLOSED (or back in LISTEN after a reset of
+    /// a passive open) with nothing unread or unsent, and either released by the application
+    /// or never shown to it. Queues may still name it: their handles are generational, so a
+    /// stale one is skipped.
+    pub(super) fn maybe_free(&mut self, id: ConnId) {
+        let Some(slot) = self.conns.get(id) else {
+            return;
+        };
+        let done = match slot.conn.state() {
+            tcp::State::Closed => slot.conn.is_finished(),
+            tcp::State::Listen => slot.listen_port.is_some(),
+            _ => false,
+        };
+        if !done {
+            return;
+        }
+        if slot.visible && !slot.released {
+            return;
+        }
+        if let (true, Some(port)) = (slot.half_open, slot.listen_port) {
+            self.end_half_open(port);
+        }
+        self.free(id);
+    }
+
+    /// Removes a connection now, whatever its state.
+    pub(super) fn free(&mut self, id: ConnId) {
+        if let Some(slot) = self.conns.remove(id) {
+            self.flows.remove(&slot.key);
+            self.stats.connections_freed += 1;
+        }
+    }
+}
