@@ -23,7 +23,7 @@ impl Stack {
             in_tx_queue: false,
             in_event_queue: false,
             parked: false,
-            scheduled: None,
+            timer: None,
         });
         if self.flows.insert(key, id).is_err() {
             self.conns.remove(id);
@@ -92,6 +92,7 @@ impl Stack {
 
     /// Removes a connection now, whatever its state.
     pub(super) fn free(&mut self, id: ConnId) {
+        self.cancel_timer(id);
         if let Some(slot) = self.conns.remove(id) {
             self.flows.remove(&slot.key);
             self.stats.connections_freed += 1;

@@ -28,6 +28,7 @@ mod neighbor;
 mod receive;
 mod route;
 mod stats;
+mod timer_wheel;
 mod timers;
 mod transmit;
 
@@ -37,9 +38,9 @@ pub use event::{DirectData, StackEvent};
 pub use neighbor::NeighborCache;
 pub use route::Route;
 pub use stats::StackStats;
+pub use timer_wheel::{TimerId, TimerWheel};
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -74,8 +75,8 @@ struct ConnSlot {
     in_event_queue: bool,
     /// Waiting for its next hop to be resolved.
     parked: bool,
-    /// Earliest deadline pushed on the timer heap for it.
-    scheduled: Option<Instant>,
+    /// Its entry in the timer wheel.
+    timer: Option<timers::ArmedTimer>,
 }
 
 /// Idle send and receive buffers each stack keeps for reuse (memory held: this many times
@@ -97,7 +98,9 @@ pub struct Stack {
     arp_out: VecDeque<(MacAddr, ArpRepr)>,
     tx_queue: VecDeque<ConnId>,
     event_queue: VecDeque<ConnId>,
-    timers: BinaryHeap<Reverse<(Instant, ConnId)>>,
+    timers: TimerWheel<ConnId>,
+    /// Connections whose timers fired, reused by every `handle_timeout`.
+    expired_timers: Vec<ConnId>,
     /// Connections with output waiting for ARP, retried every [`arp::ARP_RETRY`].
     parked: Vec<ConnId>,
     arp_retry_at: Option<Instant>,
@@ -146,7 +149,8 @@ impl Stack {
             arp_out: VecDeque::new(),
             tx_queue: VecDeque::new(),
             event_queue: VecDeque::new(),
-            timers: BinaryHeap::new(),
+            timers: TimerWheel::new(),
+            expired_timers: Vec::new(),
             parked: Vec::new(),
             arp_retry_at: None,
             neighbor_requests: VecDeque::new(),

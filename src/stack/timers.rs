@@ -1,18 +1,29 @@
-//! The stack's timers: the earliest deadline of each connection, and ARP retries.
+//! The stack's timers: one entry per connection in a [`TimerWheel`] at the connection's
+//! earliest deadline, moved only when that deadline changes; and the ARP retry.
 
-use std::cmp::Reverse;
-
-use super::{ConnId, Stack};
+use super::{ConnId, Stack, TimerId};
 use crate::time::Instant;
 
 /// Consecutive retransmission timeouts after which a connection's next hop is asked again.
 const NEIGHBOR_SUSPECT_TIMEOUTS: u8 = 2;
 
+/// A connection's entry in the timer wheel and the deadline it is scheduled for.
+#[derive(Copy, Clone, Debug)]
+pub(super) struct ArmedTimer {
+    id: TimerId,
+    deadline: Instant,
+}
+
 impl Stack {
-    /// When [`Stack::handle_timeout`] must run next. May be early (a stale entry), never late.
+    /// Entries in the timer wheel: at most one per connection.
+    pub fn scheduled_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// When [`Stack::handle_timeout`] must run next. May be early (the earliest timer was
+    /// moved or cancelled since), never late.
     pub fn poll_deadline(&self) -> Option<Instant> {
-        let conn_timer = self.timers.peek().map(|Reverse((at, _))| *at);
-        match (conn_timer, self.arp_retry_at) {
+        match (self.timers.next_wakeup(), self.arp_retry_at) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -23,18 +34,13 @@ impl Stack {
         if self.arp_retry_at.is_some_and(|at| at <= now) {
             self.unpark_all();
         }
-        while let Some(&Reverse((at, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
+        let mut expired = std::mem::take(&mut self.expired_timers);
+        self.timers.poll(now, &mut expired);
+        for id in expired.drain(..) {
             let Some(slot) = self.conns.get_mut(id) else {
                 continue;
             };
-            if slot.scheduled != Some(at) {
-                continue; // stale entry; a current one exists
-            }
-            slot.scheduled = None;
+            slot.timer = None;
             if slot.conn.poll_deadline().is_some_and(|d| d <= now) {
                 slot.conn.handle_timeout(now);
                 if slot.conn.consecutive_timeouts() >= NEIGHBOR_SUSPECT_TIMEOUTS {
@@ -44,18 +50,41 @@ impl Stack {
             }
             self.after_change(id);
         }
+        self.expired_timers = expired;
     }
 
-    /// Brings the timer of `id` in line with the connection's earliest deadline.
+    /// Brings the timer of `id` in line with the connection's earliest deadline; the wheel
+    /// is touched only when that deadline changed.
     pub(super) fn schedule(&mut self, id: ConnId) {
         let Some(slot) = self.conns.get_mut(id) else {
             return;
         };
-        if let Some(deadline) = slot.conn.poll_deadline() {
-            if slot.scheduled.is_none_or(|s| deadline < s) {
-                slot.scheduled = Some(deadline);
-                self.timers.push(Reverse((deadline, id)));
+        slot.timer = match (slot.timer, slot.conn.poll_deadline()) {
+            (Some(armed), Some(deadline)) if armed.deadline == deadline => return,
+            (None, None) => return,
+            (Some(armed), Some(deadline)) => {
+                let moved = self.timers.reschedule(armed.id, deadline);
+                debug_assert!(moved, "the wheel lost the timer of {id:?}");
+                Some(ArmedTimer {
+                    id: armed.id,
+                    deadline,
+                })
             }
+            (None, Some(deadline)) => Some(ArmedTimer {
+                id: self.timers.insert(deadline, id),
+                deadline,
+            }),
+            (Some(armed), None) => {
+                self.timers.cancel(armed.id);
+                None
+            }
+        };
+    }
+
+    /// Removes the timer of `id`, which is being freed.
+    pub(super) fn cancel_timer(&mut self, id: ConnId) {
+        if let Some(armed) = self.conns.get_mut(id).and_then(|slot| slot.timer.take()) {
+            self.timers.cancel(armed.id);
         }
     }
 }

@@ -1,0 +1,148 @@
+//! A connection's life in the stack, run in the simulator between two stacks:
+//!
+//! - the timer structure holds at most one entry per connection, however many timers fired
+//!   (with keepalive on, every delayed ACK or retransmission timeout used to leave a two-hour
+//!   entry behind).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use xdptcp::sim::{Network, NodeId};
+use xdptcp::stack::{ConnId, StackEvent};
+use xdptcp::tcp::{self, Keepalive, State};
+use xdptcp::Instant;
+
+const PORT: u16 = 80;
+const CLIENT_PORT: u16 = 40_000;
+
+/// A client node (10.0.0.1) and a server node (10.0.0.2) listening on [`PORT`], both with
+/// the TCP settings `tcp`.
+struct Pair {
+    net: Network,
+    client: NodeId,
+    server: NodeId,
+}
+
+impl Pair {
+    fn new(tcp: tcp::Config) -> Pair {
+        let mut net = Network::new(1);
+        let mut client = Network::node_config(1);
+        client.tcp = tcp.clone();
+        let mut server = Network::node_config(2);
+        server.tcp = tcp;
+        let client = net.add_node(client).unwrap();
+        let server = net.add_node(server).unwrap();
+        net.stack(server).listen(PORT, 16).unwrap();
+        Pair {
+            net,
+            client,
+            server,
+        }
+    }
+
+    fn server_addr() -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), PORT)
+    }
+
+    /// Steps until `done` or one virtual minute has passed; panics if `done` never holds.
+    #[track_caller]
+    fn run_until(&mut self, what: &str, done: impl FnMut(&mut Network) -> bool) {
+        let limit = self.net.now() + Duration::from_secs(60);
+        assert!(self.net.run_until(limit, done), "never: {what}");
+    }
+
+    /// Lets `d` of virtual time pass, running whatever falls due.
+    fn idle(&mut self, d: Duration) {
+        let until = self.net.now() + d;
+        self.net.run_until(until, |_| false);
+    }
+
+    /// Steps until `node` reports an event; returns every event it has then.
+    #[track_caller]
+    fn next_events(&mut self, node: NodeId) -> Vec<(ConnId, StackEvent)> {
+        let mut events = Vec::new();
+        self.run_until("an event", |net| {
+            events.extend(std::iter::from_fn(|| net.stack(node).poll_event()));
+            !events.is_empty()
+        });
+        events
+    }
+
+    /// Opens a connection from [`CLIENT_PORT`]: (client handle, server handle).
+    fn connect(&mut self) -> (ConnId, ConnId) {
+        let now = self.net.now();
+        let client = self
+            .net
+            .stack(self.client)
+            .connect_from(now, CLIENT_PORT, Pair::server_addr())
+            .unwrap();
+        assert_eq!(
+            self.next_events(self.client),
+            vec![(client, StackEvent::Connected)]
+        );
+        let accepted = self.next_events(self.server);
+        assert_eq!(accepted.len(), 1, "{accepted:?}");
+        let (server, event) = accepted[0];
+        assert_eq!(event, StackEvent::Accepted { listen_port: PORT });
+        (client, server)
+    }
+
+    fn state(&mut self, node: NodeId, conn: ConnId) -> State {
+        self.net.stack(node).connection(conn).unwrap().state()
+    }
+
+    fn send(&mut self, node: NodeId, conn: ConnId, data: &[u8]) {
+        let now = self.net.now();
+        assert_eq!(self.net.stack(node).send(conn, data, now), Ok(data.len()));
+    }
+
+    /// Steps until `conn` of `node` has read exactly `len` bytes, and returns them.
+    fn read_exactly(&mut self, node: NodeId, conn: ConnId, len: usize) -> Vec<u8> {
+        let mut got = Vec::new();
+        self.run_until("the data arrives", |net| {
+            let mut buf = [0u8; 2048];
+            while let Ok(n) = net.stack(node).recv(conn, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            got.len() >= len
+        });
+        assert_eq!(got.len(), len);
+        got
+    }
+}
+
+#[test]
+fn timer_entries_stay_bounded_with_keepalive() {
+    let config = tcp::Config {
+        keepalive: Some(Keepalive::default()),
+        ..tcp::Config::default()
+    };
+    config.validate().unwrap();
+    let mut p = Pair::new(config);
+    let (client, server) = p.connect();
+    let request = [0x5au8; 64];
+    for _ in 0..1000 {
+        p.send(p.client, client, &request);
+        let got = p.read_exactly(p.server, server, request.len());
+        p.send(p.server, server, &got);
+        assert_eq!(p.read_exactly(p.client, client, request.len()), request);
+        // Longer than the delayed ACK (40 ms): every exchange ends with timers firing.
+        p.idle(Duration::from_millis(50));
+    }
+    for node in [p.client, p.server] {
+        let stack = p.net.stack(node);
+        assert_eq!(stack.connection_count(), 1);
+        assert!(
+            stack.scheduled_timers() <= stack.connection_count(),
+            "{} timer entries for {} connection(s)",
+            stack.scheduled_timers(),
+            stack.connection_count()
+        );
+    }
+    assert_eq!(p.state(p.client, client), State::Established);
+    assert_eq!(p.state(p.server, server), State::Established);
+    assert!(p.net.now() > Instant::from_millis(50_000));
+}
