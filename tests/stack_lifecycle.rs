@@ -2,14 +2,16 @@
 //!
 //! - the timer structure holds at most one entry per connection, however many timers fired
 //!   (with keepalive on, every delayed ACK or retransmission timeout used to leave a two-hour
-//!   entry behind).
+//!   entry behind);
+//! - a connection that reached CLOSED leaves the flow table at once, so a new SYN on its
+//!   4-tuple reaches the listener even while the application still holds the old handle.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use xdptcp::sim::{Network, NodeId};
-use xdptcp::stack::{ConnId, StackEvent};
-use xdptcp::tcp::{self, Keepalive, State};
+use xdptcp::stack::{ConnId, StackError, StackEvent};
+use xdptcp::tcp::{self, ConnectionError, Keepalive, State};
 use xdptcp::Instant;
 
 const PORT: u16 = 80;
@@ -55,6 +57,11 @@ impl Pair {
     fn idle(&mut self, d: Duration) {
         let until = self.net.now() + d;
         self.net.run_until(until, |_| false);
+    }
+
+    /// Every event `node` has now.
+    fn events(&mut self, node: NodeId) -> Vec<(ConnId, StackEvent)> {
+        std::iter::from_fn(|| self.net.stack(node).poll_event()).collect()
     }
 
     /// Steps until `node` reports an event; returns every event it has then.
@@ -145,4 +152,50 @@ fn timer_entries_stay_bounded_with_keepalive() {
     assert_eq!(p.state(p.client, client), State::Established);
     assert_eq!(p.state(p.server, server), State::Established);
     assert!(p.net.now() > Instant::from_millis(50_000));
+}
+
+#[test]
+fn a_closed_unreleased_connection_does_not_block_a_new_syn() {
+    let mut p = Pair::new(tcp::Config::default());
+    let (client, old) = p.connect();
+    p.net.stack(p.client).abort(client).unwrap();
+    let now = p.net.now();
+    p.net.stack(p.client).release(client, now);
+    assert_eq!(
+        p.next_events(p.server),
+        vec![(
+            old,
+            StackEvent::Closed {
+                error: Some(ConnectionError::Reset)
+            }
+        )]
+    );
+    // The server's application keeps its handle to the reset connection.
+    assert_eq!(p.state(p.server, old), State::Closed);
+
+    // A new SYN on the same 4-tuple reaches the listener (it used to draw a reset from the
+    // CLOSED connection).
+    let (client, new) = p.connect();
+    assert_ne!(new, old);
+    assert_eq!(p.net.stack(p.server).stats().rst_sent, 0);
+    assert_eq!(p.state(p.server, old), State::Closed);
+    assert_eq!(
+        p.net.stack(p.server).connection(old).unwrap().error(),
+        Some(ConnectionError::Reset)
+    );
+    assert_eq!(
+        p.events(p.server),
+        vec![],
+        "nothing more for the old handle"
+    );
+    let now = p.net.now();
+    p.net.stack(p.server).release(old, now);
+    assert_eq!(p.net.stack(p.server).connection_count(), 1);
+    assert_eq!(
+        p.net.stack(p.server).connection(old).err(),
+        Some(StackError::NoSuchConnection)
+    );
+    // Freeing the old connection left the new one's flow entry alone.
+    p.send(p.client, client, b"again");
+    assert_eq!(p.read_exactly(p.server, new, 5), b"again");
 }

@@ -74,27 +74,26 @@ impl Stack {
     }
 
     pub fn send(&mut self, id: ConnId, data: &[u8], now: Instant) -> Result<usize, StackError> {
-        Ok(self.connection(id)?.send(data, now)?)
+        Ok(self.on_connection(id, |c| c.send(data, now))??)
     }
 
     pub fn recv(&mut self, id: ConnId, buf: &mut [u8]) -> Result<usize, StackError> {
-        Ok(self.connection(id)?.recv(buf)?)
+        Ok(self.on_connection(id, |c| c.recv(buf))??)
     }
 
     /// Half-close: no more data from us (RFC 9293 CLOSE).
     pub fn close(&mut self, id: ConnId, now: Instant) -> Result<(), StackError> {
-        Ok(self.connection(id)?.close(now)?)
+        Ok(self.on_connection(id, |c| c.close(now))??)
     }
 
     /// Half-close as applications mean it: FIN after the queued data, also from SYN-SENT
     /// (see [`tcp::Connection::shutdown_write`]).
     pub fn shutdown_write(&mut self, id: ConnId, now: Instant) -> Result<(), StackError> {
-        Ok(self.connection(id)?.shutdown_write(now)?)
+        Ok(self.on_connection(id, |c| c.shutdown_write(now))??)
     }
 
     pub fn abort(&mut self, id: ConnId) -> Result<(), StackError> {
-        self.connection(id)?.abort();
-        Ok(())
+        self.on_connection(id, Connection::abort)
     }
 
     /// The application is done with `id`: the stack finishes the close on its own (a reset
@@ -106,5 +105,18 @@ impl Stack {
             self.after_change(id);
             self.maybe_free(id);
         }
+    }
+
+    /// Runs `call` on connection `id`, then picks up what it changed: output, events, the
+    /// timer, the end of the connection.
+    fn on_connection<R>(
+        &mut self,
+        id: ConnId,
+        call: impl FnOnce(&mut Connection) -> R,
+    ) -> Result<R, StackError> {
+        let slot = self.conns.get_mut(id).ok_or(StackError::NoSuchConnection)?;
+        let result = call(&mut slot.conn);
+        self.after_change(id);
+        Ok(result)
     }
 }

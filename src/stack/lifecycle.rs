@@ -1,5 +1,11 @@
 //! A connection's life in the stack: inserted with its 4-tuple, queued for transmit and
-//! events after every change, and freed once nobody needs it any more.
+//! events after every change, out of the flow table once it is CLOSED, and freed once
+//! nobody needs it any more.
+//!
+//! A connection leaves the flow table before it leaves the stack when the application
+//! still holds it: its handle stays valid (unread data can be read, its timers run), while
+//! what arrives for its 4-tuple goes to a newer connection, to a listener, or draws the
+//! reset for no connection (RFC 9293 §3.10.7.1).
 
 use super::{ConnId, ConnSlot, Stack, StackError};
 use crate::flow::FlowKey;
@@ -23,6 +29,7 @@ impl Stack {
             in_tx_queue: false,
             in_event_queue: false,
             parked: false,
+            in_flow_table: true,
             timer: None,
         });
         if self.flows.insert(key, id).is_err() {
@@ -44,7 +51,8 @@ impl Stack {
         self.refresh(id);
     }
 
-    /// Picks up new events, the end of a half-open period and a new earliest deadline.
+    /// Picks up new events, the end of a half-open period, the end of the connection and a
+    /// new earliest deadline.
     pub(super) fn refresh(&mut self, id: ConnId) {
         let Some(slot) = self.conns.get_mut(id) else {
             return;
@@ -53,16 +61,29 @@ impl Stack {
             slot.in_event_queue = true;
             self.event_queue.push_back(id);
         }
-        if slot.half_open && slot.conn.state() != tcp::State::SynReceived {
+        let state = slot.conn.state();
+        if slot.half_open && state != tcp::State::SynReceived {
             slot.half_open = false;
             if let Some(port) = slot.listen_port {
-                if slot.conn.state().is_synchronized() {
+                if state.is_synchronized() {
                     self.stats.connections_accepted += 1;
                 }
                 self.end_half_open(port);
             }
         }
+        if state == tcp::State::Closed {
+            self.leave_flow_table(id);
+        }
         self.schedule(id);
+    }
+
+    /// Takes `id` out of the flow table, if it is still there; nothing else maps its 4-tuple.
+    pub(super) fn leave_flow_table(&mut self, id: ConnId) {
+        if let Some(slot) = self.conns.get_mut(id) {
+            if std::mem::take(&mut slot.in_flow_table) {
+                self.flows.remove(&slot.key);
+            }
+        }
     }
 
     /// Frees a connection nobody needs any more: CLOSED (or back in LISTEN after a reset of
@@ -93,8 +114,8 @@ impl Stack {
     /// Removes a connection now, whatever its state.
     pub(super) fn free(&mut self, id: ConnId) {
         self.cancel_timer(id);
-        if let Some(slot) = self.conns.remove(id) {
-            self.flows.remove(&slot.key);
+        self.leave_flow_table(id);
+        if self.conns.remove(id).is_some() {
             self.stats.connections_freed += 1;
         }
     }

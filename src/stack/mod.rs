@@ -75,6 +75,8 @@ struct ConnSlot {
     in_event_queue: bool,
     /// Waiting for its next hop to be resolved.
     parked: bool,
+    /// Its 4-tuple maps to it in the flow table (until it is CLOSED or gives the 4-tuple up).
+    in_flow_table: bool,
     /// Its entry in the timer wheel.
     timer: Option<timers::ArmedTimer>,
 }
