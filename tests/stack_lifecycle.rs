@@ -3,6 +3,8 @@
 //! - the timer structure holds at most one entry per connection, however many timers fired
 //!   (with keepalive on, every delayed ACK or retransmission timeout used to leave a two-hour
 //!   entry behind);
+//! - a new SYN that reuses the 4-tuple of a connection in TIME-WAIT (RFC 1122 §4.2.2.13)
+//!   leaves that connection to the application while it holds it, unread data and all;
 //! - a connection that reached CLOSED leaves the flow table at once, so a new SYN on its
 //!   4-tuple reaches the listener even while the application still holds the old handle.
 
@@ -152,6 +154,65 @@ fn timer_entries_stay_bounded_with_keepalive() {
     assert_eq!(p.state(p.client, client), State::Established);
     assert_eq!(p.state(p.server, server), State::Established);
     assert!(p.net.now() > Instant::from_millis(50_000));
+}
+
+#[test]
+fn time_wait_reuse_keeps_the_held_connection_and_its_unread_data() {
+    let config = tcp::Config {
+        msl: Duration::from_secs(1),
+        ..tcp::Config::default()
+    };
+    let mut p = Pair::new(config);
+    let (client, old) = p.connect();
+    // The server closes first, so it is the one to wait in TIME-WAIT; the client's last data
+    // and FIN arrive and are acknowledged there, and its application does not read them.
+    let now = p.net.now();
+    p.net.stack(p.server).close(old, now).unwrap();
+    assert_eq!(
+        p.next_events(p.client),
+        vec![(client, StackEvent::ReadClosed)]
+    );
+    p.send(p.client, client, b"hello");
+    let now = p.net.now();
+    p.net.stack(p.client).close(client, now).unwrap();
+    p.net.stack(p.client).release(client, now);
+    let client_node = p.client;
+    p.run_until("the client is freed", |net| {
+        net.stack(client_node).connection_count() == 0
+    });
+    assert_eq!(p.state(p.server, old), State::TimeWait);
+    assert_eq!(
+        p.events(p.server),
+        vec![(old, StackEvent::Readable), (old, StackEvent::ReadClosed)]
+    );
+
+    // The same 4-tuple again: the SYN opens a new connection at once.
+    let (client, new) = p.connect();
+    assert_ne!(new, old);
+    // The old one is still the application's, with its data, and still in TIME-WAIT.
+    assert_eq!(p.state(p.server, old), State::TimeWait);
+    let mut buf = [0u8; 16];
+    assert_eq!(p.net.stack(p.server).recv(old, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(p.net.stack(p.server).recv(old, &mut buf), Ok(0));
+    assert_eq!(p.net.stack(p.server).connection_count(), 2);
+
+    // Its TIME-WAIT timer still runs: after 2·MSL it is CLOSED, and freed once released.
+    p.idle(Duration::from_secs(2));
+    assert_eq!(
+        p.events(p.server),
+        vec![(old, StackEvent::Closed { error: None })]
+    );
+    let now = p.net.now();
+    p.net.stack(p.server).release(old, now);
+    assert_eq!(p.net.stack(p.server).connection_count(), 1);
+    assert_eq!(
+        p.net.stack(p.server).recv(old, &mut buf),
+        Err(StackError::NoSuchConnection)
+    );
+    // Freeing the old connection left the new one's flow entry alone.
+    p.send(p.client, client, b"again");
+    assert_eq!(p.read_exactly(p.server, new, 5), b"again");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! A connection's life in the stack: inserted with its 4-tuple, queued for transmit and
-//! events after every change, out of the flow table once it is CLOSED, and freed once
-//! nobody needs it any more.
+//! events after every change, out of the flow table once it is CLOSED (or when a new SYN
+//! takes its 4-tuple over from TIME-WAIT), and freed once nobody needs it any more.
 //!
 //! A connection leaves the flow table before it leaves the stack when the application
 //! still holds it: its handle stays valid (unread data can be read, its timers run), while
@@ -83,6 +83,16 @@ impl Stack {
             if std::mem::take(&mut slot.in_flow_table) {
                 self.flows.remove(&slot.key);
             }
+        }
+    }
+
+    /// Makes way for a new connection on the 4-tuple of `id`, which is in TIME-WAIT: freed
+    /// if the application does not hold it, else only out of the flow table (it is freed
+    /// once released and finished).
+    pub(super) fn give_up_flow(&mut self, id: ConnId) {
+        match self.conns.get(id) {
+            Some(slot) if slot.visible && !slot.released => self.leave_flow_table(id),
+            _ => self.free(id),
         }
     }
 

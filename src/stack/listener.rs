@@ -75,7 +75,8 @@ impl Stack {
     /// RFC 1122 §4.2.2.13: a new SYN may reopen a connection from TIME-WAIT if its sequence
     /// number lies beyond the old connection's and our new ISN lies beyond every sequence
     /// number the old one used — so no segment of the old connection can be mistaken for
-    /// one of the new. The old connection is then dropped and the SYN goes to the listener.
+    /// one of the new. The old connection then gives up the 4-tuple and the SYN goes to the
+    /// listener.
     pub(super) fn reopens_time_wait(
         &self,
         now: Instant,

@@ -114,7 +114,7 @@ impl Stack {
     ) {
         if let Some(id) = self.flows.get(&key) {
             if self.reopens_time_wait(now, id, &key, repr) {
-                self.free(id);
+                self.give_up_flow(id);
                 return self.receive_tcp(now, key, repr, payload, payload_offset);
             }
             if self.conns.contains_key(id) {
