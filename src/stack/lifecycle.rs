@@ -8,7 +8,7 @@
 //! reset for no connection (RFC 9293 §3.10.7.1).
 
 use super::{ConnId, ConnSlot, Stack, StackError};
-use crate::flow::FlowKey;
+use crate::flow::{FlowKey, FlowTable};
 use crate::tcp::{self, Connection};
 
 impl Stack {
@@ -51,8 +51,8 @@ impl Stack {
         self.refresh(id);
     }
 
-    /// Picks up new events, the end of a half-open period, the end of the connection and a
-    /// new earliest deadline.
+    /// Picks up new events, a new earliest deadline, the end of the connection and the end
+    /// of a half-open period.
     pub(super) fn refresh(&mut self, id: ConnId) {
         let Some(slot) = self.conns.get_mut(id) else {
             return;
@@ -61,7 +61,23 @@ impl Stack {
             slot.in_event_queue = true;
             self.event_queue.push_back(id);
         }
+        slot.schedule_timer(id, &mut self.timers);
         let state = slot.conn.state();
+        if state == tcp::State::Closed || (slot.half_open && state != tcp::State::SynReceived) {
+            self.state_changed(id, state);
+        }
+    }
+
+    /// The rare part of [`Stack::refresh`]: a CLOSED connection leaves the flow table, and
+    /// one that left SYN-RECEIVED no longer counts against its listener's backlog.
+    #[cold]
+    fn state_changed(&mut self, id: ConnId, state: tcp::State) {
+        let Some(slot) = self.conns.get_mut(id) else {
+            return;
+        };
+        if state == tcp::State::Closed {
+            slot.leave_flow_table(&mut self.flows);
+        }
         if slot.half_open && state != tcp::State::SynReceived {
             slot.half_open = false;
             if let Some(port) = slot.listen_port {
@@ -71,27 +87,16 @@ impl Stack {
                 self.end_half_open(port);
             }
         }
-        if state == tcp::State::Closed {
-            self.leave_flow_table(id);
-        }
-        self.schedule(id);
-    }
-
-    /// Takes `id` out of the flow table, if it is still there; nothing else maps its 4-tuple.
-    pub(super) fn leave_flow_table(&mut self, id: ConnId) {
-        if let Some(slot) = self.conns.get_mut(id) {
-            if std::mem::take(&mut slot.in_flow_table) {
-                self.flows.remove(&slot.key);
-            }
-        }
     }
 
     /// Makes way for a new connection on the 4-tuple of `id`, which is in TIME-WAIT: freed
     /// if the application does not hold it, else only out of the flow table (it is freed
     /// once released and finished).
     pub(super) fn give_up_flow(&mut self, id: ConnId) {
-        match self.conns.get(id) {
-            Some(slot) if slot.visible && !slot.released => self.leave_flow_table(id),
+        match self.conns.get_mut(id) {
+            Some(slot) if slot.visible && !slot.released => {
+                slot.leave_flow_table(&mut self.flows);
+            }
             _ => self.free(id),
         }
     }
@@ -123,10 +128,20 @@ impl Stack {
 
     /// Removes a connection now, whatever its state.
     pub(super) fn free(&mut self, id: ConnId) {
-        self.cancel_timer(id);
-        self.leave_flow_table(id);
-        if self.conns.remove(id).is_some() {
+        if let Some(mut slot) = self.conns.remove(id) {
+            slot.cancel_timer(&mut self.timers);
+            slot.leave_flow_table(&mut self.flows);
             self.stats.connections_freed += 1;
+        }
+    }
+}
+
+impl ConnSlot {
+    /// Takes this connection out of the flow table, if it is still there (nothing else maps
+    /// its 4-tuple then).
+    fn leave_flow_table(&mut self, flows: &mut FlowTable<ConnId>) {
+        if std::mem::take(&mut self.in_flow_table) {
+            flows.remove(&self.key);
         }
     }
 }

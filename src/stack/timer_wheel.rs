@@ -141,16 +141,19 @@ impl<T: Copy> TimerWheel<T> {
     }
 
     /// Moves `id` to `deadline`. Returns false (and does nothing) if `id` is not scheduled.
+    #[inline]
     pub fn reschedule(&mut self, id: TimerId, deadline: Instant) -> bool {
         let Some(index) = self.live(id) else {
             return false;
         };
-        let place = self.place(deadline);
-        if self.entries[index as usize].slot != place.index() as u32 {
-            self.unlink(index);
-            self.link(index, place);
+        let entry = &mut self.entries[index as usize];
+        // Within the same tick the entry's slot still covers it (the common case: a timer
+        // pushed back by less than a tick); otherwise it may belong elsewhere.
+        let same_tick = tick_of(entry.deadline) == tick_of(deadline);
+        entry.deadline = deadline;
+        if !same_tick {
+            self.place_again(index, deadline);
         }
-        self.entries[index as usize].deadline = deadline;
         self.lower_wake_at(deadline);
         true
     }
@@ -181,6 +184,16 @@ impl<T: Copy> TimerWheel<T> {
         }
         self.tick = now_tick;
         self.wake_at = self.earliest_deadline();
+    }
+
+    /// Moves entry `index` to the slot of `deadline` if that is another one.
+    #[inline(never)]
+    fn place_again(&mut self, index: u32, deadline: Instant) {
+        let place = self.place(deadline);
+        if self.entries[index as usize].slot != place.index() as u32 {
+            self.unlink(index);
+            self.link(index, place);
+        }
     }
 
     /// The index of `id`'s entry if `id` is still scheduled.

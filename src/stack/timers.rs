@@ -1,7 +1,7 @@
 //! The stack's timers: one entry per connection in a [`TimerWheel`] at the connection's
 //! earliest deadline, moved only when that deadline changes; and the ARP retry.
 
-use super::{ConnId, Stack, TimerId};
+use super::{ConnId, ConnSlot, Stack, TimerId, TimerWheel};
 use crate::time::Instant;
 
 /// Consecutive retransmission timeouts after which a connection's next hop is asked again.
@@ -52,18 +52,29 @@ impl Stack {
         }
         self.expired_timers = expired;
     }
+}
 
-    /// Brings the timer of `id` in line with the connection's earliest deadline; the wheel
-    /// is touched only when that deadline changed.
-    pub(super) fn schedule(&mut self, id: ConnId) {
-        let Some(slot) = self.conns.get_mut(id) else {
-            return;
-        };
-        slot.timer = match (slot.timer, slot.conn.poll_deadline()) {
-            (Some(armed), Some(deadline)) if armed.deadline == deadline => return,
-            (None, None) => return,
+impl ConnSlot {
+    /// Brings the timer of this slot (connection `id`) in line with the connection's
+    /// earliest deadline; the wheel is touched only when that deadline changed.
+    #[inline]
+    pub(super) fn schedule_timer(&mut self, id: ConnId, timers: &mut TimerWheel<ConnId>) {
+        let deadline = self.conn.poll_deadline();
+        if self.timer.map(|armed| armed.deadline) != deadline {
+            self.move_timer(id, deadline, timers);
+        }
+    }
+
+    #[inline(never)]
+    fn move_timer(
+        &mut self,
+        id: ConnId,
+        deadline: Option<Instant>,
+        timers: &mut TimerWheel<ConnId>,
+    ) {
+        self.timer = match (self.timer, deadline) {
             (Some(armed), Some(deadline)) => {
-                let moved = self.timers.reschedule(armed.id, deadline);
+                let moved = timers.reschedule(armed.id, deadline);
                 debug_assert!(moved, "the wheel lost the timer of {id:?}");
                 Some(ArmedTimer {
                     id: armed.id,
@@ -71,20 +82,21 @@ impl Stack {
                 })
             }
             (None, Some(deadline)) => Some(ArmedTimer {
-                id: self.timers.insert(deadline, id),
+                id: timers.insert(deadline, id),
                 deadline,
             }),
             (Some(armed), None) => {
-                self.timers.cancel(armed.id);
+                timers.cancel(armed.id);
                 None
             }
+            (None, None) => None,
         };
     }
 
-    /// Removes the timer of `id`, which is being freed.
-    pub(super) fn cancel_timer(&mut self, id: ConnId) {
-        if let Some(armed) = self.conns.get_mut(id).and_then(|slot| slot.timer.take()) {
-            self.timers.cancel(armed.id);
+    /// Removes the timer of this slot (before it is freed).
+    pub(super) fn cancel_timer(&mut self, timers: &mut TimerWheel<ConnId>) {
+        if let Some(armed) = self.timer.take() {
+            timers.cancel(armed.id);
         }
     }
 }
