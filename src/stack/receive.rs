@@ -6,7 +6,7 @@ use super::{ConnId, DirectData, Stack};
 use crate::flow::FlowKey;
 use crate::tcp;
 use crate::time::Instant;
-use crate::wire::{ipv4, EtherType, EthernetFrame, Ipv4Packet, TcpPacket, TcpRepr, WireError};
+use crate::wire::{EtherType, EthernetFrame, IpHeader, TcpChecksum, TcpFrame, TcpRepr, WireError};
 
 /// Most resets queued for segments to no connection; more are dropped and counted.
 pub(super) const RESET_QUEUE_LIMIT: usize = 256;
@@ -50,43 +50,33 @@ impl Stack {
             return;
         }
         match eth.ethertype() {
-            EtherType::Ipv4 => self.receive_ipv4(now, eth.payload(), frame.as_ptr() as usize),
             EtherType::Arp => self.receive_arp(now, eth.payload()),
-            EtherType::Other(_) => self.stats.drop_unsupported_ethertype += 1,
+            _ => self.receive_ip(now, frame),
         }
     }
 
-    fn receive_ipv4(&mut self, now: Instant, payload: &[u8], frame_start: usize) {
-        let ip = match Ipv4Packet::new_checked(payload) {
-            Ok(ip) => ip,
-            Err(e) => return self.stats.count_malformed(e),
+    /// A frame for IP: its layers are validated by [`TcpFrame::parse`]; then the segment
+    /// must be for our address and pass the TCP checksum before it is demultiplexed.
+    fn receive_ip(&mut self, now: Instant, frame: &[u8]) {
+        let parsed = match TcpFrame::parse(frame) {
+            Ok(parsed) => parsed,
+            Err(e) => return self.stats.count_rejected(e),
         };
-        if !ip.verify_checksum() {
-            return self.stats.count_malformed(WireError::BadIpChecksum);
-        }
+        let IpHeader::V4(ip) = parsed.ip();
         if ip.dst() != self.config.ipv4 {
             self.stats.drop_not_for_us += 1;
             return;
         }
-        if ip.is_fragment() {
-            return self.stats.count_malformed(WireError::IpFragment);
-        }
-        if ip.protocol() != ipv4::PROTOCOL_TCP {
-            self.stats.drop_unsupported_protocol += 1;
-            return;
-        }
-        let tcp = match TcpPacket::new_checked(ip.payload()) {
-            Ok(t) => t,
-            Err(e) => return self.stats.count_malformed(e),
-        };
-        if !tcp.verify_checksum(ip.src(), ip.dst()) {
-            if self.config.accept_partial_checksum && tcp.has_partial_checksum(ip.src(), ip.dst()) {
+        match parsed.tcp_checksum() {
+            TcpChecksum::Valid => {}
+            TcpChecksum::Partial if self.config.accept_partial_checksum => {
                 self.stats.rx_partial_checksum += 1;
-            } else {
+            }
+            TcpChecksum::Partial | TcpChecksum::Invalid => {
                 return self.stats.count_malformed(WireError::BadTcpChecksum);
             }
         }
-        let repr = match TcpRepr::parse(&tcp) {
+        let repr = match TcpRepr::parse(parsed.tcp()) {
             Ok(r) => r,
             Err(e) => return self.stats.count_malformed(e),
         };
@@ -97,11 +87,7 @@ impl Stack {
             remote_ip: ip.src(),
             remote_port: repr.src_port,
         };
-        let payload = tcp.payload();
-        // Where the payload starts in the frame, for direct delivery (an address difference,
-        // not a pointer dereference).
-        let payload_offset = payload.as_ptr() as usize - frame_start;
-        self.receive_tcp(now, key, &repr, payload, payload_offset);
+        self.receive_tcp(now, key, &repr, parsed.payload(), parsed.payload_offset());
     }
 
     fn receive_tcp(

@@ -1,6 +1,6 @@
 //! The stack's counters.
 
-use crate::wire::WireError;
+use crate::wire::{FrameError, WireError};
 
 /// Counters of one stack. Every dropped frame is counted under exactly one reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,6 +49,15 @@ impl StackStats {
             WireError::BadTcpChecksum => self.drop_bad_tcp_checksum += 1,
             WireError::BadTcpOption => self.drop_bad_tcp_option += 1,
             WireError::UnsupportedArp => self.drop_bad_arp += 1,
+        }
+    }
+
+    /// Counts a frame [`crate::wire::TcpFrame::parse`] turned down.
+    pub(super) fn count_rejected(&mut self, err: FrameError) {
+        match err {
+            FrameError::UnsupportedEtherType(_) => self.drop_unsupported_ethertype += 1,
+            FrameError::UnsupportedProtocol(_) => self.drop_unsupported_protocol += 1,
+            FrameError::Malformed(e) => self.count_malformed(e),
         }
     }
 
