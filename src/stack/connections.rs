@@ -15,6 +15,7 @@ impl Stack {
     /// predictable nor the same from one run of a program to the next (which would reopen
     /// 4-tuples the peer may still hold).
     pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<ConnId, StackError> {
+        self.check_remote(remote)?;
         let range = self.config.ephemeral_ports.clone();
         let span = u32::from(*range.end() - *range.start()) + 1;
         let local = SocketAddrV4::new(self.config.ipv4, 0);
@@ -38,6 +39,7 @@ impl Stack {
         local_port: u16,
         remote: SocketAddrV4,
     ) -> Result<ConnId, StackError> {
+        self.check_remote(remote)?;
         let key = FlowKey::new(SocketAddrV4::new(self.config.ipv4, local_port), remote);
         if self.flows.get(&key).is_some() {
             return Err(StackError::PortInUse(local_port));
@@ -105,6 +107,14 @@ impl Stack {
             self.after_change(id);
             self.maybe_free(id);
         }
+    }
+
+    /// RFC 1122 §4.2.3.10: an OPEN toward an address no peer may have is an error.
+    fn check_remote(&self, remote: SocketAddrV4) -> Result<(), StackError> {
+        if self.is_invalid_peer(*remote.ip()) {
+            return Err(StackError::InvalidRemoteAddress(*remote.ip()));
+        }
+        Ok(())
     }
 
     /// Runs `call` on connection `id`, then picks up what it changed: output, events, the

@@ -1,6 +1,6 @@
 //! Why the stack refuses a configuration or a request.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use crate::tcp;
 
@@ -26,6 +26,8 @@ pub enum StackError {
     Config(#[from] StackConfigError),
     #[error("port {0} is already in use")]
     PortInUse(u16),
+    #[error("{0} is not an address a connection can go to (RFC 1122 §4.2.3.10)")]
+    InvalidRemoteAddress(Ipv4Addr),
     #[error("no free ephemeral port toward {0}")]
     NoEphemeralPort(SocketAddrV4),
     #[error("connection limit of {0} reached")]

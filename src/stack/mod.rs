@@ -96,6 +96,8 @@ pub struct Stack {
     conns: SlotMap<ConnId, ConnSlot>,
     listeners: Vec<Listener>,
     neighbors: NeighborCache,
+    /// The broadcast address of our subnet (see [`route::directed_broadcast`]).
+    directed_broadcast: Ipv4Addr,
     resets: VecDeque<(FlowKey, TcpRepr)>,
     arp_out: VecDeque<(MacAddr, ArpRepr)>,
     tx_queue: VecDeque<ConnId>,
@@ -147,6 +149,7 @@ impl Stack {
             conns: SlotMap::with_capacity_and_key(config.max_connections.min(1 << 16)),
             listeners: Vec::new(),
             neighbors: NeighborCache::new(4096),
+            directed_broadcast: route::directed_broadcast(config.ipv4, config.prefix_len),
             resets: VecDeque::with_capacity(RESET_QUEUE_LIMIT),
             arp_out: VecDeque::new(),
             tx_queue: VecDeque::new(),

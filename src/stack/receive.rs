@@ -67,6 +67,10 @@ impl Stack {
             self.stats.drop_not_for_us += 1;
             return;
         }
+        if self.is_invalid_peer(ip.src()) {
+            self.stats.drop_bad_source_address += 1;
+            return;
+        }
         match parsed.tcp_checksum() {
             TcpChecksum::Valid => {}
             TcpChecksum::Partial if self.config.accept_partial_checksum => {

@@ -1,4 +1,5 @@
-//! Routing: which neighbour a frame to a destination goes to.
+//! Addresses: which neighbour a frame to a destination goes to, and which addresses no
+//! host may use as its own.
 
 use std::net::Ipv4Addr;
 
@@ -28,7 +29,31 @@ impl Route {
     }
 }
 
+/// The directed broadcast address of `ip`/`prefix_len`, or the limited broadcast when the
+/// subnet has none (/31 links have no broadcast, RFC 3021 §2.2; nor has a /32).
+pub(super) fn directed_broadcast(ip: Ipv4Addr, prefix_len: u8) -> Ipv4Addr {
+    if prefix_len >= 31 {
+        return Ipv4Addr::BROADCAST;
+    }
+    Ipv4Addr::from(u32::from(ip) | !Route::mask(prefix_len))
+}
+
 impl Stack {
+    /// True for an address no peer may have (RFC 1122 §3.2.1.3): the limited and our
+    /// subnet's broadcast, multicast, 0.0.0.0 and loopback; and our own address, which
+    /// only a forger puts on a frame that comes in. Segments from one are discarded
+    /// silently, and connections to one are refused (§4.2.3.10).
+    #[inline]
+    pub(super) fn is_invalid_peer(&self, ip: Ipv4Addr) -> bool {
+        // `|` rather than `||`: a few compares, no branches.
+        ip.is_broadcast()
+            | ip.is_multicast()
+            | ip.is_unspecified()
+            | ip.is_loopback()
+            | (ip == self.config.ipv4)
+            | (ip == self.directed_broadcast)
+    }
+
     /// The neighbour a frame to `dst` goes to: the longest matching route, then the local
     /// subnet, then the default gateway.
     pub fn next_hop(&self, dst: Ipv4Addr) -> Ipv4Addr {

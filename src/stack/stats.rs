@@ -25,6 +25,9 @@ pub struct StackStats {
     /// Segments whose data the application was shown in place, in the frame (zero copy).
     pub rx_zero_copy_segments: u64,
     pub drop_bad_tcp_option: u64,
+    /// Segments from a source address no host may send from, or from our own (RFC 1122
+    /// §3.2.1.3).
+    pub drop_bad_source_address: u64,
     pub drop_bad_arp: u64,
     pub drop_listen_overflow: u64,
     pub drop_connection_limit: u64,
