@@ -3,15 +3,19 @@
 //!
 //! - TCP from a source address no host may send from — broadcast, the subnet's broadcast,
 //!   multicast, 0.0.0.0, loopback — or from our own address is dropped silently and counted
-//!   (RFC 1122 §3.2.1.3 and §4.2.3.10); an application may not open a connection to one.
+//!   (RFC 1122 §3.2.1.3 and §4.2.3.10); an application may not open a connection to one;
+//! - a segment with both SYN and FIN is dropped and counted.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
 
 use xdptcp::sim::{Network, NodeId};
-use xdptcp::stack::StackError;
+use xdptcp::stack::{ConnId, StackError, StackEvent};
+use xdptcp::tcp::State;
 use xdptcp::wire::checksum::checksum;
 use xdptcp::wire::tcp::fill_checksum;
 use xdptcp::wire::{ethernet, ipv4, MacAddr, TcpFlags};
+use xdptcp::Instant;
 
 const PORT: u16 = 80;
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -121,4 +125,46 @@ fn tcp_from_a_broadcast_multicast_zero_loopback_or_own_source_is_silently_droppe
             Err(StackError::InvalidRemoteAddress(remote))
         );
     }
+}
+
+#[test]
+fn a_segment_with_syn_and_fin_is_dropped_before_any_connection_or_listener() {
+    let (mut net, client, server) = two_nodes();
+    let now = net.now();
+    let conn = net
+        .stack(client)
+        .connect_from(now, 40_000, SocketAddrV4::new(SERVER_IP, PORT))
+        .unwrap();
+    let syn = next_frame(&mut net, client);
+    // To the listener: no connection, no SYN-ACK.
+    let syn_fin = with_flags(&syn, TcpFlags::SYN | TcpFlags::FIN);
+    assert_eq!(replies(&mut net, server, &syn_fin), 0);
+    assert_eq!(net.stack(server).connection_count(), 0);
+    assert_eq!(net.stack(server).stats().drop_illegal_flags, 1);
+
+    // To an established connection, in its window: no challenge ACK, no change of state.
+    net.stack(server).receive(now, &syn);
+    let mut accepted = None::<ConnId>;
+    assert!(net.run_until(Instant::from_millis(100), |net| {
+        while let Some((c, e)) = net.stack(server).poll_event() {
+            if e == (StackEvent::Accepted { listen_port: PORT }) {
+                accepted = Some(c);
+            }
+        }
+        accepted.is_some()
+    }));
+    let server_conn = accepted.unwrap();
+    let now = net.now();
+    net.stack(client).send(conn, b"data", now).unwrap();
+    let data = next_frame(&mut net, client);
+    let data_syn_fin = with_flags(&data, TcpFlags::SYN | TcpFlags::FIN | TcpFlags::ACK);
+    assert_eq!(replies(&mut net, server, &data_syn_fin), 0);
+    assert_eq!(net.stack(server).stats().drop_illegal_flags, 2);
+    let state = net.stack(server).connection(server_conn).unwrap().state();
+    assert_eq!(state, State::Established);
+    // The data itself still arrives.
+    assert_eq!(replies(&mut net, server, &data), 0, "the ACK is delayed");
+    net.run_until(net.now() + Duration::from_millis(50), |_| false);
+    let mut buf = [0u8; 8];
+    assert_eq!(net.stack(server).recv(server_conn, &mut buf), Ok(4));
 }

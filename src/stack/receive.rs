@@ -6,7 +6,9 @@ use super::{ConnId, DirectData, Stack};
 use crate::flow::FlowKey;
 use crate::tcp;
 use crate::time::Instant;
-use crate::wire::{EtherType, EthernetFrame, IpHeader, TcpChecksum, TcpFrame, TcpRepr, WireError};
+use crate::wire::{
+    EtherType, EthernetFrame, IpHeader, TcpChecksum, TcpFlags, TcpFrame, TcpRepr, WireError,
+};
 
 /// Most resets queued for segments to no connection; more are dropped and counted.
 pub(super) const RESET_QUEUE_LIMIT: usize = 256;
@@ -84,6 +86,12 @@ impl Stack {
             Ok(r) => r,
             Err(e) => return self.stats.count_malformed(e),
         };
+        // A SYN opens a connection and a FIN ends one: no state of RFC 9293 §3.10.7 has a
+        // use for both in one segment, which only scanners send. Nobody sees it.
+        if repr.flags.contains(TcpFlags::SYN | TcpFlags::FIN) {
+            self.stats.drop_illegal_flags += 1;
+            return;
+        }
         self.stats.rx_tcp_segments += 1;
         let key = FlowKey {
             local_ip: ip.dst(),

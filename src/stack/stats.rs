@@ -28,6 +28,8 @@ pub struct StackStats {
     /// Segments from a source address no host may send from, or from our own (RFC 1122
     /// §3.2.1.3).
     pub drop_bad_source_address: u64,
+    /// Segments with both SYN and FIN.
+    pub drop_illegal_flags: u64,
     pub drop_bad_arp: u64,
     pub drop_listen_overflow: u64,
     pub drop_connection_limit: u64,
