@@ -3,18 +3,20 @@
 //! A [`Stack`] owns one worker's connections. Time comes in as an argument, and each concern
 //! has its own file:
 //!
-//! - `receive`: frames are validated (every malformed class is counted in [`StackStats`] and
+//! - `receive`: frames are validated ([`crate::wire::TcpFrame`]; every malformed class and
+//!   every segment from an address no peer may have is counted in [`StackStats`] and
 //!   dropped) and TCP segments demultiplexed to connections through a fixed-capacity
 //!   [`FlowTable`]; segments for no connection draw the resets of RFC 9293 §3.10.7.1;
-//! - `listener`: SYNs to listening ports open connections;
+//! - `listener`: SYNs to listening ports open connections, also on a 4-tuple in TIME-WAIT;
 //! - `connections`: what the application does with a connection, and `lifecycle`: how the
-//!   stack keeps track of it from insertion to freeing;
+//!   stack keeps track of it, from insertion through leaving the flow table to freeing;
 //! - `event`: what the application is told;
 //! - `transmit`: outgoing frames are built in place in the caller's buffer (for AF_XDP: a
 //!   UMEM frame);
 //! - `route` and `arp`: the next hop of a destination and its MAC address (by ARP, or from
 //!   the host), with the bounded cache in `neighbor`;
-//! - `timers`: connection deadlines and ARP retries;
+//! - `timers`: each connection's earliest deadline in the `timer_wheel` (one entry per
+//!   connection), and ARP retries;
 //! - `config`, `error` and `stats`: settings, refusals and counters.
 
 mod arp;

@@ -30,7 +30,8 @@ impl Route {
 }
 
 /// The directed broadcast address of `ip`/`prefix_len`, or the limited broadcast when the
-/// subnet has none (/31 links have no broadcast, RFC 3021 §2.2; nor has a /32).
+/// subnet has none (a /31 point-to-point link has no broadcast address, RFC 3021; nor
+/// has a /32).
 pub(super) fn directed_broadcast(ip: Ipv4Addr, prefix_len: u8) -> Ipv4Addr {
     if prefix_len >= 31 {
         return Ipv4Addr::BROADCAST;
@@ -75,5 +76,21 @@ impl Stack {
             Some(gw) if !subnet.covers(dst) => gw,
             _ => dst,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subnet_broadcasts_to_its_highest_address_unless_it_is_a_point_to_point_link() {
+        let ip = Ipv4Addr::new(10, 1, 2, 3);
+        assert_eq!(directed_broadcast(ip, 24), Ipv4Addr::new(10, 1, 2, 255));
+        assert_eq!(directed_broadcast(ip, 8), Ipv4Addr::new(10, 255, 255, 255));
+        assert_eq!(directed_broadcast(ip, 30), Ipv4Addr::new(10, 1, 2, 3));
+        assert_eq!(directed_broadcast(ip, 0), Ipv4Addr::BROADCAST);
+        assert_eq!(directed_broadcast(ip, 31), Ipv4Addr::BROADCAST);
+        assert_eq!(directed_broadcast(ip, 32), Ipv4Addr::BROADCAST);
     }
 }
