@@ -2,7 +2,7 @@
 //!
 //! - the timer structure holds at most one entry per connection, however many timers fired
 //!   (with keepalive on, every delayed ACK or retransmission timeout used to leave a two-hour
-//!   entry behind);
+//!   entry behind), and a freed connection leaves none;
 //! - a new SYN that reuses the 4-tuple of a connection in TIME-WAIT (RFC 1122 §4.2.2.13)
 //!   leaves that connection to the application while it holds it, unread data and all;
 //! - a connection that reached CLOSED leaves the flow table at once, so a new SYN on its
@@ -154,6 +154,42 @@ fn timer_entries_stay_bounded_with_keepalive() {
     assert_eq!(p.state(p.client, client), State::Established);
     assert_eq!(p.state(p.server, server), State::Established);
     assert!(p.net.now() > Instant::from_millis(50_000));
+}
+
+#[test]
+fn freed_connections_leave_no_timer_entries() {
+    let config = tcp::Config {
+        keepalive: Some(Keepalive::default()),
+        msl: Duration::from_secs(1),
+        ..tcp::Config::default()
+    };
+    let mut p = Pair::new(config);
+    for _ in 0..50 {
+        let (client, server) = p.connect();
+        p.send(p.client, client, b"ping");
+        assert_eq!(p.read_exactly(p.server, server, 4), b"ping");
+        assert_eq!(p.events(p.server), vec![(server, StackEvent::Readable)]);
+        // Past the delayed ACK: the keepalive is then each end's earliest deadline.
+        p.idle(Duration::from_millis(50));
+        let now = p.net.now();
+        p.net.stack(p.client).close(client, now).unwrap();
+        p.net.stack(p.client).release(client, now);
+        assert_eq!(
+            p.next_events(p.server),
+            vec![(server, StackEvent::ReadClosed)]
+        );
+        let now = p.net.now();
+        p.net.stack(p.server).close(server, now).unwrap();
+        p.net.stack(p.server).release(server, now);
+        // The client waits 2·MSL in TIME-WAIT before its port can serve again.
+        p.idle(Duration::from_secs(3));
+        for node in [p.client, p.server] {
+            let stack = p.net.stack(node);
+            assert_eq!(stack.connection_count(), 0);
+            assert_eq!(stack.scheduled_timers(), 0, "entries of freed connections");
+        }
+    }
+    assert_eq!(p.net.stack(p.server).stats().connections_freed, 50);
 }
 
 #[test]
