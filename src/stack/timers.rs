@@ -65,6 +65,8 @@ impl ConnSlot {
         }
     }
 
+    /// The rarer part of [`ConnSlot::schedule_timer`], kept out of line: the deadline
+    /// changed, so the entry is inserted, moved or cancelled.
     #[inline(never)]
     fn move_timer(
         &mut self,
