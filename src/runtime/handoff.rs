@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::wire::{EtherType, EthernetFrame, Ipv4Packet, TcpPacket};
+use crate::wire::TcpFrame;
 use crate::xdp::wait::Waker;
 
 /// Frames a worker's hand-off queue holds.
@@ -40,15 +40,7 @@ pub(super) struct Handoffs {
 
 /// The destination port of an IPv4/TCP frame.
 fn tcp_destination_port(frame: &[u8]) -> Option<u16> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    if eth.ethertype() != EtherType::Ipv4 {
-        return None;
-    }
-    let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-    if ip.protocol() != crate::wire::ipv4::PROTOCOL_TCP || ip.is_fragment() {
-        return None;
-    }
-    Some(TcpPacket::new_checked(ip.payload()).ok()?.dst_port())
+    Some(TcpFrame::parse(frame).ok()?.tcp().dst_port())
 }
 
 impl Handoffs {

@@ -336,28 +336,26 @@ impl Network {
 
 /// A one-line summary of a frame for traces.
 pub fn describe_frame(frame: &[u8]) -> String {
-    use crate::wire::{EtherType, Ipv4Packet, TcpPacket, TcpRepr};
-    let Ok(eth) = EthernetFrame::new_checked(frame) else {
-        return "runt frame".into();
+    use crate::wire::{FrameError, TcpChecksum, TcpFrame, TcpRepr};
+    let parsed = match TcpFrame::parse(frame) {
+        Ok(parsed) => parsed,
+        Err(FrameError::UnsupportedEtherType(ethertype)) => {
+            return format!("{ethertype:?} {} bytes", frame.len())
+        }
+        Err(e) => return format!("{e}"),
     };
-    if eth.ethertype() != EtherType::Ipv4 {
-        return format!("{:?} {} bytes", eth.ethertype(), frame.len());
-    }
-    let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
-        return "bad IPv4".into();
+    let checksum = match parsed.tcp_checksum() {
+        TcpChecksum::Valid => "",
+        TcpChecksum::Partial => " PARTIAL CHECKSUM",
+        TcpChecksum::Invalid => " BAD CHECKSUM",
     };
-    let Ok(tcp) = TcpPacket::new_checked(ip.payload()) else {
-        return format!("IPv4 proto {} from {}", ip.protocol(), ip.src());
-    };
-    let ok = tcp.verify_checksum(ip.src(), ip.dst());
-    match TcpRepr::parse(&tcp) {
+    match TcpRepr::parse(parsed.tcp()) {
         Ok(repr) => format!(
-            "{}:{} {:?} len {}{}",
-            ip.src(),
+            "{}:{} {:?} len {}{checksum}",
+            parsed.ip().src(),
             repr.src_port,
             repr,
-            tcp.payload().len(),
-            if ok { "" } else { " BAD CHECKSUM" }
+            parsed.payload().len(),
         ),
         Err(e) => format!("TCP with {e}"),
     }
@@ -486,6 +484,29 @@ mod tests {
             connected
         }));
         assert!(net.now() - t0 < Duration::from_millis(10));
+    }
+
+    #[test]
+    fn traces_describe_arp_and_tcp_frames() {
+        let mut stack =
+            Stack::new(Network::node_config(1), IsnGenerator::with_key([1; 16]), 1).unwrap();
+        let server = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 80);
+        stack.connect_from(Instant::ZERO, 40_000, server).unwrap();
+        let mut buf = [0u8; 1514];
+        let n = stack.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+        assert_eq!(describe_frame(&buf[..n]), "Arp 60 bytes");
+        stack.add_neighbor(*server.ip(), MacAddr([2, 0, 0, 0, 0, 2]));
+        let n = stack.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+        let syn = describe_frame(&buf[..n]);
+        assert!(
+            syn.starts_with("10.0.0.1:40000 TCP 40000->80 <SEQ=") && syn.contains("<CTL=SYN>"),
+            "{syn}"
+        );
+        assert!(syn.ends_with("len 0"), "{syn}");
+        let last = n - 1;
+        buf[last] ^= 1;
+        assert!(describe_frame(&buf[..n]).ends_with(" BAD CHECKSUM"));
+        assert_eq!(describe_frame(&buf[..20]), "frame shorter than its header");
     }
 
     #[test]

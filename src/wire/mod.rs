@@ -8,6 +8,7 @@
 pub mod arp;
 pub mod checksum;
 pub mod ethernet;
+pub mod frame;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;
@@ -15,6 +16,7 @@ pub mod tcp;
 pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use checksum::Checksum;
 pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
+pub use frame::{FrameError, IpHeader, TcpChecksum, TcpFrame};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use seq::SeqNum;
 pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr};

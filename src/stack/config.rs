@@ -1,0 +1,73 @@
+//! A stack's settings and their validation.
+
+use std::net::Ipv4Addr;
+use std::ops::RangeInclusive;
+
+use super::{Route, StackConfigError};
+use crate::tcp;
+use crate::wire::MacAddr;
+
+/// Settings of one stack (one worker).
+#[derive(Clone, Debug)]
+pub struct StackConfig {
+    pub mac: MacAddr,
+    pub ipv4: Ipv4Addr,
+    /// On-link prefix length of `ipv4`.
+    pub prefix_len: u8,
+    /// Next hop for destinations off the link that no entry of `routes` covers.
+    pub gateway: Option<Ipv4Addr>,
+    /// More specific routes (from the kernel's table), longest prefix first wins.
+    pub routes: Vec<Route>,
+    /// IP MTU of the link.
+    pub mtu: u16,
+    /// Most connections this stack holds at once (the flow table is sized from it).
+    pub max_connections: usize,
+    /// Source ports for active opens.
+    pub ephemeral_ports: RangeInclusive<u16>,
+    /// Accept a TCP segment whose checksum field holds only the pseudo-header sum, the mark
+    /// of a local kernel's unfinished checksum offload (`CHECKSUM_PARTIAL`) arriving over
+    /// veth. Real NICs deliver finished checksums; leave this off for them.
+    pub accept_partial_checksum: bool,
+    /// Answer ARP requests for `ipv4` and resolve neighbours with ARP. Off when the host's
+    /// kernel shares the address and answers ARP itself; neighbours then come from
+    /// [`Stack::add_neighbor`].
+    pub arp: bool,
+    pub tcp: tcp::Config,
+}
+
+impl StackConfig {
+    /// Checks every setting; [`Stack::new`] refuses an invalid one.
+    pub fn validate(&self) -> Result<(), StackConfigError> {
+        self.tcp.validate()?;
+        if !(576..=9216).contains(&self.mtu) {
+            return Err(StackConfigError::Mtu(self.mtu));
+        }
+        if self.prefix_len > 32 {
+            return Err(StackConfigError::PrefixLen(self.prefix_len));
+        }
+        if self.max_connections == 0 {
+            return Err(StackConfigError::NoConnections);
+        }
+        if self.ephemeral_ports.is_empty() || *self.ephemeral_ports.start() == 0 {
+            return Err(StackConfigError::EphemeralPorts);
+        }
+        Ok(())
+    }
+
+    /// A configuration with defaults for everything but the addresses.
+    pub fn new(mac: MacAddr, ipv4: Ipv4Addr, prefix_len: u8) -> StackConfig {
+        StackConfig {
+            mac,
+            ipv4,
+            prefix_len,
+            gateway: None,
+            routes: Vec::new(),
+            mtu: 1500,
+            max_connections: 65_536,
+            ephemeral_ports: 32_768..=60_999,
+            arp: true,
+            accept_partial_checksum: false,
+            tcp: tcp::Config::default(),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Listening ports: accepting SYNs (RFC 9293 §3.10.7.2), the backlog of half-open
+//! connections, and a new SYN taking over a 4-tuple in TIME-WAIT (RFC 1122 §4.2.2.13).
+
+use super::{ConnId, Stack, StackError};
+use crate::flow::FlowKey;
+use crate::tcp::{self, Connection};
+use crate::time::Instant;
+use crate::wire::TcpRepr;
+
+#[derive(Debug)]
+pub(super) struct Listener {
+    port: u16,
+    backlog: usize,
+    /// Connections from this listener not yet ESTABLISHED.
+    half_open: usize,
+}
+
+impl Stack {
+    /// Accepts connections on `port`, holding at most `backlog` half-open ones.
+    pub fn listen(&mut self, port: u16, backlog: usize) -> Result<(), StackError> {
+        if port == 0 || self.listener_index(port).is_some() {
+            return Err(StackError::PortInUse(port));
+        }
+        self.listeners.push(Listener {
+            port,
+            backlog: backlog.max(1),
+            half_open: 0,
+        });
+        Ok(())
+    }
+
+    /// Stops accepting on `port`; established connections are not affected.
+    pub fn unlisten(&mut self, port: u16) {
+        self.listeners.retain(|l| l.port != port);
+    }
+
+    /// Ports this stack listens on.
+    pub fn listening_ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.listeners.iter().map(|l| l.port)
+    }
+
+    /// The listener on `port`, by index.
+    pub(super) fn listener_index(&self, port: u16) -> Option<usize> {
+        self.listeners.iter().position(|l| l.port == port)
+    }
+
+    /// A connection from the listener on `port` left SYN-RECEIVED (or was freed in it).
+    pub(super) fn end_half_open(&mut self, port: u16) {
+        if let Some(l) = self.listeners.iter_mut().find(|l| l.port == port) {
+            l.half_open = l.half_open.saturating_sub(1);
+        }
+    }
+
+    /// A segment for the listener at `index` and no connection: RFC 9293 §3.10.7.2 LISTEN
+    /// ignores a RST, resets an ACK and opens on a SYN.
+    pub(super) fn segment_for_listener(
+        &mut self,
+        now: Instant,
+        index: usize,
+        key: FlowKey,
+        repr: &TcpRepr,
+        payload: &[u8],
+    ) {
+        if repr.flags.rst() {
+            self.stats.drop_no_connection += 1;
+        } else if repr.ack.is_some() {
+            self.queue_reset(key, repr, payload.len());
+        } else if repr.flags.syn() {
+            self.accept_syn(now, index, key, repr, payload);
+        } else {
+            self.stats.drop_no_connection += 1;
+        }
+    }
+
+    /// RFC 1122 §4.2.2.13: a new SYN may reopen a connection from TIME-WAIT if its sequence
+    /// number lies beyond the old connection's and our new ISN lies beyond every sequence
+    /// number the old one used — so no segment of the old connection can be mistaken for
+    /// one of the new. The old connection then gives up the 4-tuple and the SYN goes to the
+    /// listener.
+    pub(super) fn reopens_time_wait(
+        &self,
+        now: Instant,
+        id: ConnId,
+        key: &FlowKey,
+        repr: &TcpRepr,
+    ) -> bool {
+        let Some(slot) = self.conns.get(id) else {
+            return false;
+        };
+        let c = &slot.conn;
+        repr.flags.syn()
+            && repr.ack.is_none()
+            && !repr.flags.rst()
+            && c.state() == tcp::State::TimeWait
+            && self.listener_index(key.local_port).is_some()
+            && repr.seq > c.rcv_nxt()
+            && self.isn.isn(now, key.local(), key.remote()) > c.snd_max()
+    }
+
+    fn accept_syn(
+        &mut self,
+        now: Instant,
+        listener: usize,
+        key: FlowKey,
+        repr: &TcpRepr,
+        payload: &[u8],
+    ) {
+        let l = &self.listeners[listener];
+        if l.half_open >= l.backlog {
+            self.stats.drop_listen_overflow += 1;
+            return;
+        }
+        if self.conns.len() >= self.config.max_connections {
+            self.stats.drop_connection_limit += 1;
+            return;
+        }
+        let port = l.port;
+        let iss = self.isn.isn(now, key.local(), key.remote());
+        let mut conn = Connection::new(self.tcp_config.clone(), port, iss);
+        conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
+        if conn.listen(None).is_err() {
+            return;
+        }
+        conn.handle_segment(now, repr, payload);
+        if conn.state() != tcp::State::SynReceived {
+            return;
+        }
+        match self.insert(key, conn, Some(port), false) {
+            Ok(id) => {
+                self.listeners[listener].half_open += 1;
+                self.after_change(id);
+            }
+            Err(_) => self.stats.drop_connection_limit += 1,
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The stack's counters.
+
+use crate::wire::{FrameError, WireError};
+
+/// Counters of one stack. Every dropped frame is counted under exactly one reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StackStats {
+    pub rx_frames: u64,
+    pub tx_frames: u64,
+    pub rx_tcp_segments: u64,
+    pub tx_tcp_segments: u64,
+    pub rx_arp: u64,
+    pub tx_arp: u64,
+    pub drop_truncated: u64,
+    pub drop_not_for_us: u64,
+    pub drop_unsupported_ethertype: u64,
+    pub drop_unsupported_protocol: u64,
+    pub drop_bad_ip_header: u64,
+    pub drop_bad_ip_checksum: u64,
+    pub drop_ip_fragment: u64,
+    pub drop_bad_tcp_header: u64,
+    pub drop_bad_tcp_checksum: u64,
+    /// Segments accepted with an unfinished (offload pending) checksum on veth.
+    pub rx_partial_checksum: u64,
+    /// Segments whose data the application was shown in place, in the frame (zero copy).
+    pub rx_zero_copy_segments: u64,
+    pub drop_bad_tcp_option: u64,
+    /// Segments from a source address no host may send from, or from our own (RFC 1122
+    /// §3.2.1.3).
+    pub drop_bad_source_address: u64,
+    /// Segments with both SYN and FIN.
+    pub drop_illegal_flags: u64,
+    pub drop_bad_arp: u64,
+    pub drop_listen_overflow: u64,
+    pub drop_connection_limit: u64,
+    pub drop_no_connection: u64,
+    pub drop_reset_queue_full: u64,
+    pub rst_sent: u64,
+    pub connections_opened: u64,
+    pub connections_accepted: u64,
+    pub connections_freed: u64,
+}
+
+impl StackStats {
+    pub(super) fn count_malformed(&mut self, err: WireError) {
+        match err {
+            WireError::Truncated => self.drop_truncated += 1,
+            WireError::BadIpVersion
+            | WireError::BadIpHeaderLength
+            | WireError::BadIpTotalLength => self.drop_bad_ip_header += 1,
+            WireError::BadIpChecksum => self.drop_bad_ip_checksum += 1,
+            WireError::IpFragment => self.drop_ip_fragment += 1,
+            WireError::BadTcpHeaderLength => self.drop_bad_tcp_header += 1,
+            WireError::BadTcpChecksum => self.drop_bad_tcp_checksum += 1,
+            WireError::BadTcpOption => self.drop_bad_tcp_option += 1,
+            WireError::UnsupportedArp => self.drop_bad_arp += 1,
+        }
+    }
+
+    /// Counts a frame [`crate::wire::TcpFrame::parse`] turned down.
+    pub(super) fn count_rejected(&mut self, err: FrameError) {
+        match err {
+            FrameError::UnsupportedEtherType(_) => self.drop_unsupported_ethertype += 1,
+            FrameError::UnsupportedProtocol(_) => self.drop_unsupported_protocol += 1,
+            FrameError::Malformed(e) => self.count_malformed(e),
+        }
+    }
+
+    /// Frames dropped as malformed (any class).
+    pub fn malformed(&self) -> u64 {
+        self.drop_truncated
+            + self.drop_bad_ip_header
+            + self.drop_bad_ip_checksum
+            + self.drop_ip_fragment
+            + self.drop_bad_tcp_header
+            + self.drop_bad_tcp_checksum
+            + self.drop_bad_tcp_option
+            + self.drop_bad_arp
+    }
+}
