@@ -9,7 +9,7 @@ set -eu
 # `all` (the default): also the Linux peers and tools the tests and benchmarks use.
 BUILD="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev
 iproute2 ethtool curl ca-certificates"
-PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind"
+PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind nftables iptables"
 case "${1:-all}" in
     build) PACKAGES="$BUILD" ;;
     all) PACKAGES="$BUILD $PEERS" ;;

@@ -1,7 +1,10 @@
-//! `xdptcp lab up|down`: the namespace lab (see `xdptcp::lab`).
+//! `xdptcp lab up|impair|counters|down`: the namespace lab and its impaired router (see
+//! `xdptcp::lab`).
 
 use clap::{Args, Subcommand};
-use xdptcp::lab::{Lab, LabError, Topology};
+use xdptcp::lab::{Impairment, Lab, LabError, Topology};
+
+use crate::impair::{ForwardArgs, ForwardError, ImpairFlags};
 
 /// Why `xdptcp lab` failed.
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +13,12 @@ pub enum LabCommandError {
     NotRoot,
     #[error(transparent)]
     Lab(#[from] LabError),
+    #[error("nothing to change: give an impairment (--loss, --delay-us, ...) or --clear")]
+    NothingToChange,
+    #[error("--clear takes no impairment options")]
+    ClearWithOptions,
+    #[error("forwarder: {0}")]
+    Forward(#[from] ForwardError),
 }
 
 #[derive(Args)]
@@ -21,7 +30,7 @@ pub struct LabArgs {
 #[derive(Subcommand)]
 enum LabAction {
     /// Create the stack, router and peer namespaces (or, with --direct, stack and peer) and
-    /// print their addresses.
+    /// print their addresses; the options below make the router impair what it forwards.
     Up {
         /// Prefix of the namespace names.
         #[arg(long, default_value = "xdptcp")]
@@ -32,12 +41,34 @@ enum LabAction {
         /// One veth pair between stack and peer, no router (the benchmark topology).
         #[arg(long)]
         direct: bool,
+        #[command(flatten)]
+        impair: ImpairFlags,
     },
-    /// Remove the lab's namespaces (and with them its interfaces).
+    /// Change the impairment of a running routed lab (counters start again at zero), or
+    /// with --clear restore a clean path that is still counted.
+    Impair {
+        #[arg(long, default_value = "xdptcp")]
+        name: String,
+        /// A clean path: no loss, duplication, delay or reordering.
+        #[arg(long)]
+        clear: bool,
+        #[command(flatten)]
+        impair: ImpairFlags,
+    },
+    /// Print what the router did since the impairment was applied: TCP segments, lost,
+    /// duplicated, held and reordered frames.
+    Counters {
+        #[arg(long, default_value = "xdptcp")]
+        name: String,
+    },
+    /// Remove the lab's namespaces (and with them its interfaces) and its forwarder.
     Down {
         #[arg(long, default_value = "xdptcp")]
         name: String,
     },
+    /// The lab's delay, jitter and reordering forwarder (started by the lab in its router).
+    #[command(hide = true)]
+    Forward(ForwardArgs),
 }
 
 pub fn run(args: &LabArgs) -> Result<(), LabCommandError> {
@@ -46,15 +77,51 @@ pub fn run(args: &LabArgs) -> Result<(), LabCommandError> {
             name,
             queues,
             direct,
+            impair,
         } => {
             let topology = if *direct {
                 Topology::Direct
             } else {
                 Topology::Routed
             };
+            let impairment = impair.impairment();
+            // Refuse bad values, and impairment without a router, before anything is built.
+            impairment.validate().map_err(LabError::from)?;
+            if *direct && !impairment.is_clean() {
+                return Err(LabError::NotRouted(name.clone()).into());
+            }
             let lab = Lab::up_with(name, *queues, topology)?;
+            if !impairment.is_clean() {
+                lab.impair(&impairment)?;
+            }
             println!("{}", lab.describe());
+            if !impairment.is_clean() {
+                println!("impaired:     {impairment}");
+            }
             lab.keep();
+            Ok(())
+        }
+        LabAction::Impair {
+            name,
+            clear,
+            impair,
+        } => {
+            let impairment = impair.impairment();
+            impairment.validate().map_err(LabError::from)?;
+            let impairment = match (*clear, impairment.is_clean()) {
+                (true, true) => Impairment::none(),
+                (true, false) => return Err(LabCommandError::ClearWithOptions),
+                (false, true) => return Err(LabCommandError::NothingToChange),
+                (false, false) => impairment,
+            };
+            let lab = Lab::attach(name)?;
+            lab.impair(&impairment)?;
+            println!("lab {name}: {impairment}");
+            Ok(())
+        }
+        LabAction::Counters { name } => {
+            let lab = Lab::attach(name)?;
+            print!("{}", lab.counters()?);
             Ok(())
         }
         LabAction::Down { name } => {
@@ -65,5 +132,6 @@ pub fn run(args: &LabArgs) -> Result<(), LabCommandError> {
             println!("lab {name} removed");
             Ok(())
         }
+        LabAction::Forward(args) => Ok(crate::impair::forward(args)?),
     }
 }

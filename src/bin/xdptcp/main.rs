@@ -3,6 +3,7 @@
 mod bench;
 mod common;
 mod floor;
+mod impair;
 mod lab;
 mod load;
 mod nc;
@@ -31,7 +32,8 @@ enum Command {
     /// The bare AF_XDP floor (no TCP): frame ping-pong and frame blast over the same XDP
     /// program and sockets, to measure what the machine allows.
     Floor(floor::FloorArgs),
-    /// Create or remove a lab of network namespaces (stack, router, Linux peer) over veth.
+    /// Create, impair or remove a lab of network namespaces (stack, router, Linux peer) over
+    /// veth.
     Lab(lab::LabArgs),
     /// Load generator: echo, sockperf, http, connect or bulk, closed or open loop, over xdptcp
     /// or Linux sockets, with a HdrHistogram latency report.
