@@ -145,7 +145,8 @@ pub struct LimitsFile {
     pub backlog: Option<usize>,
 }
 
-/// `[umem]`: the AF_XDP buffers of each queue and the batch size.
+/// `[umem]`: the AF_XDP buffers of each queue and the batch size. Each ring has
+/// `frame_count / 2` entries: the fill ring takes every RX frame at start.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct UmemFile {
@@ -153,8 +154,6 @@ pub struct UmemFile {
     pub frame_count: Option<u32>,
     /// Bytes per frame: 2048 or 4096.
     pub frame_size: Option<u32>,
-    /// Entries in each ring; a power of two, at most frame_count / 2.
-    pub ring_size: Option<u32>,
     /// Frames taken from the RX ring (and built for TX) per loop turn.
     pub batch: Option<usize>,
 }

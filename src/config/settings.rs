@@ -169,12 +169,8 @@ impl ServeFile {
                 ))
             }
         };
-        xsk.ring_size = power_of_two(
-            "umem.ring_size",
-            umem.ring_size
-                .unwrap_or(xsk.ring_size.min(xsk.frame_count / 2)),
-            1..=xsk.frame_count / 2,
-        )?;
+        // The fill ring is given every RX frame (half the UMEM) when the socket opens.
+        xsk.ring_size = xsk.frame_count / 2;
         runtime.batch = within(
             "umem.batch",
             umem.batch.unwrap_or(runtime.batch),

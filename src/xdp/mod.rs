@@ -43,6 +43,14 @@ pub enum XdpError {
         needed_kib: u64,
         limit_kib: u64,
     },
+    #[error(
+        "the kernel would not lock the UMEM of {iface} queue {queue}: it counts against RLIMIT_MEMLOCK ({limit_kib} KiB, for all locked memory of this user, and measured to need about 1.75 times the UMEM); raise it (LimitMEMLOCK= in the systemd unit, ulimit -l) or grant CAP_IPC_LOCK"
+    )]
+    UmemNotLocked {
+        iface: String,
+        queue: u32,
+        limit_kib: u64,
+    },
     #[error(transparent)]
     InterfaceMissing(#[from] NoSuchInterface),
     #[error("queue {queue} is out of range: {iface} has {count} RX queue(s), numbered from 0")]

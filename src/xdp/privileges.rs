@@ -35,10 +35,12 @@ fn umem_bytes(queues: u32, xsk: &XskConfig) -> u64 {
     u64::from(queues) * u64::from(xsk.frame_count) * u64::from(xsk.frame_size)
 }
 
-/// Checks that this process holds [`REQUIRED_CAPABILITIES`], and that it may lock the UMEMs
-/// of `queues` sockets: the kernel charges a UMEM's pages to the user's `RLIMIT_MEMLOCK`
-/// unless the process has `CAP_IPC_LOCK` (`xdp_umem_account_pages`, net/xdp/xdp_umem.c), and
-/// registration fails with ENOBUFS when they do not fit.
+/// Checks that this process holds [`REQUIRED_CAPABILITIES`], and that `RLIMIT_MEMLOCK` holds
+/// at least the UMEMs of `queues` sockets: the kernel charges a UMEM's pages to the user's
+/// locked memory unless the process has `CAP_IPC_LOCK` (`xdp_umem_account_pages`,
+/// net/xdp/xdp_umem.c), and registration fails with ENOBUFS when they do not fit. This is a
+/// lower bound (on Linux 6.18 a UMEM of 1, 2 and 4 MiB needed a limit of about 1.75 times
+/// that); the socket's own ENOBUFS is told as [`XdpError::UmemNotLocked`].
 pub fn check_privileges(queues: u32, xsk: &XskConfig) -> Result<(), XdpError> {
     let missing = host::missing_capabilities(&REQUIRED_CAPABILITIES);
     if !missing.is_empty() {

@@ -86,7 +86,15 @@ impl ServeArgs {
                 }
             }
         }
-        let settings = file.settings()?;
+        // A value out of range is told as the file's when there is a file (a flag given
+        // over it is named by the same key).
+        let settings = file.settings().map_err(|e| match &self.config {
+            Some(path) => ServeError::ConfigFile(ConfigFileError::Invalid {
+                path: path.clone(),
+                problem: e.into(),
+            }),
+            None => e.into(),
+        })?;
         if settings.listeners.is_empty() {
             return Err(ServeError::NothingToServe);
         }
