@@ -414,18 +414,18 @@ fn spawn_stdout_writer(
 pub fn run(args: &NcArgs) -> Result<(), NcError> {
     let mode = args.mode()?;
     let mut config = args.datapath.runtime_config()?;
-    let (connect_to, connect_wait) = match mode {
+    let (connect_to, connect_wait) = match &mode {
         Mode::Listen { address, port } => {
             if config.queues != 1 {
                 return Err(NcError::ListenOnQueues);
             }
             config.ipv4 = address.or(config.ipv4);
-            config.listen = vec![port];
+            config.listen = vec![*port];
             (None, None)
         }
         Mode::Connect { to, source, wait } => {
             config.ipv4 = source.or(config.ipv4);
-            (Some(to), wait)
+            (Some(*to), *wait)
         }
     };
     let (out_tx, out_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
@@ -448,6 +448,10 @@ pub fn run(args: &NcArgs) -> Result<(), NcError> {
         stdout: stdout_sender.take(),
         outcome: handler_outcome.clone(),
     })?;
+    if let Mode::Listen { port, .. } = mode {
+        // As ncat -v says it; connections are taken from here on.
+        log::info!("listening on {}:{port}", runtime.info().ipv4);
+    }
     let sender = runtime.sender(0).ok_or(NcError::NoWorker)?;
     let writer = spawn_stdout_writer(out_rx, sender.clone());
     spawn_stdin_reader(sender);
