@@ -33,13 +33,17 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Takes the serial lock and builds a lab, or says why the test is skipped.
 fn lab(tag: &str) -> Option<(MutexGuard<'static, ()>, Lab)> {
+    lab_with_queues(tag, 1)
+}
+
+fn lab_with_queues(tag: &str, queues: u32) -> Option<(MutexGuard<'static, ()>, Lab)> {
     if !xdptcp::host::is_root() {
         eprintln!("skipped: needs root (network namespaces, XDP and AF_XDP)");
         return None;
     }
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let name = format!("d{}{tag}", std::process::id() % 100_000);
-    Some((serial, Lab::up(&name, 1).expect("lab up")))
+    Some((serial, Lab::up(&name, queues).expect("lab up")))
 }
 
 fn output_text(o: &Output) -> String {
@@ -465,4 +469,138 @@ fn nc_listens_as_ncat_does_and_carries_64_mib_intact() {
     for p in [&data, &received] {
         let _ = std::fs::remove_file(p);
     }
+}
+
+/// Runs `deploy/tune-host.sh args` in the lab's stack namespace.
+fn tune_host(lab: &Lab, args: &[&str]) -> (i32, String) {
+    let script = deploy("tune-host.sh");
+    let mut command = vec![script.to_str().unwrap()];
+    command.extend_from_slice(args);
+    let out = run_in(&lab.stack_ns(), 30, &command);
+    (out.status.code().unwrap_or(-1), output_text(&out))
+}
+
+/// What tune-host changes on the lab's veth: channel counts, the two NAPI settings, and
+/// the huge pages.
+fn tunables(lab: &Lab) -> Vec<String> {
+    let ns = lab.stack_ns();
+    let channels = run_in(&ns, 5, &["ethtool", "-l", STACK_IFACE]);
+    let current = output_text(&channels);
+    let current = current
+        .split("Current hardware settings:")
+        .nth(1)
+        .unwrap_or("");
+    let read = |path: &str| {
+        let out = run_in(&ns, 5, &["cat", path]);
+        output_text(&out).trim().to_string()
+    };
+    vec![
+        current.split_whitespace().collect::<Vec<_>>().join(" "),
+        read("/sys/class/net/xdp0/napi_defer_hard_irqs"),
+        read("/sys/class/net/xdp0/gro_flush_timeout"),
+        read("/proc/sys/vm/nr_hugepages"),
+    ]
+}
+
+#[test]
+fn tune_host_refuses_what_it_does_not_know() {
+    let Some((_serial, lab)) = lab("tun0") else {
+        return;
+    };
+    let (code, out) = tune_host(&lab, &["nosuch0", "--queues", "1"]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("no interface nosuch0 in this network namespace"),
+        "{out}"
+    );
+    let added = run_in(
+        &lab.stack_ns(),
+        5,
+        &["ip", "link", "add", "br9", "type", "bridge"],
+    );
+    assert!(added.status.success(), "{}", output_text(&added));
+    let (code, out) = tune_host(&lab, &["br9", "--queues", "1"]);
+    assert_eq!(code, 2);
+    assert!(
+        out.contains("br9 uses driver 'bridge', which this script does not know"),
+        "{out}"
+    );
+    let (code, out) = tune_host(&lab, &["lo", "--queues", "1"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("lo uses driver 'none'"), "{out}");
+}
+
+#[test]
+fn tune_host_dry_runs_applies_what_veth_supports_and_reverts_exactly() {
+    let Some((_serial, lab)) = lab_with_queues("tun1", 2) else {
+        return;
+    };
+    let state = scratch("tune.state");
+    let state_arg = state.to_str().unwrap();
+    let before = tunables(&lab);
+    let pages: u64 = before[3].parse().unwrap();
+    let more_pages = (pages + 4).to_string();
+    let args = [
+        STACK_IFACE,
+        "--queues",
+        "1",
+        "--rx-ring",
+        "512",
+        "--coalesce-usecs",
+        "0",
+        "--rss-equal",
+        "1",
+        "--ntuple",
+        "flow-type tcp4 dst-port 7 action 0",
+        "--cores",
+        "1",
+        "--governor",
+        "performance",
+        "--defer-hard-irqs",
+        "2",
+        "--gro-flush-timeout",
+        "200000",
+        "--hugepages",
+        &more_pages,
+        "--state",
+        state_arg,
+    ];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+    let (code, out) = tune_host(&lab, &dry);
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "+ ethtool -L xdp0 rx 1 tx 1   # was: rx 2 tx 2",
+        "+ echo 2 > /sys/class/net/xdp0/napi_defer_hard_irqs   # was: ",
+        "+ echo 200000 > /sys/class/net/xdp0/gro_flush_timeout   # was: ",
+        "skip ring sizes: veth does not support ethtool -g/-G",
+        "skip interrupt coalescing: veth does not support ethtool -c/-C",
+        "skip RSS key and table: veth does not support ethtool -x/-X",
+        "skip ntuple rules: veth does not support ethtool -n/-N",
+        "skip IRQ affinity: xdp0 has no MSI interrupts",
+    ] {
+        assert!(out.contains(line), "dry run lacks {line:?}:\n{out}");
+    }
+    assert_eq!(tunables(&lab), before, "the dry run changed something");
+    assert!(!state.exists(), "the dry run wrote a state file");
+
+    let (code, out) = tune_host(&lab, &args);
+    assert_eq!(code, 0, "{out}");
+    let during = tunables(&lab);
+    let expected = [
+        "RX: 1 TX: 1 Other: n/a Combined: n/a",
+        "2",
+        "200000",
+        more_pages.as_str(),
+    ];
+    assert_eq!(during, expected, "{out}");
+    let (code, again) = tune_host(&lab, &args);
+    assert_eq!(code, 2, "a second run over a state file: {again}");
+
+    let (code, reverted) = tune_host(&lab, &[STACK_IFACE, "--revert", "--state", state_arg]);
+    assert_eq!(code, 0, "{reverted}");
+    let after = tunables(&lab);
+    assert_eq!(after, before, "--revert did not restore:\n{reverted}");
+    assert!(!state.exists());
+    println!("tune-host on veth: before {before:?}, tuned {during:?}, reverted {after:?}");
 }
