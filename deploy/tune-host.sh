@@ -414,6 +414,7 @@ fi
     "$DEFER_HARD_IRQS" "napi_defer_hard_irqs" "the kernel has no /sys/class/net/$IFACE/napi_defer_hard_irqs"
 [ -z "$GRO_FLUSH_TIMEOUT" ] || set_value "/sys/class/net/$IFACE/gro_flush_timeout" \
     "$GRO_FLUSH_TIMEOUT" "gro_flush_timeout" "the kernel has no /sys/class/net/$IFACE/gro_flush_timeout"
+# xdptcp maps its UMEM without MAP_HUGETLB today: reserved pages wait for that change.
 [ -z "$HUGEPAGES" ] || set_value /proc/sys/vm/nr_hugepages "$HUGEPAGES" "huge pages" \
     "no /proc/sys/vm/nr_hugepages"
 
