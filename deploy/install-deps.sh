@@ -6,10 +6,12 @@
 set -eu
 
 # `build`: what building xdptcp and running its lab need (make demo).
-# `all` (the default): also the Linux peers and tools the tests and benchmarks use.
+# `all` (the default): also the Linux peers and tools the tests and benchmarks use
+# (shellcheck for deploy/*.sh, systemd for the systemd-analyze run of tests/deploy.rs).
 BUILD="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev
 iproute2 ethtool curl ca-certificates"
-PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind nftables iptables"
+PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind nftables iptables
+shellcheck systemd"
 case "${1:-all}" in
     build) PACKAGES="$BUILD" ;;
     all) PACKAGES="$BUILD $PEERS" ;;

@@ -11,6 +11,7 @@
 #![deny(unsafe_code)]
 
 pub mod apps;
+pub mod config;
 pub mod flow;
 pub mod host;
 pub mod lab;

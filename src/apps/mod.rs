@@ -8,12 +8,15 @@
 //!
 //! None reads more than it can answer, so a peer that does not read its replies fills our
 //! receive window and is slowed down by TCP itself (backpressure, no unbounded queues).
-//! HTTP and sockperf are [`RequestProtocol`]s run by the generic [`RequestServer`].
+//! HTTP and sockperf are [`RequestProtocol`]s run by the generic [`RequestServer`];
+//! [`ByPort`] runs several of them on one worker, each on its own ports.
 
+mod by_port;
 mod http;
 pub mod request;
 mod sockperf;
 
+pub use by_port::{BoxedApp, ByPort};
 pub use http::{Http, HttpProtocol};
 pub use request::{Reply, RequestProtocol, RequestServer};
 pub use sockperf::{Sockperf, SockperfProtocol};

@@ -1,7 +1,7 @@
 //! Facts the stack takes from the host kernel, and settings of this process: the interface's
 //! index, queues, address, MAC, MTU and driver, the routes, neighbour MAC addresses, the
-//! ports kernel sockets listen on — read over rtnetlink, sysfs and procfs — and whether the
-//! process runs as root.
+//! ports kernel sockets listen on — read over rtnetlink, sysfs and procfs — and this
+//! process's privileges: root, capabilities, the locked-memory limit.
 //!
 //! The stack shares its IPv4 address with the kernel, and the kernel answers and sends ARP
 //! for it (the XDP program passes ARP through). The kernel's neighbour table is therefore the
@@ -11,6 +11,7 @@
 //!
 //! No `unsafe` here: system calls go through `rustix`'s safe wrappers.
 
+mod capabilities;
 mod interface;
 mod isn_secret;
 mod neighbors;
@@ -19,6 +20,7 @@ mod process;
 mod routes;
 mod rtnetlink;
 
+pub use capabilities::{effective_capabilities, missing_capabilities, Capability};
 pub use interface::{
     driver_name, interface_index, interface_ipv4, interface_mac, interface_mtu, rx_queue_count,
     NoSuchInterface,
@@ -26,5 +28,5 @@ pub use interface::{
 pub use isn_secret::{isn_secret, ISN_SECRET_PATH};
 pub use neighbors::{neighbor, solicit_neighbor};
 pub use ports::kernel_listening_ports;
-pub use process::{is_root, precise_timers};
+pub use process::{is_root, locked_memory_limit, precise_timers};
 pub use routes::{route_to, routes, Route};

@@ -7,6 +7,11 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// This process's soft `RLIMIT_MEMLOCK` in bytes (getrlimit(2)); `None` when unlimited.
+pub fn locked_memory_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Memlock).current
+}
+
 /// Makes this thread's timed sleeps end on time: the default timer slack of 50 µs would
 /// otherwise be added to every timeout (prctl(2), PR_SET_TIMERSLACK). A failure leaves the
 /// default, which only makes sleeps less precise.

@@ -65,7 +65,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::xdp::{self, BindMode, XdpError, XdpMode, XdpProgram};
+use crate::xdp::{self, BindMode, XdpMode, XdpProgram};
 use start::{Datapath, HostFacts, Workers};
 use stats::StatsSlot;
 
@@ -114,9 +114,7 @@ impl<M: Send + 'static> Runtime<M> {
         H: Handler<Message = M>,
         F: FnMut(usize) -> H,
     {
-        if !crate::host::is_root() {
-            return Err(XdpError::PermissionDenied.into());
-        }
+        xdp::check_privileges(config.queues, &config.xsk)?;
         config.validate()?;
         let facts = HostFacts::read(&config)?;
         let datapath = Datapath::open(&config, &facts)?;

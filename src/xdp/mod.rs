@@ -10,9 +10,12 @@
 #![allow(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod privileges;
 pub mod program;
 pub mod socket;
 pub mod wait;
+
+pub use privileges::{check_privileges, REQUIRED_CAPABILITIES};
 
 pub use program::{QueueCounters, UnknownXdpMode, XdpAttach, XdpMode, XdpProgram};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};
@@ -25,9 +28,29 @@ use crate::host::NoSuchInterface;
 #[derive(Debug, thiserror::Error)]
 pub enum XdpError {
     #[error(
-        "permission denied: xdptcp needs root (or CAP_NET_ADMIN, CAP_BPF and CAP_NET_RAW) to load XDP programs and open AF_XDP sockets"
+        "permission denied: xdptcp needs root (or CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW and CAP_PERFMON) to load XDP programs and open AF_XDP sockets"
     )]
     PermissionDenied,
+    #[error(
+        "permission denied: xdptcp needs root or the capabilities {required} (to load XDP programs and open AF_XDP sockets); missing: {missing}"
+    )]
+    MissingCapabilities { required: String, missing: String },
+    #[error(
+        "the UMEM of {queues} queue(s) needs {needed_kib} KiB of locked memory but RLIMIT_MEMLOCK is {limit_kib} KiB: raise it (LimitMEMLOCK= in the systemd unit, ulimit -l) or grant CAP_IPC_LOCK"
+    )]
+    LockedMemory {
+        queues: u32,
+        needed_kib: u64,
+        limit_kib: u64,
+    },
+    #[error(
+        "the kernel would not lock the UMEM of {iface} queue {queue}: it counts against RLIMIT_MEMLOCK ({limit_kib} KiB, for all locked memory of this user, and measured to need about 1.75 times the UMEM); raise it (LimitMEMLOCK= in the systemd unit, ulimit -l) or grant CAP_IPC_LOCK"
+    )]
+    UmemNotLocked {
+        iface: String,
+        queue: u32,
+        limit_kib: u64,
+    },
     #[error(transparent)]
     InterfaceMissing(#[from] NoSuchInterface),
     #[error("queue {queue} is out of range: {iface} has {count} RX queue(s), numbered from 0")]

@@ -191,8 +191,17 @@ impl XskSocket {
             .map_err(|e| invalid(format!("UMEM config: {e}")))?;
         let frames =
             NonZeroU32::new(config.frame_count).ok_or_else(|| invalid("zero frames".into()))?;
-        let (umem, mut descs) = Umem::new(umem_config, frames, false)
-            .map_err(|e| socket_error(iface, queue, os_error(&e), "creating the UMEM"))?;
+        let (umem, mut descs) = Umem::new(umem_config, frames, false).map_err(|e| {
+            match os_error(&e).and_then(|e| e.raw_os_error()) {
+                // xdp_umem_account_pages (net/xdp/xdp_umem.c): over RLIMIT_MEMLOCK.
+                Some(libc::ENOBUFS) => XdpError::UmemNotLocked {
+                    iface: iface.into(),
+                    queue,
+                    limit_kib: crate::host::locked_memory_limit().unwrap_or(0) / 1024,
+                },
+                _ => socket_error(iface, queue, os_error(&e), "creating the UMEM"),
+            }
+        })?;
         let bind = match mode {
             BindMode::ZeroCopy => BindFlags::XDP_ZEROCOPY | BindFlags::XDP_USE_NEED_WAKEUP,
             BindMode::Copy => BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP,

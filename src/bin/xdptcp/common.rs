@@ -5,19 +5,16 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use clap::{Args, ValueEnum};
-use xdptcp::runtime::{IdlePolicy, Runtime, RuntimeConfig};
-use xdptcp::xdp::XdpAttach;
+use clap::Args;
+use xdptcp::config::{IdleChoice, ServeFile, SettingError, XdpModeChoice};
+use xdptcp::runtime::{Runtime, RuntimeConfig};
 
 /// A command's own setup failed: its options, or the Ctrl-C handler.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error("--iface is required for the xdptcp stack")]
-    NoInterface,
-    #[error("core {core} does not exist (this machine has {available})")]
-    NoSuchCore { core: usize, available: usize },
+    #[error(transparent)]
+    Setting(#[from] SettingError),
     #[error("cannot install the Ctrl-C handler: {0}")]
     StopHandler(#[from] ctrlc::Error),
 }
@@ -38,19 +35,8 @@ pub fn file_error(path: &Path) -> impl FnOnce(io::Error) -> FileError + '_ {
     }
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-pub enum Idle {
-    /// Hybrid while workers fit the cores, poll when they outnumber them (measured best).
-    Auto,
-    /// Never sleep.
-    Spin,
-    /// Sleep in poll() whenever idle.
-    Poll,
-    /// Spin --spin-us after the last work, then sleep.
-    Hybrid,
-}
-
-/// Where and how the stack runs.
+/// Where and how the stack runs. A flag given replaces what a configuration file says
+/// (see [`DatapathArgs::write_over`]); the defaults are the file's (`deploy/xdptcp.toml`).
 #[derive(Args, Clone)]
 pub struct DatapathArgs {
     /// Network interface to run on (xdptcp stack).
@@ -59,22 +45,23 @@ pub struct DatapathArgs {
     /// IPv4 address of the stack (default: the interface's, shared with the kernel).
     #[arg(long)]
     pub ip: Option<Ipv4Addr>,
-    /// Queues to serve (one worker each), from queue 0.
-    #[arg(long, default_value_t = 1)]
-    pub queues: u32,
+    /// Queues to serve (one worker each), from queue 0 [default: 1].
+    #[arg(long)]
+    pub queues: Option<u32>,
     /// Cores to pin the workers to, e.g. 1,2,3.
     #[arg(long, value_delimiter = ',')]
     pub cores: Vec<usize>,
-    /// What a worker does when idle.
-    #[arg(long, value_enum, default_value = "auto")]
-    pub idle: Idle,
-    /// With --idle hybrid: how long to spin after the last work before sleeping.
-    #[arg(long, default_value_t = 50)]
-    pub spin_us: u64,
+    /// What a worker does when idle [default: auto].
+    #[arg(long, value_enum)]
+    pub idle: Option<IdleChoice>,
+    /// With --idle hybrid: microseconds to spin after the last work before sleeping
+    /// [default: 50].
+    #[arg(long)]
+    pub spin_us: Option<u64>,
     /// XDP attach mode: auto (native; generic on a one-queue veth, where it measured
-    /// faster), native or generic.
-    #[arg(long, default_value = "auto")]
-    pub xdp_mode: XdpAttach,
+    /// faster), native or generic [default: auto].
+    #[arg(long, value_enum)]
+    pub xdp_mode: Option<XdpModeChoice>,
     /// Use copy mode even if the driver supports zero-copy.
     #[arg(long)]
     pub no_zero_copy: bool,
@@ -84,28 +71,32 @@ pub struct DatapathArgs {
 }
 
 impl DatapathArgs {
-    pub fn runtime_config(&self) -> Result<RuntimeConfig, SetupError> {
-        let iface = self.iface.as_deref().ok_or(SetupError::NoInterface)?;
-        let mut config = RuntimeConfig::new(iface);
-        config.ipv4 = self.ip;
-        config.queues = self.queues;
-        config.cores = self.cores.clone();
-        let available = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
-        if let Some(&core) = self.cores.iter().find(|&&c| c >= available) {
-            return Err(SetupError::NoSuchCore { core, available });
+    /// Writes the flags that were given over `file`: a flag overrides the file's key.
+    pub fn write_over(&self, file: &mut ServeFile) {
+        if let Some(iface) = &self.iface {
+            file.interface = Some(iface.clone());
         }
-        config.idle = match self.idle {
-            Idle::Auto => IdlePolicy::Auto,
-            Idle::Spin => IdlePolicy::BusySpin,
-            Idle::Poll => IdlePolicy::Poll,
-            Idle::Hybrid => IdlePolicy::Hybrid {
-                spin: Duration::from_micros(self.spin_us),
-            },
-        };
-        config.xsk.zero_copy = !self.no_zero_copy;
-        config.xdp_attach = self.xdp_mode;
-        config.tcp.nodelay = !self.nagle;
-        Ok(config)
+        file.ip = self.ip.or(file.ip);
+        file.queues = self.queues.or(file.queues);
+        if !self.cores.is_empty() {
+            file.cores = Some(self.cores.clone());
+        }
+        file.idle = self.idle.or(file.idle);
+        file.spin_us = self.spin_us.or(file.spin_us);
+        file.xdp_mode = self.xdp_mode.or(file.xdp_mode);
+        if self.no_zero_copy {
+            file.zero_copy = Some(false);
+        }
+        if self.nagle {
+            file.tcp.nagle = Some(true);
+        }
+    }
+
+    /// The runtime settings the flags alone give (commands without a configuration file).
+    pub fn runtime_config(&self) -> Result<RuntimeConfig, SetupError> {
+        let mut file = ServeFile::default();
+        self.write_over(&mut file);
+        Ok(file.settings()?.runtime)
     }
 }
 
@@ -120,14 +111,7 @@ pub fn install_stop_handler(stop: Arc<AtomicBool>) -> Result<Arc<AtomicBool>, Se
     Ok(interrupted)
 }
 
-/// Which TCP stack a command runs on.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum StackKind {
-    /// xdptcp over AF_XDP.
-    Xdptcp,
-    /// The Linux kernel's TCP through ordinary sockets (epoll).
-    Kernel,
-}
+pub use xdptcp::config::StackKind;
 
 /// Per-queue counters, for the end of a run.
 pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {

@@ -102,38 +102,5 @@ fn main() {
     }
 }
 
-/// A command-line value that is not a byte count.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a byte count (examples: 1500, 64K, 4M, 1G)")]
-pub struct NotAByteCount(String);
-
-/// Parses a byte count with an optional K, M or G suffix (powers of 1024).
-pub fn parse_size(text: &str) -> Result<u64, NotAByteCount> {
-    let text = text.trim();
-    let (digits, multiplier) = match text.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&text[..i], 1u64 << 10),
-        Some((i, 'm' | 'M')) => (&text[..i], 1 << 20),
-        Some((i, 'g' | 'G')) => (&text[..i], 1 << 30),
-        _ => (text, 1),
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(multiplier))
-        .ok_or_else(|| NotAByteCount(text.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_size;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1500"), Ok(1500));
-        assert_eq!(parse_size("64K"), Ok(65_536));
-        assert_eq!(parse_size("4m"), Ok(4 << 20));
-        assert!(parse_size("x").is_err());
-        assert!(parse_size("").is_err());
-        assert!(parse_size("99999999999G").is_err());
-    }
-}
+// Byte counts on the command line are written as in the configuration file.
+pub use xdptcp::config::parse_size;

@@ -1,22 +1,30 @@
-//! `xdptcp serve`: a server application on the stack.
+//! `xdptcp serve`: server applications on the stack, one per listening port, configured by
+//! flags, by a configuration file (`--config`, see [`xdptcp::config`]), or both (flags win).
 
-use std::num::TryFromIntError;
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use clap::{Args, ValueEnum};
-use xdptcp::apps::{Discard, Echo, Http, Sockperf};
-use xdptcp::runtime::{Runtime, RuntimeConfig, RuntimeError};
-
-use crate::common::{install_stop_handler, DatapathArgs, SetupError, StackKind};
+use clap::Args;
+use xdptcp::apps::{BoxedApp, ByPort, Discard, Echo, Http, Sockperf};
 use xdptcp::apps::{DiscardProtocol, EchoProtocol, RequestProtocol, SockperfProtocol};
+use xdptcp::config::{
+    AppKind, ByteSize, ConfigFileError, ListenFile, Listener, ServeFile, ServeSettings,
+    SettingError, StackKind,
+};
+use xdptcp::runtime::{Runtime, RuntimeError};
+
+use crate::common::{install_stop_handler, DatapathArgs, SetupError};
 
 /// Why `xdptcp serve` failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
     Setup(#[from] SetupError),
-    #[error("--http-body is too large")]
-    HttpBody(#[from] TryFromIntError),
+    #[error(transparent)]
+    ConfigFile(#[from] ConfigFileError),
+    #[error("nothing to serve: give --port and --app, or [[listen]] entries in a --config file")]
+    NothingToServe,
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("kernel server on port {port}: {source}")]
@@ -27,91 +35,185 @@ pub enum ServeError {
     WorkerStopped,
 }
 
-#[derive(Copy, Clone, Debug, ValueEnum)]
-enum App {
-    /// Send back every byte; close after the peer closes (RFC 862).
-    Echo,
-    /// Answer HTTP/1.1 GET with a fixed body, keep-alive.
-    Http,
-    /// The sockperf TCP server protocol.
-    Sockperf,
-    /// Read and drop everything (RFC 863).
-    Discard,
+impl From<SettingError> for ServeError {
+    fn from(e: SettingError) -> ServeError {
+        ServeError::Setup(e.into())
+    }
 }
 
 #[derive(Args)]
 pub struct ServeArgs {
+    /// A TOML configuration file (deploy/xdptcp.toml lists every key); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
     #[command(flatten)]
     datapath: DatapathArgs,
-    /// Port to accept connections on.
-    #[arg(long)]
-    port: u16,
-    /// The application.
-    #[arg(long, value_enum)]
-    app: App,
-    /// Body size of the HTTP answer (suffixes K, M).
-    #[arg(long, default_value = "64", value_parser = crate::parse_size)]
-    http_body: u64,
+    /// Port to accept connections on, served by --app (replaces the file's listeners).
+    #[arg(long, requires = "app")]
+    port: Option<u16>,
+    /// The application on --port.
+    #[arg(long, value_enum, requires = "port")]
+    app: Option<AppKind>,
+    /// Body size of the HTTP answer, for every http listener (suffixes K, M) [default: 64].
+    #[arg(long, value_parser = crate::parse_size)]
+    http_body: Option<u64>,
     /// The TCP stack: xdptcp over AF_XDP, or the kernel's through sockets (for comparison;
-    /// one thread, pinned to the first of --cores).
-    #[arg(long, value_enum, default_value = "xdptcp")]
-    stack: StackKind,
+    /// one thread per listener, pinned to the first of --cores) [default: xdptcp].
+    #[arg(long, value_enum)]
+    stack: Option<StackKind>,
 }
 
-fn serve_kernel<P: RequestProtocol>(args: &ServeArgs, protocol: P) -> Result<(), ServeError> {
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let served = std::sync::Arc::new(std::sync::Mutex::new(0u64));
+impl ServeArgs {
+    /// The file's settings (if one is given) with the flags written over them, checked.
+    fn settings(&self) -> Result<ServeSettings, ServeError> {
+        let mut file = match &self.config {
+            Some(path) => xdptcp::config::read(path)?,
+            None => ServeFile::default(),
+        };
+        self.datapath.write_over(&mut file);
+        file.stack = self.stack.or(file.stack);
+        if let (Some(port), Some(app)) = (self.port, self.app) {
+            file.listen = Some(vec![ListenFile {
+                port,
+                app,
+                http_body: None,
+            }]);
+        }
+        if let Some(body) = self.http_body {
+            for listener in file.listen.iter_mut().flatten() {
+                if listener.app == AppKind::Http {
+                    listener.http_body = Some(ByteSize(body));
+                }
+            }
+        }
+        // A value out of range is told as the file's when there is a file (a flag given
+        // over it is named by the same key).
+        let settings = file.settings().map_err(|e| match &self.config {
+            Some(path) => ServeError::ConfigFile(ConfigFileError::Invalid {
+                path: path.clone(),
+                problem: e.into(),
+            }),
+            None => e.into(),
+        })?;
+        if settings.listeners.is_empty() {
+            return Err(ServeError::NothingToServe);
+        }
+        Ok(settings)
+    }
+}
+
+/// What is served where, for the ready line: `echo on 10.77.1.2:7 and http on 10.77.1.2:80`.
+fn served(listeners: &[Listener], host: &str) -> String {
+    let each: Vec<String> = listeners
+        .iter()
+        .map(|l| format!("{} on {host}:{}", l.app.name(), l.port))
+        .collect();
+    each.join(" and ")
+}
+
+/// Serves one listener on the kernel's TCP until `stop` is set.
+fn serve_kernel_listener(
+    listener: &Listener,
+    core: Option<usize>,
+    stop: Arc<AtomicBool>,
+    count: Arc<Mutex<u64>>,
+) -> Result<(), ServeError> {
+    fn run<P: RequestProtocol>(
+        port: u16,
+        protocol: P,
+        core: Option<usize>,
+        stop: Arc<AtomicBool>,
+        count: Arc<Mutex<u64>>,
+    ) -> Result<(), ServeError> {
+        xdptcp::load::linux::serve(port, protocol, core, stop, count)
+            .map_err(|source| ServeError::KernelServer { port, source })
+    }
+    let port = listener.port;
+    match listener.app {
+        AppKind::Echo => run(port, EchoProtocol, core, stop, count),
+        AppKind::Discard => run(port, DiscardProtocol, core, stop, count),
+        AppKind::Http => {
+            let protocol = Http::with_body_len(listener.http_body).into_protocol();
+            run(port, protocol, core, stop, count)
+        }
+        AppKind::Sockperf => run(port, SockperfProtocol::default(), core, stop, count),
+    }
+}
+
+fn serve_kernel(settings: &ServeSettings) -> Result<(), ServeError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(Mutex::new(0u64));
     let interrupted = install_stop_handler(stop.clone())?;
+    let core = settings.runtime.cores.first().copied();
     println!(
-        "xdptcp: serving {:?} on port {} over Linux TCP sockets (epoll); Ctrl-C stops",
-        args.app, args.port
+        "xdptcp: serving {} over Linux TCP sockets (epoll); Ctrl-C stops",
+        served(&settings.listeners, "*")
     );
-    xdptcp::load::linux::serve(
-        args.port,
-        protocol,
-        args.datapath.cores.first().copied(),
-        stop,
-        served.clone(),
-    )
-    .map_err(|source| ServeError::KernelServer {
-        port: args.port,
-        source,
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = settings
+            .listeners
+            .iter()
+            .map(|listener| {
+                let (stop, count) = (stop.clone(), count.clone());
+                scope.spawn(move || {
+                    let result = serve_kernel_listener(listener, core, stop.clone(), count);
+                    stop.store(true, Ordering::SeqCst); // one listener ending ends them all
+                    result
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap_or(Err(ServeError::KernelServerStopped)))
+            .collect::<Result<Vec<()>, ServeError>>()
     })?;
-    let count = served.lock().map(|n| *n).unwrap_or(0);
-    println!("xdptcp: stopped after {count} connection(s)");
+    let connections = count.lock().map(|n| *n).unwrap_or(0);
+    println!("xdptcp: stopped after {connections} connection(s)");
     if !interrupted.load(Ordering::SeqCst) {
         return Err(ServeError::KernelServerStopped);
     }
     Ok(())
 }
 
-pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
-    if args.stack == StackKind::Kernel {
-        let body = usize::try_from(args.http_body)?;
-        return match args.app {
-            App::Echo => serve_kernel(args, EchoProtocol),
-            App::Discard => serve_kernel(args, DiscardProtocol),
-            App::Http => serve_kernel(args, Http::with_body_len(body).into_protocol()),
-            App::Sockperf => serve_kernel(args, SockperfProtocol::default()),
-        };
+/// A new instance of the app a listener runs.
+fn app(listener: &Listener) -> BoxedApp {
+    match listener.app {
+        AppKind::Echo => Box::new(Echo::default()),
+        AppKind::Discard => Box::new(Discard::default()),
+        AppKind::Http => Box::new(Http::with_body_len(listener.http_body)),
+        AppKind::Sockperf => Box::new(Sockperf::sockperf()),
     }
-    let mut config: RuntimeConfig = args.datapath.runtime_config()?;
-    config.listen = vec![args.port];
-    let mut runtime: Runtime<()> = match args.app {
-        App::Echo => Runtime::start(config, |_| Echo::default()),
-        App::Discard => Runtime::start(config, |_| Discard::default()),
-        App::Http => {
-            let body = usize::try_from(args.http_body)?;
-            Runtime::start(config, move |_| Http::with_body_len(body))
-        }
-        App::Sockperf => Runtime::start(config, |_| Sockperf::sockperf()),
-    }?;
+}
+
+/// Starts the runtime: one listener runs its app directly; several share each worker
+/// through [`ByPort`].
+fn start(settings: &ServeSettings) -> Result<Runtime<()>, RuntimeError> {
+    let config = settings.runtime.clone();
+    match settings.listeners.as_slice() {
+        [only] => match only.app {
+            AppKind::Echo => Runtime::start(config, |_| Echo::default()),
+            AppKind::Discard => Runtime::start(config, |_| Discard::default()),
+            AppKind::Http => Runtime::start(config, |_| Http::with_body_len(only.http_body)),
+            AppKind::Sockperf => Runtime::start(config, |_| Sockperf::sockperf()),
+        },
+        listeners => Runtime::start(config, |_| {
+            listeners.iter().fold(ByPort::new(), |apps, listener| {
+                apps.serve(vec![listener.port], app(listener))
+            })
+        }),
+    }
+}
+
+pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
+    let settings = args.settings()?;
+    if settings.stack == StackKind::Kernel {
+        return serve_kernel(&settings);
+    }
+    let mut runtime = start(&settings)?;
     let info = runtime.info().clone();
     println!(
-        "xdptcp: serving {:?} on {}:{} via {} ({} queue(s), XDP {}, AF_XDP {} mode, idle {}); Ctrl-C stops",
-        args.app,
-        info.ipv4,
-        args.port,
+        "xdptcp: serving {} via {} ({} queue(s), XDP {}, AF_XDP {} mode, idle {}); Ctrl-C stops",
+        served(&settings.listeners, &info.ipv4.to_string()),
         info.iface,
         info.queues,
         info.xdp_mode,

@@ -1,0 +1,50 @@
+//! The configuration file of `xdptcp serve` (TOML): which ports to serve with which app, the
+//! interface and its queues, the worker cores and idle policy, buffer sizes, connection
+//! limits, TCP settings, and the path of a management socket.
+//!
+//! Reading happens in three steps, one file each: [`read`] turns the text into a
+//! [`ServeFile`] (every key optional, unknown keys and mistyped values refused with the key
+//! named), the command's flags are written over it (flags override the file), and
+//! [`ServeFile::settings`] checks every value and builds the [`ServeSettings`] the command
+//! runs: a [`RuntimeConfig`](crate::runtime::RuntimeConfig) and the listeners. Errors name
+//! the key and the problem: `unknown key "listen[0].prot"`, `"queues": must be 1..64, got 0`.
+//!
+//! ```toml
+//! interface = "xdp0"
+//! queues = 1
+//! cores = [1]
+//! idle = "hybrid"          # auto, spin, poll, hybrid (with spin_us)
+//!
+//! [[listen]]
+//! port = 7
+//! app = "echo"             # echo, http, discard, sockperf
+//!
+//! [[listen]]
+//! port = 8080
+//! app = "http"
+//! http_body = "4K"
+//!
+//! [tcp]
+//! send_buffer = "256K"
+//! recv_buffer = "256K"
+//!
+//! [limits]
+//! connections_per_worker = 65536
+//! ```
+//!
+//! `deploy/xdptcp.toml` lists every key with its default.
+
+mod error;
+mod file;
+mod read;
+mod settings;
+mod size;
+
+pub use error::{ConfigFileError, ConfigProblem, SettingError};
+pub use file::XdpModeChoice;
+pub use file::{
+    AppKind, IdleChoice, LimitsFile, ListenFile, ServeFile, StackKind, TcpFile, UmemFile,
+};
+pub use read::read;
+pub use settings::{Listener, ServeSettings, DEFAULT_HTTP_BODY};
+pub use size::{parse_size, ByteSize, NotAByteCount};

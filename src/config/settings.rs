@@ -1,0 +1,396 @@
+//! From a [`ServeFile`] (the file with the flags written over it) to the [`ServeSettings`]
+//! `serve` runs: defaults for what is absent, every value checked with the key named.
+
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{AppKind, IdleChoice, ServeFile, SettingError, StackKind, XdpModeChoice};
+use crate::runtime::{IdlePolicy, RuntimeConfig, MAX_BATCH};
+use crate::tcp;
+use crate::xdp::program::MAX_QUEUES;
+use crate::xdp::XdpAttach;
+
+/// Body size of the HTTP answer when the file and the flags give none.
+pub const DEFAULT_HTTP_BODY: u64 = 64;
+/// The largest HTTP body a listener serves (the body is built once per worker).
+const MAX_HTTP_BODY: u64 = 64 << 20;
+/// The longest hybrid spin: beyond a second it is spinning, not a hybrid.
+const MAX_SPIN_US: u64 = 1_000_000;
+
+/// One port and the app that serves it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    pub port: u16,
+    pub app: AppKind,
+    /// Body size of the HTTP answer (http only).
+    pub http_body: usize,
+}
+
+/// What `serve` runs, every value checked.
+#[derive(Clone, Debug)]
+pub struct ServeSettings {
+    /// The runtime's settings; `listen` holds the listeners' ports. With the kernel stack
+    /// only its cores are used.
+    pub runtime: RuntimeConfig,
+    pub listeners: Vec<Listener>,
+    pub stack: StackKind,
+    /// Where the management interface will listen (reserved; not yet opened).
+    pub management_socket: Option<PathBuf>,
+}
+
+/// `value` if it lies in `range`, else an error in the form `"queues": must be 1..64, got 0`.
+fn within<T: PartialOrd + Display + Copy>(
+    key: &str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<T, SettingError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(SettingError::new(
+            key,
+            format!("must be {}..{}, got {value}", range.start(), range.end()),
+        ))
+    }
+}
+
+fn power_of_two(key: &str, value: u32, range: RangeInclusive<u32>) -> Result<u32, SettingError> {
+    within(key, value, range)?;
+    if value.is_power_of_two() {
+        Ok(value)
+    } else {
+        Err(SettingError::new(
+            key,
+            format!("must be a power of two, got {value}"),
+        ))
+    }
+}
+
+fn millis(ms: u64) -> Duration {
+    Duration::from_millis(ms)
+}
+
+impl ServeFile {
+    /// Checks every value and builds the settings; absent keys take their defaults
+    /// (`deploy/xdptcp.toml` lists them).
+    pub fn settings(&self) -> Result<ServeSettings, SettingError> {
+        let stack = self.stack.unwrap_or(StackKind::Xdptcp);
+        let interface = match (&self.interface, stack) {
+            (Some(name), _) if name.is_empty() => {
+                return Err(SettingError::new("interface", "must not be empty"))
+            }
+            (Some(name), _) => name.clone(),
+            (None, StackKind::Xdptcp) => {
+                return Err(SettingError::new(
+                    "interface",
+                    "required for the xdptcp stack (give --iface or interface = \"...\")",
+                ))
+            }
+            (None, StackKind::Kernel) => String::new(),
+        };
+        let mut runtime = RuntimeConfig::new(&interface);
+        runtime.ipv4 = self.ip;
+        runtime.queues = within("queues", self.queues.unwrap_or(1), 1..=MAX_QUEUES)?;
+        runtime.cores = self.checked_cores()?;
+        runtime.idle = self.idle_policy()?;
+        runtime.xdp_attach = match self.xdp_mode.unwrap_or(XdpModeChoice::Auto) {
+            XdpModeChoice::Auto => XdpAttach::Auto,
+            XdpModeChoice::Native => XdpAttach::Native,
+            XdpModeChoice::Generic => XdpAttach::Generic,
+        };
+        runtime.xsk.zero_copy = self.zero_copy.unwrap_or(true);
+        self.apply_umem(&mut runtime)?;
+        self.apply_limits(&mut runtime)?;
+        runtime.tcp = self.tcp_config()?;
+        let listeners = self.listeners()?;
+        runtime.listen = listeners.iter().map(|l| l.port).collect();
+        let management_socket = match &self.management_socket {
+            Some(path) if !path.is_absolute() => {
+                return Err(SettingError::new(
+                    "management_socket",
+                    format!(
+                        "must be an absolute path, got {:?}",
+                        path.display().to_string()
+                    ),
+                ))
+            }
+            other => other.clone(),
+        };
+        Ok(ServeSettings {
+            runtime,
+            listeners,
+            stack,
+            management_socket,
+        })
+    }
+
+    fn checked_cores(&self) -> Result<Vec<usize>, SettingError> {
+        let cores = self.cores.clone().unwrap_or_default();
+        let available = core_affinity::get_core_ids().map_or(0, |c| c.len());
+        match cores.iter().find(|&&core| core >= available) {
+            Some(core) => Err(SettingError::new(
+                "cores",
+                format!(
+                    "core {core} does not exist (this machine has {available}, numbered from 0)"
+                ),
+            )),
+            None => Ok(cores),
+        }
+    }
+
+    fn idle_policy(&self) -> Result<IdlePolicy, SettingError> {
+        let spin_us = within("spin_us", self.spin_us.unwrap_or(50), 0..=MAX_SPIN_US)?;
+        Ok(match self.idle.unwrap_or(IdleChoice::Auto) {
+            IdleChoice::Auto => IdlePolicy::Auto,
+            IdleChoice::Spin => IdlePolicy::BusySpin,
+            IdleChoice::Poll => IdlePolicy::Poll,
+            IdleChoice::Hybrid => IdlePolicy::Hybrid {
+                spin: Duration::from_micros(spin_us),
+            },
+        })
+    }
+
+    fn apply_umem(&self, runtime: &mut RuntimeConfig) -> Result<(), SettingError> {
+        let umem = &self.umem;
+        let xsk = &mut runtime.xsk;
+        xsk.frame_count = power_of_two(
+            "umem.frame_count",
+            umem.frame_count.unwrap_or(xsk.frame_count),
+            64..=1 << 20,
+        )?;
+        xsk.frame_size = match umem.frame_size.unwrap_or(xsk.frame_size) {
+            size @ (2048 | 4096) => size,
+            other => {
+                return Err(SettingError::new(
+                    "umem.frame_size",
+                    format!("must be 2048 or 4096, got {other}"),
+                ))
+            }
+        };
+        // The fill ring is given every RX frame (half the UMEM) when the socket opens.
+        xsk.ring_size = xsk.frame_count / 2;
+        runtime.batch = within(
+            "umem.batch",
+            umem.batch.unwrap_or(runtime.batch),
+            1..=MAX_BATCH,
+        )?;
+        Ok(())
+    }
+
+    fn apply_limits(&self, runtime: &mut RuntimeConfig) -> Result<(), SettingError> {
+        let limits = &self.limits;
+        runtime.max_connections_per_worker = within(
+            "limits.connections_per_worker",
+            limits
+                .connections_per_worker
+                .unwrap_or(runtime.max_connections_per_worker),
+            1..=1 << 22,
+        )?;
+        runtime.backlog = within(
+            "limits.backlog",
+            limits.backlog.unwrap_or(runtime.backlog),
+            1..=1 << 20,
+        )?;
+        Ok(())
+    }
+
+    /// The TCP settings, checked by the core's own rules ([`tcp::Config::validate`]), its
+    /// complaint told with the file's key and value.
+    fn tcp_config(&self) -> Result<tcp::Config, SettingError> {
+        let file = &self.tcp;
+        let mut config = tcp::Config {
+            // Nagle off unless asked for: serve is built for latency.
+            nodelay: !file.nagle.unwrap_or(false),
+            ..tcp::Config::default()
+        };
+        let buffer = |size: Option<super::ByteSize>, default: usize, key: &str| {
+            let bytes = size.map_or(default as u64, |s| s.0);
+            usize::try_from(bytes).map_err(|_| SettingError::new(key, "too large"))
+        };
+        config.mss = file.mss.unwrap_or(config.mss);
+        config.send_buffer = buffer(file.send_buffer, config.send_buffer, "tcp.send_buffer")?;
+        config.recv_buffer = buffer(file.recv_buffer, config.recv_buffer, "tcp.recv_buffer")?;
+        config.window_scaling = file.window_scaling.unwrap_or(config.window_scaling);
+        config.delayed_ack = file.delayed_ack_ms.map_or(config.delayed_ack, millis);
+        config.initial_rto = file.initial_rto_ms.map_or(config.initial_rto, millis);
+        config.min_rto = file.min_rto_ms.map_or(config.min_rto, millis);
+        config.max_rto = file.max_rto_ms.map_or(config.max_rto, millis);
+        config.syn_retries = file.syn_retries.unwrap_or(config.syn_retries);
+        config.synack_retries = file.synack_retries.unwrap_or(config.synack_retries);
+        config.data_retries = file.data_retries.unwrap_or(config.data_retries);
+        config.msl = file.msl_ms.map_or(config.msl, millis);
+        config.user_timeout = file.user_timeout_ms.map(millis);
+        config.validate().map_err(|e| {
+            let (key, got) = tcp_key(e.field, &config);
+            SettingError::new(key, format!("{}, got {got}", e.reason))
+        })?;
+        Ok(config)
+    }
+
+    fn listeners(&self) -> Result<Vec<Listener>, SettingError> {
+        let mut listeners: Vec<Listener> = Vec::new();
+        for (i, entry) in self.listen.iter().flatten().enumerate() {
+            let key = |name: &str| format!("listen[{i}].{name}");
+            let port = within(&key("port"), entry.port, 1..=u16::MAX)?;
+            if let Some(first) = listeners.iter().position(|l| l.port == port) {
+                return Err(SettingError::new(
+                    key("port"),
+                    format!("port {port} is already served by listen[{first}]"),
+                ));
+            }
+            let http_body = match (entry.app, entry.http_body) {
+                (AppKind::Http, size) => within(
+                    &key("http_body"),
+                    size.map_or(DEFAULT_HTTP_BODY, |s| s.0),
+                    0..=MAX_HTTP_BODY,
+                )? as usize,
+                (_, None) => 0,
+                (app, Some(_)) => {
+                    return Err(SettingError::new(
+                        key("http_body"),
+                        format!(
+                            "only the http app has a body, this listener runs {}",
+                            app.name()
+                        ),
+                    ))
+                }
+            };
+            listeners.push(Listener {
+                port,
+                app: entry.app,
+                http_body,
+            });
+        }
+        Ok(listeners)
+    }
+}
+
+/// The file's key for a field [`tcp::Config::validate`] names, and the value it has.
+fn tcp_key(field: &str, config: &tcp::Config) -> (String, String) {
+    let ms = |d: Duration| d.as_millis().to_string();
+    let (key, got) = match field {
+        "mss" => ("mss", config.mss.to_string()),
+        "send_buffer" => ("send_buffer", config.send_buffer.to_string()),
+        "recv_buffer" => ("recv_buffer", config.recv_buffer.to_string()),
+        "delayed_ack" => ("delayed_ack_ms", ms(config.delayed_ack)),
+        "min_rto" => ("min_rto_ms", ms(config.min_rto)),
+        "initial_rto" => ("initial_rto_ms", ms(config.initial_rto)),
+        "msl" => ("msl_ms", ms(config.msl)),
+        "user_timeout" => (
+            "user_timeout_ms",
+            config.user_timeout.map_or_else(String::new, ms),
+        ),
+        "retries" => (
+            "syn_retries, synack_retries, data_retries",
+            format!(
+                "{}, {}, {}",
+                config.syn_retries, config.synack_retries, config.data_retries
+            ),
+        ),
+        other => (other, String::from("?")),
+    };
+    (format!("tcp.{key}"), got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(text: &str) -> String {
+        match ServeFile::parse(text) {
+            Err(e) => e.to_string(),
+            Ok(file) => file
+                .settings()
+                .map(|_| String::from("valid"))
+                .unwrap_or_else(|e| e.to_string()),
+        }
+    }
+
+    #[test]
+    fn a_file_with_two_listeners_becomes_settings() {
+        let file = ServeFile::parse(
+            "interface = \"eth0\"\nqueues = 2\nidle = \"hybrid\"\nspin_us = 20\n\
+             [[listen]]\nport = 7\napp = \"echo\"\n\
+             [[listen]]\nport = 80\napp = \"http\"\nhttp_body = \"4K\"\n\
+             [tcp]\nrecv_buffer = \"1M\"\nnagle = true\n[limits]\nbacklog = 64\n",
+        )
+        .unwrap();
+        let settings = file.settings().unwrap();
+        assert_eq!(settings.runtime.iface, "eth0");
+        assert_eq!(settings.runtime.queues, 2);
+        assert_eq!(settings.runtime.listen, vec![7, 80]);
+        assert_eq!(
+            settings.runtime.idle,
+            IdlePolicy::Hybrid {
+                spin: Duration::from_micros(20)
+            }
+        );
+        assert_eq!(settings.listeners[1].http_body, 4096);
+        assert_eq!(settings.runtime.tcp.recv_buffer, 1 << 20);
+        assert!(!settings.runtime.tcp.nodelay);
+        assert_eq!(settings.runtime.backlog, 64);
+        assert_eq!(settings.stack, StackKind::Xdptcp);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_problem() {
+        let base = "interface = \"eth0\"\n";
+        let check = |extra: &str| problem(&format!("{base}{extra}"));
+        assert_eq!(check("queues = 0"), "\"queues\": must be 1..64, got 0");
+        assert_eq!(
+            check("[[listen]]\nport = 7\nprot = 8\napp = \"echo\""),
+            "unknown key \"listen[0].prot\""
+        );
+        assert_eq!(check("[tcpp]\nmss = 1"), "unknown key \"tcpp\"");
+        assert_eq!(
+            check("queues = \"two\""),
+            "line 2: \"queues\": invalid type: string \"two\", expected u32"
+        );
+        assert!(
+            check("[[listen]]\nport = 7\napp = \"ech\"")
+                .starts_with("line 4: \"listen[0].app\": unknown variant `ech`"),
+            "{}",
+            check("[[listen]]\nport = 7\napp = \"ech\"")
+        );
+        assert_eq!(
+            check("[[listen]]\nport = 7\napp = \"echo\"\n[[listen]]\nport = 7\napp = \"http\""),
+            "\"listen[1].port\": port 7 is already served by listen[0]"
+        );
+        assert_eq!(
+            check("[[listen]]\nport = 7\napp = \"echo\"\nhttp_body = 10"),
+            "\"listen[0].http_body\": only the http app has a body, this listener runs echo"
+        );
+        assert_eq!(
+            check("[tcp]\nmss = 10"),
+            "\"tcp.mss\": must be between 88 and 9000 bytes, got 10"
+        );
+        assert_eq!(
+            check("[tcp]\nsend_buffer = \"lots\""),
+            "line 3: \"tcp.send_buffer\": \"lots\" is not a byte count (examples: 1500, 64K, 4M, 1G)"
+        );
+        assert_eq!(
+            check("[umem]\nframe_count = 1000"),
+            "\"umem.frame_count\": must be a power of two, got 1000"
+        );
+        assert_eq!(
+            check("cores = [4096]"),
+            format!(
+                "\"cores\": core 4096 does not exist (this machine has {}, numbered from 0)",
+                core_affinity::get_core_ids().map_or(0, |c| c.len())
+            )
+        );
+        assert_eq!(
+            check("management_socket = \"x.sock\""),
+            "\"management_socket\": must be an absolute path, got \"x.sock\""
+        );
+        let syntax = check("queues = [");
+        assert!(syntax.starts_with("line 2: "), "{syntax}");
+        assert_eq!(
+            problem(""),
+            "\"interface\": required for the xdptcp stack (give --iface or interface = \"...\")"
+        );
+        assert_eq!(problem("stack = \"kernel\""), "valid");
+    }
+}
