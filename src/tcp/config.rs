@@ -34,6 +34,10 @@ pub struct Config {
     pub recv_buffer: usize,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3): PAWS and RTT measurement of retransmitted data.
+    pub timestamps: bool,
+    /// Offer selective acknowledgments (RFC 2018, with D-SACK, RFC 2883).
+    pub sack: bool,
     /// Disable Nagle's algorithm (RFC 896) on new connections.
     pub nodelay: bool,
     /// Longest time an ACK may be delayed (RFC 1122 §4.2.3.2: at most 500 ms). Zero disables
@@ -85,6 +89,8 @@ impl Default for Config {
             send_buffer: 256 * 1024,
             recv_buffer: 256 * 1024,
             window_scaling: true,
+            timestamps: true,
+            sack: true,
             nodelay: false,
             delayed_ack: Duration::from_millis(40),
             initial_rto: Duration::from_secs(1),

@@ -34,7 +34,7 @@ impl Connection {
             if self.state == State::SynReceived {
                 self.enter_established(now);
             }
-            self.on_new_ack(now, ack);
+            self.on_new_ack(now, ack, seg.options.timestamps.map(|(_, tsecr)| tsecr));
         } else if ack == self.snd.una
             && payload.is_empty()
             && !seg.flags.syn()
@@ -113,8 +113,9 @@ impl Connection {
         }
     }
 
-    /// An ACK that advances SND.UNA (§3.10.7.4 fifth step; RFC 6298 §5.3; RFC 6582).
-    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
+    /// An ACK that advances SND.UNA (§3.10.7.4 fifth step; RFC 6298 §5.3; RFC 6582);
+    /// `tsecr` is the timestamp it echoes, if any.
+    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) {
         // Bytes of data (and our FIN) acknowledged; the SYN does not count toward window
         // growth (RFC 5681 §3.1 counts acknowledged data).
         let mut acked = ack.since(self.snd.una);
@@ -131,7 +132,10 @@ impl Connection {
         if self.snd.nxt < ack {
             self.snd.nxt = ack;
         }
-        let rtt_sample_nanos = self.rtx.take_sample(now, ack);
+        let rtt_sample_nanos = self
+            .rtx
+            .take_sample(now, ack)
+            .or_else(|| self.timestamp_rtt_sample(now, tsecr));
         self.rtx.retries = 0;
         self.rtx.last_progress = now;
         self.probes.persist_backoff = 0;
@@ -164,6 +168,17 @@ impl Connection {
         if self.snd.buf.is_empty() && (self.snd.fin == FinState::Acked || self.app.orphaned) {
             self.snd.buf.release_if_empty();
         }
+    }
+
+    /// After a retransmission Karn's rule leaves no timed segment, but an echoed timestamp
+    /// still says when the acknowledged copy was sent (RFC 7323 §4.1).
+    fn timestamp_rtt_sample(&mut self, now: Instant, tsecr: Option<u32>) -> Option<u64> {
+        if !self.negotiated.timestamps || !self.rtx.retransmitted_unsampled {
+            return None;
+        }
+        let sample = self.ts.rtt_nanos(tsecr?, now)?;
+        self.rtx.take_sample_nanos(sample);
+        Some(sample)
     }
 
     fn on_duplicate_ack(&mut self, now: Instant) {

@@ -21,6 +21,7 @@
 //! | `ack` | the fifth step: acknowledgments, RTT samples, window updates, recovery hooks |
 //! | `close` | CLOSE, ABORT, release, the peer's FIN, TIME-WAIT and CLOSED |
 //! | `app` | SEND and RECEIVE, events |
+//! | `timestamps` | RFC 7323 timestamps: our clock, TS.Recent, PAWS |
 //! | `timers`, `retransmit`, `probes` | deadlines; the retransmission timeout; zero-window, override and keepalive probes |
 //! | `output`, `sender` | segment building; what data may go out (Nagle, silly-window avoidance) |
 //! | `reset`, `ack_limits`, `pending`, `events`, `stats` | resets for unexpected segments; ACK rate limits; owed output; events; counters |
@@ -45,6 +46,7 @@ mod sequence_check;
 mod state;
 mod stats;
 mod timers;
+mod timestamps;
 
 pub use events::Event;
 pub use reset::reset_reply;
@@ -61,6 +63,7 @@ use self::receive::ReceiveSequence;
 use self::reset::ResetReply;
 use self::retransmit::Retransmission;
 use self::send::SendSequence;
+use self::timestamps::Timestamps;
 use super::config::Config;
 use super::congestion::{self, Congestion};
 use super::error::ConnectionError;
@@ -74,6 +77,10 @@ use crate::wire::SeqNum;
 struct Negotiated {
     /// Both SYNs carried the window scale option (RFC 7323 §2.2).
     window_scaling: bool,
+    /// Both SYNs carried timestamps (RFC 7323 §3.2): every segment then carries them.
+    timestamps: bool,
+    /// Both SYNs carried SACK-permitted (RFC 2018 §2).
+    sack: bool,
 }
 
 /// New in-order text accepted during [`Connection::handle_segment_direct`] but not yet
@@ -113,6 +120,7 @@ pub struct Connection {
     /// A passive OPEN may name its peer; otherwise the SYN sets it.
     remote_specified: bool,
     negotiated: Negotiated,
+    ts: Timestamps,
     snd: SendSequence,
     rcv: ReceiveSequence,
     rtx: Retransmission,
@@ -149,6 +157,7 @@ impl Connection {
             remote_port: 0,
             remote_specified: false,
             negotiated: Negotiated::default(),
+            ts: Timestamps::default(),
             snd: SendSequence::new(iss, config.send_buffer, mss),
             rcv: ReceiveSequence::new(config.recv_buffer, config.mss),
             rtx: Retransmission::new(RttEstimator::new(
@@ -175,5 +184,12 @@ impl Connection {
 
     fn raise(&mut self, event: Event) {
         self.app.events.raise(event);
+    }
+
+    /// The offset added to this connection's timestamp clock, chosen by the stack per
+    /// connection so TSvals reveal nothing of the host's uptime (RFC 7323 §7.1). Set before
+    /// the SYN exchange.
+    pub fn set_timestamp_offset(&mut self, offset: u32) {
+        self.ts.set_offset(offset);
     }
 }

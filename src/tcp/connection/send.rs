@@ -36,8 +36,12 @@ pub(super) struct SendSequence {
     pub max_wnd: u32,
     /// Shift applied to the peer's window field (Snd.Wind.Shift, RFC 7323 §2.2).
     pub wscale: u8,
-    /// Effective send MSS (RFC 9293 §3.7.1).
+    /// Effective send MSS (RFC 9293 §3.7.1): the largest payload of a segment carrying the
+    /// options every segment carries (SMSS of RFC 5681).
     pub mss: u16,
+    /// Bytes of options every segment carries (timestamps), already taken off `mss`: a
+    /// segment with more options (SACK blocks) carries that much less payload.
+    pub option_allowance: u16,
     /// The peer acknowledged our SYN.
     pub syn_acked: bool,
     pub fin: FinState,
@@ -61,6 +65,7 @@ impl SendSequence {
             max_wnd: 0,
             wscale: 0,
             mss,
+            option_allowance: 0,
             syn_acked: false,
             fin: FinState::Open,
             buf: RingBuffer::new(buffer),

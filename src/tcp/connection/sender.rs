@@ -6,7 +6,7 @@ use super::send::FinState;
 use super::{Connection, State};
 use crate::tcp::congestion::{self, CongestionControl};
 use crate::time::Instant;
-use crate::wire::SeqNum;
+use crate::wire::{SeqNum, TcpOptions};
 
 /// What new data (or a FIN) may leave from SND.NXT now.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -67,8 +67,9 @@ impl Connection {
         } else {
             0
         };
-        let mss = usize::from(self.snd.mss);
-        let len = unsent.min(usable).min(mss).min(room);
+        // A full-sized segment: the MSS, or what this segment's room allows.
+        let mss = usize::from(self.snd.mss).min(room);
+        let len = unsent.min(usable).min(mss);
         let fin = fin_due && len == unsent;
         if len == 0 && !fin {
             return NewData::Nothing;
@@ -103,9 +104,10 @@ impl Connection {
         &mut self,
         now: Instant,
         override_timeout: bool,
+        options: TcpOptions,
         out: &mut [u8],
     ) -> Option<usize> {
-        let room = Self::payload_room(out);
+        let room = self.payload_room(out, &options);
         self.restart_after_idle(now, room, override_timeout);
         match self.new_data(room, override_timeout) {
             NewData::Send {
@@ -115,7 +117,7 @@ impl Connection {
                 cwnd_limited,
             } => {
                 self.snd.cwnd_limited = cwnd_limited;
-                Some(self.emit_segment(now, seq, len as usize, fin, out))
+                Some(self.emit_segment(now, seq, len as usize, fin, options, out))
             }
             NewData::Nothing => {
                 self.snd.cwnd_limited = false;
@@ -144,7 +146,12 @@ impl Connection {
 
     /// Fast retransmit or NewReno partial-ACK retransmission: one segment from SND.UNA,
     /// regardless of the congestion window (RFC 5681 §3.2 step 2, RFC 6582 §3.2 step 4).
-    pub(super) fn emit_retransmission(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+    pub(super) fn emit_retransmission(
+        &mut self,
+        now: Instant,
+        options: TcpOptions,
+        out: &mut [u8],
+    ) -> Option<usize> {
         if !self.state.may_send_data() || !self.snd.has_outstanding() {
             return None;
         }
@@ -154,17 +161,22 @@ impl Connection {
             .snd
             .queued_from(seq)
             .min(usize::from(self.snd.mss))
-            .min(Self::payload_room(out));
+            .min(self.payload_room(out, &options));
         let fin =
             self.snd.fin == FinState::Queued && seq + len == data_end && self.snd.max > data_end;
         if len == 0 && !fin {
             return None;
         }
-        Some(self.emit_segment(now, seq, len, fin, out))
+        Some(self.emit_segment(now, seq, len, fin, options, out))
     }
 
     /// A zero-window probe: one byte at SND.UNA past the closed window (RFC 9293 §3.8.6.1).
-    pub(super) fn emit_window_probe(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+    pub(super) fn emit_window_probe(
+        &mut self,
+        now: Instant,
+        options: TcpOptions,
+        out: &mut [u8],
+    ) -> Option<usize> {
         if !self.state.may_send_data() || self.snd.wnd != 0 {
             return None;
         }
@@ -176,6 +188,6 @@ impl Connection {
         self.stats.window_probes += 1;
         self.probes.window_probes_unanswered =
             self.probes.window_probes_unanswered.saturating_add(1);
-        Some(self.emit_segment(now, seq, 1, false, out))
+        Some(self.emit_segment(now, seq, 1, false, options, out))
     }
 }

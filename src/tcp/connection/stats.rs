@@ -19,4 +19,10 @@ pub struct ConnStats {
     /// ACKs not sent in answer to unacceptable zero-length segments (rate limit).
     pub acks_rate_limited: u64,
     pub window_probes: u64,
+    /// Segments dropped by PAWS: a timestamp older than TS.Recent (RFC 7323 §5.3).
+    pub paws_rejected: u64,
+    /// Segments dropped for lacking timestamps after both ends agreed on them (§3.2).
+    pub missing_timestamps: u64,
+    /// D-SACK blocks sent: duplicates reported to the peer (RFC 2883).
+    pub dsacks_sent: u64,
 }
