@@ -22,6 +22,7 @@
 //! | `close` | CLOSE, ABORT, release, the peer's FIN, TIME-WAIT and CLOSED |
 //! | `app` | SEND and RECEIVE, events |
 //! | `timestamps` | RFC 7323 timestamps: our clock, TS.Recent, PAWS |
+//! | `loss` | with SACK: the scoreboard, RACK-TLP, PRR (RFC 6675, 8985, 6937) |
 //! | `timers`, `retransmit`, `probes` | deadlines; the retransmission timeout; zero-window, override and keepalive probes |
 //! | `output`, `sender` | segment building; what data may go out (Nagle, silly-window avoidance) |
 //! | `reset`, `ack_limits`, `pending`, `events`, `stats` | resets for unexpected segments; ACK rate limits; owed output; events; counters |
@@ -33,6 +34,7 @@ mod app;
 mod arrival;
 mod close;
 mod events;
+mod loss;
 mod open;
 mod output;
 mod pending;
@@ -67,7 +69,7 @@ use self::timestamps::Timestamps;
 use super::config::Config;
 use super::congestion::{self, Congestion};
 use super::error::ConnectionError;
-use super::recovery::Recovery;
+use super::recovery::{Recovery, SackRecovery};
 use super::rtt::RttEstimator;
 use super::timer::TimerTable;
 use crate::wire::SeqNum;
@@ -125,7 +127,10 @@ pub struct Connection {
     rcv: ReceiveSequence,
     rtx: Retransmission,
     cc: Congestion,
+    /// Loss recovery without SACK (NewReno).
     recovery: Recovery,
+    /// Loss recovery with SACK (scoreboard, RACK-TLP, PRR).
+    sack: SackRecovery,
     probes: Probes,
     timers: TimerTable,
     /// Segments owed to the peer.
@@ -167,6 +172,7 @@ impl Connection {
             )),
             cc: Congestion::new(initial_window),
             recovery: Recovery::new(iss),
+            sack: SackRecovery::default(),
             probes: Probes::default(),
             timers: TimerTable::default(),
             pending: PendingOutput::default(),

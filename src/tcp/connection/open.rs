@@ -186,7 +186,8 @@ impl Connection {
                 // Its window is that of a SYN, never scaled (RFC 7323 §2.2).
                 self.probes.last_recv = now;
                 self.enter_established(now);
-                self.on_new_ack(now, ack, seg.options.timestamps.map(|(_, tsecr)| tsecr));
+                let _acked =
+                    self.on_new_ack(now, ack, seg.options.timestamps.map(|(_, tsecr)| tsecr));
                 self.snd.update_window(u32::from(seg.window), seg.seq, ack);
             }
             None => self.snd.nxt = self.snd.iss,

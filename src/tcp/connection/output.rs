@@ -28,8 +28,8 @@ impl Connection {
         written
     }
 
-    /// True when no segment can be due: no reset, SYN, retransmission, probe or ACK is owed
-    /// and nothing is queued past SND.NXT. Decided without building anything — the answer
+    /// True when no segment can be due: no reset, SYN, retransmission, probe or ACK is owed,
+    /// nothing is queued past SND.NXT and the scoreboard holds nothing lost to resend. Decided without building anything — the answer
     /// to most polls on a receiving connection.
     #[inline]
     fn owes_nothing(&self) -> bool {
@@ -38,6 +38,7 @@ impl Connection {
             && self.snd.nxt != self.snd.iss
             && self.snd.nxt >= self.snd.data_end()
             && self.snd.fin != FinState::Queued
+            && !self.sack.board.has_lost_unsent()
     }
 
     /// The owed segments in order of precedence: a reset, our SYN, a retransmission, a
@@ -58,6 +59,14 @@ impl Connection {
             return Some(self.emit_syn(now, out));
         }
         let options = self.segment_options(now);
+        if self.pending.take(Owed::LossProbe) {
+            if let Some(n) = self.emit_loss_probe(now, options, out) {
+                return Some(n);
+            }
+        }
+        if let Some(n) = self.emit_lost_retransmission(now, options, out) {
+            return Some(n);
+        }
         if self.pending.take(Owed::RetransmitHead) {
             if let Some(n) = self.emit_retransmission(now, options, out) {
                 return Some(n);
@@ -240,8 +249,10 @@ impl Connection {
         if !self.snd.has_outstanding() {
             self.rtx.last_progress = now;
         }
+        self.record_transmission(seq, end, now);
         if seq < self.snd.max {
             self.stats.retransmitted_segments += 1;
+            self.stats.retransmitted_bytes += u64::from(end.min(self.snd.max).since(seq));
             self.rtx.forget_probe_from(seq);
         }
         if end > self.snd.max {
@@ -258,6 +269,9 @@ impl Connection {
             // RFC 6298 §5.1.
             self.timers
                 .set(Timer::Retransmit, self.retransmit_deadline(now, 0));
+        }
+        if self.negotiated.sack {
+            self.arm_loss_probe(now);
         }
         header_len + len
     }

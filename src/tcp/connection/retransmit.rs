@@ -134,8 +134,13 @@ impl Connection {
         let flight = self.snd.flight_size();
         let smss = u32::from(self.snd.mss);
         self.cc.on_retransmission_timeout(now, flight, smss);
-        self.recovery.on_retransmission_timeout(self.snd.max);
-        self.snd.nxt = self.snd.una;
+        if self.negotiated.sack {
+            // The scoreboard resends what is missing; SND.NXT stays.
+            self.sack_on_retransmission_timeout();
+        } else {
+            self.recovery.on_retransmission_timeout(self.snd.max);
+            self.snd.nxt = self.snd.una;
+        }
         self.pending.remove(super::pending::Owed::RetransmitHead);
         self.timers
             .set(Timer::Retransmit, self.retransmit_deadline(now, 0));

@@ -60,13 +60,7 @@ impl Connection {
         if !(fin_only_allowed || self.snd.syn_acked && self.state.may_send_data()) {
             return NewData::Nothing;
         }
-        let cwnd = self.recovery.window(&self.cc);
-        let limit = self.snd.una + self.snd.wnd.min(cwnd);
-        let usable = if limit > seq {
-            limit.since(seq) as usize
-        } else {
-            0
-        };
+        let (usable, cwnd_bound) = self.usable_window(seq);
         // A full-sized segment: the MSS, or what this segment's room allows.
         let mss = usize::from(self.snd.mss).min(room);
         let len = unsent.min(usable).min(mss);
@@ -94,7 +88,31 @@ impl Connection {
             seq,
             len: len as u32,
             fin,
-            cwnd_limited: cwnd <= self.snd.wnd && unsent > usable,
+            cwnd_limited: cwnd_bound && unsent > usable,
+        }
+    }
+
+    /// Bytes from `seq` the windows let out now, and whether the congestion window (not
+    /// the peer's) is the tighter bound. With SACK the congestion side is what
+    /// [`Connection::sack_send_allowance`] allows; without, SND.UNA + min(SND.WND, cwnd).
+    fn usable_window(&self, seq: SeqNum) -> (usize, bool) {
+        let from = |limit: SeqNum| {
+            if limit > seq {
+                limit.since(seq) as usize
+            } else {
+                0
+            }
+        };
+        if self.negotiated.sack {
+            let peer = from(self.snd.una + self.snd.wnd);
+            let allowance = self.sack_send_allowance() as usize;
+            (peer.min(allowance), allowance < peer)
+        } else {
+            let cwnd = self.recovery.window(&self.cc);
+            (
+                from(self.snd.una + self.snd.wnd.min(cwnd)),
+                cwnd <= self.snd.wnd,
+            )
         }
     }
 

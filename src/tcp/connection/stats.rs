@@ -9,8 +9,12 @@ pub struct ConnStats {
     pub bytes_in: u64,
     /// Payload bytes sent, retransmissions included.
     pub bytes_out: u64,
-    /// Segments sent again (timeouts, fast retransmit, partial ACKs).
+    /// Segments sent again (timeouts, fast retransmit, partial ACKs, loss probes).
     pub retransmitted_segments: u64,
+    /// Payload bytes sent again.
+    pub retransmitted_bytes: u64,
+    /// Tail loss probes sent (RFC 8985 §7).
+    pub loss_probes: u64,
     pub timeouts: u64,
     pub fast_retransmits: u64,
     pub duplicate_acks_in: u64,

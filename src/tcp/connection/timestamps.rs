@@ -66,6 +66,12 @@ impl Timestamps {
         }
     }
 
+    /// True when the echoed `tsecr` is older than a segment sent at `sent`: the ACK answers
+    /// an earlier transmission of it.
+    pub fn predates(&self, tsecr: u32, sent: Instant) -> bool {
+        (self.value(sent).wrapping_sub(tsecr) as i32) > 0
+    }
+
     /// The RTT an echoed `tsecr` measures at `now`, in nanoseconds (1 ms resolution), if the
     /// echo is one of ours (not zero, not from the future).
     pub fn rtt_nanos(&self, tsecr: u32, now: Instant) -> Option<u64> {

@@ -1,4 +1,4 @@
-//! Loss recovery driven by acknowledgments: duplicate-ACK counting, fast retransmit
+//! Loss recovery for peers without SACK: duplicate-ACK counting, fast retransmit
 //! (RFC 5681 §3.2) and NewReno fast recovery (RFC 6582 §3.2).
 //!
 //! Recovery decides what to retransmit and, while it lasts, how large the window is; the
@@ -8,7 +8,7 @@
 use crate::time::Instant;
 use crate::wire::SeqNum;
 
-use super::congestion::{AckEvent, CongestionControl};
+use crate::tcp::congestion::{AckEvent, CongestionControl};
 
 /// What the connection must do after an acknowledgment.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -139,8 +139,8 @@ impl Recovery {
 
 #[cfg(test)]
 mod tests {
-    use super::super::congestion::NewReno;
     use super::*;
+    use crate::tcp::congestion::NewReno;
 
     const MSS: u32 = 1000;
 
