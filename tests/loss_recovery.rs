@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use xdptcp::sim::{LinkConfig, Network};
 use xdptcp::stack::StackEvent;
+use xdptcp::tcp::congestion::Algorithm;
 use xdptcp::tcp::ConnStats;
 use xdptcp::Instant;
 
@@ -19,7 +20,7 @@ struct Outcome {
     sender: ConnStats,
 }
 
-fn upload(sack: bool, seed: u64) -> Outcome {
+fn upload(sack: bool, congestion: Algorithm, seed: u64) -> Outcome {
     let mut net = Network::new(seed);
     net.set_default_link(LinkConfig {
         loss: 0.01,
@@ -28,6 +29,7 @@ fn upload(sack: bool, seed: u64) -> Outcome {
     let mut nodes = [Network::node_config(1), Network::node_config(2)];
     for config in &mut nodes {
         config.tcp.sack = sack;
+        config.tcp.congestion = congestion;
         config.tcp.send_buffer = BUFFER;
         config.tcp.recv_buffer = BUFFER;
     }
@@ -97,11 +99,13 @@ fn describe(name: &str, o: &Outcome) -> String {
 #[test]
 fn sack_and_rack_beat_newreno_at_one_percent_loss() {
     for seed in [1, 2] {
-        let sack = upload(true, seed);
-        let newreno = upload(false, seed);
+        let sack = upload(true, Algorithm::Cubic, seed);
+        let sack_reno = upload(true, Algorithm::NewReno, seed);
+        let newreno = upload(false, Algorithm::NewReno, seed);
         println!(
-            "loss recovery, 64 MiB at 1% loss and 10 ms RTT, seed {seed}:\n  {}\n  {}",
-            describe("SACK+RACK-TLP", &sack),
+            "loss recovery, 64 MiB at 1% loss and 10 ms RTT, seed {seed}:\n  {}\n  {}\n  {}",
+            describe("SACK+RACK-TLP, CUBIC", &sack),
+            describe("SACK+RACK-TLP, NewReno window", &sack_reno),
             describe("NewReno alone", &newreno)
         );
         assert!(sack.time < newreno.time, "SACK+RACK finishes sooner");

@@ -67,6 +67,8 @@ pub struct Config {
     pub fin_wait_2_timeout: Duration,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window_segments: u32,
+    /// The congestion control algorithm (CUBIC by default).
+    pub congestion: crate::tcp::congestion::Algorithm,
     /// Challenge ACKs allowed per connection per second (RFC 5961 §7).
     pub challenge_ack_limit: u32,
     /// Least time between two ACKs answering unacceptable segments that carry neither text
@@ -102,6 +104,7 @@ impl Default for Config {
             msl: Duration::from_secs(30),
             fin_wait_2_timeout: Duration::from_secs(60),
             initial_window_segments: 10,
+            congestion: crate::tcp::congestion::Algorithm::Cubic,
             challenge_ack_limit: 10,
             invalid_ack_interval: Duration::from_millis(500),
             user_timeout: None,

@@ -23,9 +23,10 @@ pub const FIN: TcpFlags = TcpFlags::FIN;
 pub const RST: TcpFlags = TcpFlags::RST;
 pub const PSH: TcpFlags = TcpFlags::PSH;
 
-/// Settings for scenario tests: small round numbers, delayed ACKs of 40 ms, MSL 1 s, and
-/// no timestamps or SACK (the scenarios play a peer of RFC 9293 alone; the options have
-/// scenarios of their own, built on [`options_config`]).
+/// Settings for scenario tests: small round numbers, delayed ACKs of 40 ms, MSL 1 s, no
+/// timestamps or SACK (the scenarios play a peer of RFC 9293 alone; the options have
+/// scenarios of their own, built on [`options_config`]), and NewReno, whose window rule the
+/// scenarios' congestion windows follow (CUBIC has unit tests of its own).
 pub fn test_config() -> Config {
     Config {
         mss: 1000,
@@ -34,6 +35,7 @@ pub fn test_config() -> Config {
         window_scaling: true,
         timestamps: false,
         sack: false,
+        congestion: xdptcp::tcp::congestion::Algorithm::NewReno,
         nodelay: false,
         delayed_ack: Duration::from_millis(40),
         initial_rto: Duration::from_secs(1),

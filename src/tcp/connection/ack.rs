@@ -154,6 +154,9 @@ impl Connection {
             bytes_in_flight: flight,
             app_limited: !self.snd.cwnd_limited,
             smss: u32::from(self.snd.mss),
+            srtt_nanos: self.rtx.rtt.srtt_nanos().unwrap_or(0),
+            snd_una: self.snd.una,
+            snd_nxt: self.snd.nxt,
         };
         if let Some(rtt) = rtt_sample_nanos {
             self.sack.rack.on_rtt_sample(rtt);

@@ -64,17 +64,23 @@ impl Connection {
         let SackRecovery { board, rack, .. } = &mut self.sack;
         let mut delivered = 0;
         let mut reordered = false;
+        // The RTT of the newest first transmission this ACK delivered: a sample per ACK
+        // for HyStart++ (RFC 9406 §4.2), unambiguous as it was sent once.
+        let mut rtt_sample: Option<u64> = None;
+        let mut on_delivered = |s: &crate::tcp::recovery::scoreboard::SentSegment| {
+            rack.on_delivered(s, now, echo_predates(s.sent));
+            if !s.is_retransmitted() {
+                let rtt = now.nanos_since(s.sent);
+                rtt_sample = Some(rtt_sample.map_or(rtt, |r| r.min(rtt)));
+            }
+        };
         if self.snd.una > old_una {
-            let d = board.on_cumulative_ack(self.snd.una, |s| {
-                rack.on_delivered(s, now, echo_predates(s.sent));
-            });
+            let d = board.on_cumulative_ack(self.snd.una, &mut on_delivered);
             delivered += d.bytes;
             reordered |= d.reordered;
         }
         for &(left, right) in &checked.blocks[..checked.count] {
-            let d = board.on_sack_block(left, right, |s| {
-                rack.on_delivered(s, now, echo_predates(s.sent));
-            });
+            let d = board.on_sack_block(left, right, &mut on_delivered);
             delivered += d.bytes;
             reordered |= d.reordered;
         }
@@ -85,7 +91,7 @@ impl Connection {
             rack.on_dsack(self.snd.una, self.snd.max);
         }
         self.detect_losses(now);
-        self.advance_recovery(now, delivered, acked);
+        self.advance_recovery(now, delivered, acked, rtt_sample);
         let smss = u32::from(self.snd.mss);
         if self.sack.tlp.on_ack(self.snd.una, checked.dsack) == ProbeOutcome::RepairedLoss {
             // The probe repaired a loss no other signal saw: the controller must hear of it
@@ -146,7 +152,7 @@ impl Connection {
     /// After an ACK's deliveries: end the recovery once SND.UNA passed the recovery point,
     /// else let PRR set what may be sent; outside recovery the controller grows the window
     /// with what was cumulatively acknowledged.
-    fn advance_recovery(&mut self, now: Instant, delivered: u32, acked: u32) {
+    fn advance_recovery(&mut self, now: Instant, delivered: u32, acked: u32, rtt: Option<u64>) {
         let smss = u32::from(self.snd.mss);
         let flight = self.snd.flight_size();
         match self.sack.recovery_point {
@@ -163,10 +169,13 @@ impl Connection {
                 let event = AckEvent {
                     now,
                     bytes_acked: acked,
-                    rtt_sample_nanos: None,
+                    rtt_sample_nanos: rtt,
                     bytes_in_flight: flight,
                     app_limited: !self.snd.cwnd_limited,
                     smss,
+                    srtt_nanos: self.rtx.rtt.srtt_nanos().unwrap_or(0),
+                    snd_una: self.snd.una,
+                    snd_nxt: self.snd.nxt,
                 };
                 self.cc.on_ack(&event);
             }

@@ -170,7 +170,7 @@ impl Connection {
                 config.min_rto,
                 config.max_rto,
             )),
-            cc: Congestion::new(initial_window),
+            cc: Congestion::new(config.congestion, initial_window),
             recovery: Recovery::new(iss),
             sack: SackRecovery::default(),
             probes: Probes::default(),

@@ -231,7 +231,7 @@ impl Connection {
             self.config.initial_window_segments,
             u32::from(self.snd.mss),
         );
-        self.cc = Congestion::new(iw);
+        self.cc = Congestion::new(self.config.congestion, iw);
         self.recovery = crate::tcp::recovery::Recovery::new(self.snd.iss);
     }
 

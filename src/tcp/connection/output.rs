@@ -250,6 +250,10 @@ impl Connection {
             self.rtx.last_progress = now;
         }
         self.record_transmission(seq, end, now);
+        if self.in_flight() + end.since(seq) >= self.congestion_window() {
+            // The window is in full use: ACKs of this flight may grow it (RFC 7661).
+            self.snd.cwnd_limited = true;
+        }
         if seq < self.snd.max {
             self.stats.retransmitted_segments += 1;
             self.stats.retransmitted_bytes += u64::from(end.min(self.snd.max).since(seq));

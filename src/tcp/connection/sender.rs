@@ -19,8 +19,11 @@ pub(super) enum NewData {
         fin: bool,
         cwnd_limited: bool,
     },
-    /// Nothing to send, or not in this state, or no usable window.
+    /// Nothing to send, or not in this state.
     Nothing,
+    /// Data is waiting but the windows leave no room; `cwnd` when the congestion window
+    /// is the tighter one.
+    HeldByWindow { cwnd: bool },
     /// Nagle's algorithm holds a small segment while data is unacknowledged (RFC 896).
     HeldByNagle,
     /// The usable window is too small to be worth using (RFC 1122 §4.2.3.4): wait for a
@@ -66,7 +69,8 @@ impl Connection {
         let len = unsent.min(usable).min(mss);
         let fin = fin_due && len == unsent;
         if len == 0 && !fin {
-            return NewData::Nothing;
+            // Data waits for a window: the congestion window's, or the peer's.
+            return NewData::HeldByWindow { cwnd: cwnd_bound };
         }
         if len > 0 && len < mss {
             // A maximum-sized segment may always go; a smaller one only when it carries all
@@ -89,6 +93,16 @@ impl Connection {
             len: len as u32,
             fin,
             cwnd_limited: cwnd_bound && unsent > usable,
+        }
+    }
+
+    /// Bytes the congestion window counts as in flight: the pipe with SACK (RFC 6675),
+    /// else everything outstanding.
+    pub(super) fn in_flight(&self) -> u32 {
+        if self.negotiated.sack {
+            self.sack.board.pipe()
+        } else {
+            self.snd.flight_size()
         }
     }
 
@@ -134,11 +148,19 @@ impl Connection {
                 fin,
                 cwnd_limited,
             } => {
-                self.snd.cwnd_limited = cwnd_limited;
+                self.snd.cwnd_limited |= cwnd_limited;
                 Some(self.emit_segment(now, seq, len as usize, fin, options, out))
             }
             NewData::Nothing => {
-                self.snd.cwnd_limited = false;
+                // Everything queued is out. Using less than half the window makes the
+                // flight application-limited (RFC 7661; Linux's test in slow start).
+                if self.in_flight() < self.congestion_window() / 2 {
+                    self.snd.cwnd_limited = false;
+                }
+                None
+            }
+            NewData::HeldByWindow { cwnd } => {
+                self.snd.cwnd_limited |= cwnd;
                 None
             }
             NewData::HeldByNagle | NewData::HeldBySillyWindow => None,

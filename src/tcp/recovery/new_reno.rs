@@ -152,6 +152,9 @@ mod tests {
             bytes_in_flight: flight,
             app_limited: false,
             smss: MSS,
+            srtt_nanos: 0,
+            snd_una: SeqNum(0),
+            snd_nxt: SeqNum(0),
         }
     }
 
