@@ -83,6 +83,12 @@ impl Connection {
         if ack >= self.snd.una && newer {
             if self.snd.wnd == 0 && window > 0 {
                 self.probes.persist_backoff = 0;
+                if std::mem::take(&mut self.snd.probing) && self.snd.nxt > self.snd.una {
+                    // The probe byte went past a closed window and was dropped: send on
+                    // from SND.UNA, not after it, or it leaves a hole that costs a fast
+                    // retransmit or a timeout.
+                    self.snd.nxt = self.snd.una;
+                }
             }
             self.snd.update_window(window, seq, ack);
         }
@@ -136,6 +142,7 @@ impl Connection {
             self.snd.fin = FinState::Acked;
         }
         self.snd.una = ack;
+        self.snd.probing = false;
         if self.snd.nxt < ack {
             self.snd.nxt = ack;
         }

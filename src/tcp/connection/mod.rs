@@ -171,7 +171,7 @@ impl Connection {
                 config.max_rto,
             )),
             cc: Congestion::new(config.congestion, initial_window),
-            recovery: Recovery::new(iss),
+            recovery: Recovery::default(),
             sack: SackRecovery::default(),
             probes: Probes::default(),
             timers: TimerTable::default(),

@@ -232,7 +232,7 @@ impl Connection {
             u32::from(self.snd.mss),
         );
         self.cc = Congestion::new(self.config.congestion, iw);
-        self.recovery = crate::tcp::recovery::Recovery::new(self.snd.iss);
+        self.recovery = crate::tcp::recovery::Recovery::default();
     }
 
     /// The handshake completed: ESTABLISHED, or FIN-WAIT-1 if the application already

@@ -246,6 +246,7 @@ impl Connection {
         }
         let end = seq + len + usize::from(fin);
         self.stats.bytes_out += len as u64;
+        self.probes.last_data_send = now;
         if !self.snd.has_outstanding() {
             self.rtx.last_progress = now;
         }

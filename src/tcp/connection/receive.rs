@@ -216,9 +216,10 @@ impl Connection {
             self.raise(Event::Readable);
         }
         self.rcv.unacked_bytes = self.rcv.unacked_bytes.saturating_add(queued as u32);
-        if queued < text.len() || filled_hole || self.config.delayed_ack.is_zero() {
-            // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once; so is one
-            // only partly queued.
+        let gap_remains = !self.rcv.assembler.is_empty();
+        if queued < text.len() || filled_hole || gap_remains || self.config.delayed_ack.is_zero() {
+            // RFC 5681 §4.2: a segment that fills all or part of a gap is acknowledged at
+            // once; so is one only partly queued.
             AckUrgency::Immediate
         } else if self.rcv.unacked_bytes >= 2 * self.rcv.segment_size {
             // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: at least every second full-sized segment.

@@ -47,6 +47,8 @@ pub(super) struct SendSequence {
     pub fin: FinState,
     /// Unacknowledged and unsent data, from [`SendSequence::data_start`].
     pub buf: RingBuffer,
+    /// The byte past SND.UNA in flight is a zero-window probe (RFC 9293 §3.8.6.1).
+    pub probing: bool,
     /// The last time new data was sent, the congestion window (not the application, the
     /// peer's window or Nagle) limited it (RFC 7661's "cwnd-limited").
     pub cwnd_limited: bool,
@@ -70,6 +72,7 @@ impl SendSequence {
             fin: FinState::Open,
             buf: RingBuffer::new(buffer),
             cwnd_limited: false,
+            probing: false,
         }
     }
 

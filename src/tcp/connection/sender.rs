@@ -172,8 +172,8 @@ impl Connection {
     fn restart_after_idle(&mut self, now: Instant, room: usize, override_timeout: bool) {
         let idle = self.snd.nxt == self.snd.una && !self.snd.has_outstanding();
         if idle
-            && self.probes.last_send != Instant::ZERO
-            && now.nanos_since(self.probes.last_send) > self.rtx.rtt.rto_nanos()
+            && self.probes.last_data_send != Instant::ZERO
+            && now.nanos_since(self.probes.last_data_send) > self.rtx.rtt.rto_nanos()
             && matches!(self.new_data(room, override_timeout), NewData::Send { .. })
         {
             let iw = congestion::initial_window(
@@ -225,6 +225,7 @@ impl Connection {
             return None;
         }
         self.snd.nxt = seq;
+        self.snd.probing = true;
         self.stats.window_probes += 1;
         self.probes.window_probes_unanswered =
             self.probes.window_probes_unanswered.saturating_add(1);
