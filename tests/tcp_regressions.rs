@@ -15,7 +15,11 @@
 //! | An active open gave up after 127 s (RFC 1122 §4.2.3.5: at least 3 minutes) | `an_active_open_retries_its_syn_for_at_least_three_minutes` |
 //! | An exact RST closed TIME-WAIT (RFC 1337)                            | `time_wait_ignores_a_reset`                                 |
 //! | "Every second full-sized segment" counted against our MSS, not the peer's segments (RFC 5681 §4.2) | `every_second_segment_of_a_small_segment_peer_is_acked_at_once` |
-//! | Replies to zero-window probes counted as duplicate ACKs (RFC 5681 §2) | `answers_to_zero_window_probes_are_not_duplicate_acks` |
+//! | (issue 14) Replies to zero-window probes counted as duplicate ACKs (RFC 5681 §2) | `answers_to_zero_window_probes_are_not_duplicate_acks`, `answered_zero_window_probes_keep_the_connection_open` |
+//! | (issue 14) A zero-window probe byte left a hole once the window opened | `sending_resumes_at_snd_una_when_the_window_opens_after_a_probe` |
+//! | (issue 14) Filling part of a gap was not acknowledged at once (RFC 5681 §4.2) | `a_segment_filling_part_of_a_gap_is_acknowledged_at_once` |
+//! | (issue 14) Restart after idle counted pure ACKs as sending (RFC 5681 §4.1) | `restart_after_idle_ignores_pure_acks` |
+//! | (issue 14) NewReno's `recover` went stale after 2^31 bytes | `recover_does_not_go_stale_after_two_gigabytes` (unit test in `src/tcp/recovery/new_reno.rs`) |
 
 mod common;
 
@@ -417,4 +421,56 @@ fn every_second_segment_of_a_small_segment_peer_is_acked_at_once() {
     h.at(2)
         .send(seg(IRS + 537, ISS + 1, ACK).payload(&bytes(536)));
     h.expect(&[out(ISS + 1, IRS + 1073, ACK, 58_928)]);
+}
+
+#[test]
+fn sending_resumes_at_snd_una_when_the_window_opens_after_a_probe() {
+    let mut h = stalled_by_a_zero_window(test_config());
+    h.at(200)
+        .tick()
+        .expect(&[out(ISS + 1, IRS + 1, ACK, 60_000).payload(b"d")]);
+    // The window opens; the probe byte was not taken (the ACK is still ISS + 1).
+    h.at(210).send(seg(IRS + 1, ISS + 1, ACK).window(60_000));
+    h.expect(&[out(ISS + 1, IRS + 1, ACK | PSH, 60_000).payload(b"data")]);
+}
+
+#[test]
+fn a_segment_filling_part_of_a_gap_is_acknowledged_at_once() {
+    let mut h = Harness::established_passive();
+    // Segment 3 arrives first (a duplicate ACK at once), then segment 1: it fills part of
+    // the gap (segment 2 is still missing), so it is acknowledged at once too.
+    h.at(1)
+        .send(seg(IRS + 2001, ISS + 1, ACK).payload(&bytes(1000)));
+    h.expect(&[out(ISS + 1, IRS + 1, ACK, 60_000)]);
+    h.at(2)
+        .send(seg(IRS + 1, ISS + 1, ACK).payload(&bytes(1000)));
+    h.expect(&[out(ISS + 1, IRS + 1001, ACK, 59_000)]);
+}
+
+#[test]
+fn restart_after_idle_ignores_pure_acks() {
+    let mut h = Harness::established_passive();
+    h.conn.set_nodelay(true);
+    // Grow the window: 20 segments, each acknowledged on its own (slow start: one segment
+    // of growth per ACK).
+    h.conn.send(&bytes(20_000), h.now).unwrap();
+    let mut t = 0;
+    while h.conn.send_queue_len() > 0 {
+        for s in h.output() {
+            t += 1;
+            h.at(t).send(seg(IRS + 1, s.seq + 1000, ACK));
+        }
+    }
+    assert!(h.conn.congestion_window() > 20_000);
+    // Idle for a second, but the peer sends data at 1,400 ms, which we acknowledge (a pure
+    // ACK at 1,440 ms, delayed). At 1,500 ms we send again: no data for longer than the RTO
+    // means the initial window again (RFC 5681 §4.1), pure ACKs notwithstanding.
+    h.at(1_400)
+        .send(seg(IRS + 1, ISS + 20_001, ACK).payload(b"ping"));
+    h.at(1_440)
+        .tick()
+        .expect(&[out(ISS + 20_001, IRS + 5, ACK, 59_996)]);
+    h.at(1_500);
+    h.conn.send(&bytes(40_000), h.now).unwrap();
+    assert_eq!(h.output().len(), 10, "the initial window of ten segments");
 }

@@ -133,6 +133,12 @@ pub struct TcpFile {
     pub msl_ms: Option<u64>,
     /// As Linux's `TCP_USER_TIMEOUT`; absent means none.
     pub user_timeout_ms: Option<u64>,
+    /// Offer timestamps (RFC 7323).
+    pub timestamps: Option<bool>,
+    /// Offer selective acknowledgments (RFC 2018).
+    pub sack: Option<bool>,
+    /// The congestion control algorithm: `cubic` or `newreno` (`--congestion`).
+    pub congestion: Option<String>,
 }
 
 /// `[limits]`: connection limits.

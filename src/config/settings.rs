@@ -222,6 +222,16 @@ impl ServeFile {
         config.data_retries = file.data_retries.unwrap_or(config.data_retries);
         config.msl = file.msl_ms.map_or(config.msl, millis);
         config.user_timeout = file.user_timeout_ms.map(millis);
+        config.timestamps = file.timestamps.unwrap_or(config.timestamps);
+        config.sack = file.sack.unwrap_or(config.sack);
+        if let Some(name) = &file.congestion {
+            config.congestion = name.parse().map_err(|_| {
+                SettingError::new(
+                    "tcp.congestion",
+                    format!("{name:?} is not an algorithm (cubic, newreno)"),
+                )
+            })?;
+        }
         config.validate().map_err(|e| {
             let (key, got) = tcp_key(e.field, &config);
             SettingError::new(key, format!("{}, got {got}", e.reason))
@@ -297,6 +307,7 @@ fn tcp_key(field: &str, config: &tcp::Config) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tcp::congestion::Algorithm;
 
     fn problem(text: &str) -> String {
         match ServeFile::parse(text) {
@@ -314,7 +325,8 @@ mod tests {
             "interface = \"eth0\"\nqueues = 2\nidle = \"hybrid\"\nspin_us = 20\n\
              [[listen]]\nport = 7\napp = \"echo\"\n\
              [[listen]]\nport = 80\napp = \"http\"\nhttp_body = \"4K\"\n\
-             [tcp]\nrecv_buffer = \"1M\"\nnagle = true\n[limits]\nbacklog = 64\n",
+             [tcp]\nrecv_buffer = \"1M\"\nnagle = true\ncongestion = \"newreno\"\nsack = false\n\
+             [limits]\nbacklog = 64\n",
         )
         .unwrap();
         let settings = file.settings().unwrap();
@@ -330,6 +342,9 @@ mod tests {
         assert_eq!(settings.listeners[1].http_body, 4096);
         assert_eq!(settings.runtime.tcp.recv_buffer, 1 << 20);
         assert!(!settings.runtime.tcp.nodelay);
+        assert_eq!(settings.runtime.tcp.congestion, Algorithm::NewReno);
+        assert!(!settings.runtime.tcp.sack);
+        assert!(settings.runtime.tcp.timestamps);
         assert_eq!(settings.runtime.backlog, 64);
         assert_eq!(settings.stack, StackKind::Xdptcp);
     }
@@ -361,6 +376,10 @@ mod tests {
         assert_eq!(
             check("[[listen]]\nport = 7\napp = \"echo\"\nhttp_body = 10"),
             "\"listen[0].http_body\": only the http app has a body, this listener runs echo"
+        );
+        assert_eq!(
+            check("[tcp]\ncongestion = \"bbr\""),
+            "\"tcp.congestion\": \"bbr\" is not an algorithm (cubic, newreno)"
         );
         assert_eq!(
             check("[tcp]\nmss = 10"),

@@ -72,10 +72,9 @@ impl Stack {
         }
     }
 
-    /// RFC 1122 §4.2.2.13: a new SYN may reopen a connection from TIME-WAIT if its sequence
-    /// number lies beyond the old connection's and our new ISN lies beyond every sequence
-    /// number the old one used — so no segment of the old connection can be mistaken for
-    /// one of the new. The old connection then gives up the 4-tuple and the SYN goes to the
+    /// RFC 1122 §4.2.2.13 and RFC 6191: a new SYN may reopen a connection from TIME-WAIT
+    /// when no segment of the old connection can be mistaken for one of the new, in either
+    /// direction. The old connection then gives up the 4-tuple and the SYN goes to the
     /// listener.
     pub(super) fn reopens_time_wait(
         &self,
@@ -88,13 +87,14 @@ impl Stack {
             return false;
         };
         let c = &slot.conn;
-        repr.flags.syn()
-            && repr.ack.is_none()
-            && !repr.flags.rst()
-            && c.state() == tcp::State::TimeWait
+        // RFC 6191 §2 decides on the peer's side of the reuse. On ours, without timestamps
+        // the new ISN must lie above everything the old incarnation sent (RFC 1122
+        // §4.2.2.13), so its delayed segments fall outside the new window; with them our
+        // TSvals keep rising on the 4-tuple and the peer's PAWS rejects the old segments.
+        let new_uses_timestamps = self.tcp_config.timestamps && repr.options.timestamps.is_some();
+        c.admits_new_incarnation(repr)
             && self.listener_index(key.local_port).is_some()
-            && repr.seq > c.rcv_nxt()
-            && self.isn.isn(now, key.local(), key.remote()) > c.snd_max()
+            && (new_uses_timestamps || self.isn.isn(now, key.local(), key.remote()) > c.snd_max())
     }
 
     fn accept_syn(
@@ -118,6 +118,7 @@ impl Stack {
         let iss = self.isn.isn(now, key.local(), key.remote());
         let mut conn = Connection::new(self.tcp_config.clone(), port, iss);
         conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
+        conn.set_timestamp_offset(self.isn.timestamp_offset(key.local(), key.remote()));
         if conn.listen(None).is_err() {
             return;
         }

@@ -232,7 +232,11 @@ impl Drop for RingBuffer {
 #[derive(Debug, Clone, Default)]
 pub struct Assembler {
     ranges: [(SeqNum, SeqNum); Assembler::MAX_RANGES],
+    /// When each range last grew, as a count of insertions: the order SACK blocks are
+    /// reported in (RFC 2018 §4: most recently changed first).
+    updated: [u32; Assembler::MAX_RANGES],
     count: u8,
+    insertions: u32,
     /// Index of the range that holds the most recently received segment.
     latest: Option<u8>,
 }
@@ -283,12 +287,16 @@ impl Assembler {
                 return Err(AssemblerFull);
             }
             self.ranges.copy_within(first..count, first + 1);
+            self.updated.copy_within(first..count, first + 1);
             self.count += 1;
         } else if merged > 1 {
             self.ranges.copy_within(last..count, first + 1);
+            self.updated.copy_within(last..count, first + 1);
             self.count -= (merged - 1) as u8;
         }
+        self.insertions = self.insertions.wrapping_add(1);
         self.ranges[first] = (new_start, new_end);
+        self.updated[first] = self.insertions;
         self.latest = Some(first as u8);
         Ok(())
     }
@@ -301,6 +309,7 @@ impl Assembler {
         let end = self.ranges[0].1;
         let count = usize::from(self.count);
         self.ranges.copy_within(1..count, 0);
+        self.updated.copy_within(1..count, 0);
         self.count -= 1;
         self.latest = match self.latest {
             Some(0) | None => None,
@@ -312,6 +321,31 @@ impl Assembler {
     pub fn clear(&mut self) {
         self.count = 0;
         self.latest = None;
+    }
+
+    /// The range that holds `[start, end)` whole, if any.
+    pub fn containing(&self, start: SeqNum, end: SeqNum) -> Option<(SeqNum, SeqNum)> {
+        self.ranges()
+            .iter()
+            .copied()
+            .find(|&(s, e)| s <= start && end <= e)
+    }
+
+    /// The ranges, most recently changed first (the order of SACK blocks, RFC 2018 §4), in
+    /// a fixed array with their count: no allocation on the path that builds every ACK.
+    pub fn by_recency(&self) -> ([(SeqNum, SeqNum); Assembler::MAX_RANGES], usize) {
+        let count = usize::from(self.count);
+        let mut order = [0usize; Assembler::MAX_RANGES];
+        for (i, slot) in order.iter_mut().enumerate() {
+            *slot = i;
+        }
+        // Wrapping stamps: the most recent is the smallest distance back from the last one.
+        order[..count].sort_unstable_by_key(|&i| self.insertions.wrapping_sub(self.updated[i]));
+        let mut ranges = [(SeqNum(0), SeqNum(0)); Assembler::MAX_RANGES];
+        for (slot, &i) in ranges.iter_mut().zip(&order[..count]) {
+            *slot = self.ranges[i];
+        }
+        (ranges, count)
     }
 }
 

@@ -34,6 +34,10 @@ pub struct Config {
     pub recv_buffer: usize,
     /// Offer window scaling (RFC 7323 §2).
     pub window_scaling: bool,
+    /// Offer timestamps (RFC 7323 §3): PAWS and RTT measurement of retransmitted data.
+    pub timestamps: bool,
+    /// Offer selective acknowledgments (RFC 2018, with D-SACK, RFC 2883).
+    pub sack: bool,
     /// Disable Nagle's algorithm (RFC 896) on new connections.
     pub nodelay: bool,
     /// Longest time an ACK may be delayed (RFC 1122 §4.2.3.2: at most 500 ms). Zero disables
@@ -63,6 +67,8 @@ pub struct Config {
     pub fin_wait_2_timeout: Duration,
     /// Initial congestion window in segments (RFC 6928: 10).
     pub initial_window_segments: u32,
+    /// The congestion control algorithm (CUBIC by default).
+    pub congestion: crate::tcp::congestion::Algorithm,
     /// Challenge ACKs allowed per connection per second (RFC 5961 §7).
     pub challenge_ack_limit: u32,
     /// Least time between two ACKs answering unacceptable segments that carry neither text
@@ -85,6 +91,8 @@ impl Default for Config {
             send_buffer: 256 * 1024,
             recv_buffer: 256 * 1024,
             window_scaling: true,
+            timestamps: true,
+            sack: true,
             nodelay: false,
             delayed_ack: Duration::from_millis(40),
             initial_rto: Duration::from_secs(1),
@@ -96,6 +104,7 @@ impl Default for Config {
             msl: Duration::from_secs(30),
             fin_wait_2_timeout: Duration::from_secs(60),
             initial_window_segments: 10,
+            congestion: crate::tcp::congestion::Algorithm::Cubic,
             challenge_ack_limit: 10,
             invalid_ack_interval: Duration::from_millis(500),
             user_timeout: None,

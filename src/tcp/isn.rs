@@ -44,6 +44,20 @@ impl IsnGenerator {
         h.finish() as u32
     }
 
+    /// RFC 7323 §7.1: the offset added to the timestamp clock of a connection from `local`
+    /// to `remote`, so TSvals tell nothing of the host's uptime and differ between peers.
+    /// It depends on the 4-tuple alone (no clock), so a new incarnation of a 4-tuple
+    /// carries TSvals above the old one's, as RFC 6191 needs for TIME-WAIT reuse.
+    pub fn timestamp_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        let mut h = SipHasher24::new_with_key(&self.key);
+        h.write(b"tsoffset");
+        h.write(&local.ip().octets());
+        h.write(&local.port().to_be_bytes());
+        h.write(&remote.ip().octets());
+        h.write(&remote.port().to_be_bytes());
+        h.finish() as u32
+    }
+
     /// The ISN for a connection from `local` to `remote` opened at `now`.
     pub fn isn(&self, now: Instant, local: SocketAddrV4, remote: SocketAddrV4) -> SeqNum {
         let mut h = SipHasher24::new_with_key(&self.key);
@@ -85,5 +99,16 @@ mod tests {
         let other = IsnGenerator::with_key([8; 16]);
         assert_ne!(base, other.isn(now, addr(1, 1000), addr(2, 80)));
         assert!(IsnGenerator::from_os_random().is_ok());
+    }
+
+    #[test]
+    fn timestamp_offsets_depend_on_the_tuple_and_key_only() {
+        let g = IsnGenerator::with_key([7; 16]);
+        let base = g.timestamp_offset(addr(1, 1000), addr(2, 80));
+        assert_eq!(base, g.timestamp_offset(addr(1, 1000), addr(2, 80)));
+        assert_ne!(base, g.timestamp_offset(addr(1, 1001), addr(2, 80)));
+        assert_ne!(base, g.timestamp_offset(addr(1, 1000), addr(3, 80)));
+        let other = IsnGenerator::with_key([8; 16]);
+        assert_ne!(base, other.timestamp_offset(addr(1, 1000), addr(2, 80)));
     }
 }

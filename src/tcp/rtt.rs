@@ -48,6 +48,11 @@ impl RttEstimator {
         self.srtt_nanos.map(Duration::from_nanos)
     }
 
+    /// [`RttEstimator::srtt`] in nanoseconds.
+    pub fn srtt_nanos(&self) -> Option<u64> {
+        self.srtt_nanos
+    }
+
     /// The RTO to arm the retransmission timer with, backoff included.
     pub fn rto(&self) -> Duration {
         Duration::from_nanos(self.rto_nanos)

@@ -16,21 +16,27 @@ pub enum Timer {
     Keepalive = 3,
     /// TIME-WAIT (2·MSL) and the orphaned FIN-WAIT-2 limit; never both at once.
     Close = 4,
+    /// RACK's reordering window ran out for a segment not yet deemed lost (RFC 8985 §6.2).
+    Reorder = 5,
+    /// The tail loss probe (RFC 8985 §7.2).
+    LossProbe = 6,
 }
 
 impl Timer {
-    pub const ALL: [Timer; 5] = [
+    pub const ALL: [Timer; 7] = [
         Timer::Retransmit,
         Timer::Persist,
         Timer::DelayedAck,
         Timer::Keepalive,
         Timer::Close,
+        Timer::Reorder,
+        Timer::LossProbe,
     ];
 }
 
 const UNSET: u64 = u64::MAX;
 
-/// Deadlines indexed by [`Timer`]. 40 bytes.
+/// Deadlines indexed by [`Timer`]. 56 bytes.
 #[derive(Clone, Debug)]
 pub struct TimerTable {
     deadlines: [u64; Timer::ALL.len()],

@@ -23,13 +23,19 @@ pub const FIN: TcpFlags = TcpFlags::FIN;
 pub const RST: TcpFlags = TcpFlags::RST;
 pub const PSH: TcpFlags = TcpFlags::PSH;
 
-/// Settings for scenario tests: small round numbers, delayed ACKs of 40 ms, MSL 1 s.
+/// Settings for scenario tests: small round numbers, delayed ACKs of 40 ms, MSL 1 s, no
+/// timestamps or SACK (the scenarios play a peer of RFC 9293 alone; the options have
+/// scenarios of their own, built on [`options_config`]), and NewReno, whose window rule the
+/// scenarios' congestion windows follow (CUBIC has unit tests of its own).
 pub fn test_config() -> Config {
     Config {
         mss: 1000,
         send_buffer: 60_000,
         recv_buffer: RECV_BUFFER,
         window_scaling: true,
+        timestamps: false,
+        sack: false,
+        congestion: xdptcp::tcp::congestion::Algorithm::NewReno,
         nodelay: false,
         delayed_ack: Duration::from_millis(40),
         initial_rto: Duration::from_secs(1),
@@ -39,6 +45,15 @@ pub fn test_config() -> Config {
         data_retries: 4,
         msl: Duration::from_secs(1),
         ..Config::default()
+    }
+}
+
+/// [`test_config`] with timestamps and SACK offered.
+pub fn options_config() -> Config {
+    Config {
+        timestamps: true,
+        sack: true,
+        ..test_config()
     }
 }
 
@@ -111,6 +126,23 @@ impl Seg {
     }
     pub fn wscale(mut self, shift: u8) -> Seg {
         self.options.window_scale = Some(shift);
+        self
+    }
+    pub fn ts(mut self, tsval: u32, tsecr: u32) -> Seg {
+        self.options.timestamps = Some((tsval, tsecr));
+        self
+    }
+    pub fn sack_permitted(mut self) -> Seg {
+        self.options.sack_permitted = true;
+        self
+    }
+    pub fn sack(mut self, blocks: &[(u32, u32)]) -> Seg {
+        for &(left, right) in blocks {
+            assert!(
+                self.options.sack_blocks.push(left, right),
+                "at most four blocks"
+            );
+        }
         self
     }
     pub fn payload(mut self, data: &[u8]) -> Seg {

@@ -68,6 +68,9 @@ pub struct DatapathArgs {
     /// Keep Nagle's algorithm on (it is off by default, for latency).
     #[arg(long)]
     pub nagle: bool,
+    /// Congestion control: cubic or newreno [default: cubic].
+    #[arg(long)]
+    pub congestion: Option<String>,
 }
 
 impl DatapathArgs {
@@ -89,6 +92,9 @@ impl DatapathArgs {
         }
         if self.nagle {
             file.tcp.nagle = Some(true);
+        }
+        if let Some(name) = &self.congestion {
+            file.tcp.congestion = Some(name.clone());
         }
     }
 

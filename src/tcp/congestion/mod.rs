@@ -8,11 +8,50 @@
 //! window rule ([`NewReno`]) is one implementation; others (CUBIC, RFC 9438) take the same
 //! hooks.
 
+mod cubic;
+pub mod hystart;
 mod new_reno;
 
+pub use cubic::Cubic;
 pub use new_reno::NewReno;
 
 use crate::time::Instant;
+use crate::wire::SeqNum;
+
+/// The congestion control algorithms a stack can run (`tcp::Config::congestion`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Algorithm {
+    /// CUBIC (RFC 9438) with HyStart++ (RFC 9406): the default, as in Linux.
+    #[default]
+    Cubic,
+    /// NewReno's window rule (RFC 5681, RFC 6582).
+    NewReno,
+}
+
+impl std::str::FromStr for Algorithm {
+    type Err = UnknownAlgorithm;
+    fn from_str(name: &str) -> Result<Algorithm, UnknownAlgorithm> {
+        match name {
+            "cubic" => Ok(Algorithm::Cubic),
+            "newreno" | "reno" => Ok(Algorithm::NewReno),
+            _ => Err(UnknownAlgorithm(name.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Algorithm::Cubic => "cubic",
+            Algorithm::NewReno => "newreno",
+        })
+    }
+}
+
+/// A congestion control name that is not one of ours.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown congestion control {0:?} (cubic or newreno)")]
+pub struct UnknownAlgorithm(pub String);
 
 /// One acknowledgment that advanced SND.UNA, outside loss recovery.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -29,6 +68,11 @@ pub struct AckEvent {
     pub app_limited: bool,
     /// The sender's maximum segment size.
     pub smss: u32,
+    /// The smoothed RTT in nanoseconds (CUBIC looks one RTT ahead).
+    pub srtt_nanos: u64,
+    /// SND.UNA after this ACK and SND.NXT: round boundaries for HyStart++.
+    pub snd_una: SeqNum,
+    pub snd_nxt: SeqNum,
 }
 
 /// The hooks a congestion controller implements.
@@ -61,14 +105,18 @@ pub trait CongestionControl {
 /// The controller of one connection: one variant per algorithm, dispatched without a box.
 #[derive(Clone, Debug)]
 pub enum Congestion {
+    Cubic(Cubic),
     NewReno(NewReno),
 }
 
 impl Congestion {
     /// The controller a new connection starts with, for an initial window of
     /// `initial_window` bytes.
-    pub fn new(initial_window: u32) -> Congestion {
-        Congestion::NewReno(NewReno::new(initial_window))
+    pub fn new(algorithm: Algorithm, initial_window: u32) -> Congestion {
+        match algorithm {
+            Algorithm::Cubic => Congestion::Cubic(Cubic::new(initial_window)),
+            Algorithm::NewReno => Congestion::NewReno(NewReno::new(initial_window)),
+        }
     }
 }
 
@@ -77,6 +125,7 @@ impl Congestion {
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
         match $self {
+            Congestion::Cubic(c) => c.$method($($arg),*),
             Congestion::NewReno(c) => c.$method($($arg),*),
         }
     };

@@ -37,6 +37,10 @@ impl CongestionControl for NewReno {
 
     #[inline]
     fn on_ack(&mut self, ack: &AckEvent) {
+        if ack.app_limited {
+            // RFC 7661: an application-limited flight does not show the window is usable.
+            return;
+        }
         let smss = ack.smss;
         if self.cwnd < self.ssthresh {
             // Slow start with appropriate byte counting, L = 2·SMSS (RFC 3465 §2.2).
@@ -88,6 +92,9 @@ mod tests {
             bytes_in_flight: 0,
             app_limited: false,
             smss: MSS,
+            srtt_nanos: 0,
+            snd_una: crate::wire::SeqNum(0),
+            snd_nxt: crate::wire::SeqNum(0),
         }
     }
 

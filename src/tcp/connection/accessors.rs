@@ -71,17 +71,22 @@ impl Connection {
         (self.snd.wscale, self.rcv.wscale)
     }
 
-    /// The congestion window in force (loss recovery's while it lasts).
+    /// The congestion window in force (NewReno recovery's while it lasts).
     pub fn congestion_window(&self) -> u32 {
-        self.recovery.window(&self.cc)
+        if self.negotiated.sack {
+            self.cc.cwnd()
+        } else {
+            self.recovery.window(&self.cc)
+        }
     }
 
     pub fn slow_start_threshold(&self) -> u32 {
         self.cc.ssthresh()
     }
 
+    /// True during loss recovery (NewReno's, or the SACK recovery of RFC 6675).
     pub fn in_fast_recovery(&self) -> bool {
-        self.recovery.in_recovery()
+        self.in_loss_recovery()
     }
 
     pub fn rto(&self) -> Duration {

@@ -30,12 +30,15 @@ impl Connection {
         // The peer answered: a zero-window probe is not unanswered any more.
         self.probes.window_probes_unanswered = 0;
         let window = u32::from(seg.window) << self.snd.wscale;
+        let old_una = self.snd.una;
+        let mut acked = 0;
         if ack > self.snd.una {
             if self.state == State::SynReceived {
                 self.enter_established(now);
             }
-            self.on_new_ack(now, ack);
-        } else if ack == self.snd.una
+            acked = self.on_new_ack(now, ack, seg.options.timestamps.map(|(_, tsecr)| tsecr));
+        } else if !self.negotiated.sack
+            && ack == self.snd.una
             && payload.is_empty()
             && !seg.flags.syn()
             && !seg.flags.fin()
@@ -47,6 +50,9 @@ impl Connection {
             // window: the answers to zero-window probes repeat SND.UNA too, and three of
             // them must not send a full segment into the closed window.
             self.on_duplicate_ack(now);
+        }
+        if self.negotiated.sack && self.snd.syn_acked {
+            self.on_sack_ack(now, seg, old_una, acked);
         }
         self.update_send_window(seg.seq, ack, window);
         self.on_fin_acked(now)
@@ -77,6 +83,12 @@ impl Connection {
         if ack >= self.snd.una && newer {
             if self.snd.wnd == 0 && window > 0 {
                 self.probes.persist_backoff = 0;
+                if std::mem::take(&mut self.snd.probing) && self.snd.nxt > self.snd.una {
+                    // The probe byte went past a closed window and was dropped: send on
+                    // from SND.UNA, not after it, or it leaves a hole that costs a fast
+                    // retransmit or a timeout.
+                    self.snd.nxt = self.snd.una;
+                }
             }
             self.snd.update_window(window, seq, ack);
         }
@@ -113,8 +125,10 @@ impl Connection {
         }
     }
 
-    /// An ACK that advances SND.UNA (§3.10.7.4 fifth step; RFC 6298 §5.3; RFC 6582).
-    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum) {
+    /// An ACK that advances SND.UNA (§3.10.7.4 fifth step; RFC 6298 §5.3; RFC 6582);
+    /// `tsecr` is the timestamp it echoes, if any. Returns the bytes of data (and FIN) it
+    /// acknowledged.
+    pub(super) fn on_new_ack(&mut self, now: Instant, ack: SeqNum, tsecr: Option<u32>) -> u32 {
         // Bytes of data (and our FIN) acknowledged; the SYN does not count toward window
         // growth (RFC 5681 §3.1 counts acknowledged data).
         let mut acked = ack.since(self.snd.una);
@@ -128,10 +142,14 @@ impl Connection {
             self.snd.fin = FinState::Acked;
         }
         self.snd.una = ack;
+        self.snd.probing = false;
         if self.snd.nxt < ack {
             self.snd.nxt = ack;
         }
-        let rtt_sample_nanos = self.rtx.take_sample(now, ack);
+        let rtt_sample_nanos = self
+            .rtx
+            .take_sample(now, ack)
+            .or_else(|| self.timestamp_rtt_sample(now, tsecr));
         self.rtx.retries = 0;
         self.rtx.last_progress = now;
         self.probes.persist_backoff = 0;
@@ -143,8 +161,20 @@ impl Connection {
             bytes_in_flight: flight,
             app_limited: !self.snd.cwnd_limited,
             smss: u32::from(self.snd.mss),
+            srtt_nanos: self.rtx.rtt.srtt_nanos().unwrap_or(0),
+            snd_una: self.snd.una,
+            snd_nxt: self.snd.nxt,
         };
-        let restart_timer = match self.recovery.on_new_ack(ack, &event, &mut self.cc) {
+        if let Some(rtt) = rtt_sample_nanos {
+            self.sack.rack.on_rtt_sample(rtt);
+        }
+        // With SACK, recovery and window growth follow in `on_sack_ack`.
+        let action = if self.negotiated.sack {
+            AckAction::None
+        } else {
+            self.recovery.on_new_ack(ack, &event, &mut self.cc)
+        };
+        let restart_timer = match action {
             AckAction::None => true,
             AckAction::RetransmitFirstUnacked { restart_timer } => {
                 self.pending.insert(Owed::RetransmitHead);
@@ -164,6 +194,18 @@ impl Connection {
         if self.snd.buf.is_empty() && (self.snd.fin == FinState::Acked || self.app.orphaned) {
             self.snd.buf.release_if_empty();
         }
+        acked
+    }
+
+    /// After a retransmission Karn's rule leaves no timed segment, but an echoed timestamp
+    /// still says when the acknowledged copy was sent (RFC 7323 §4.1).
+    fn timestamp_rtt_sample(&mut self, now: Instant, tsecr: Option<u32>) -> Option<u64> {
+        if !self.negotiated.timestamps || !self.rtx.retransmitted_unsampled {
+            return None;
+        }
+        let sample = self.ts.rtt_nanos(tsecr?, now)?;
+        self.rtx.take_sample_nanos(sample);
+        Some(sample)
     }
 
     fn on_duplicate_ack(&mut self, now: Instant) {

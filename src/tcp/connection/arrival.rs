@@ -118,7 +118,15 @@ impl Connection {
     ) -> ControlFlow<Reply> {
         self.on_repeated_syn(now, seg)?;
         self.on_syn(seg, payload)?;
+        self.check_timestamp(now, seg, payload)?;
         let admitted = self.check_sequence(now, seg, payload)?;
+        if let Some((tsval, _)) = seg
+            .options
+            .timestamps
+            .filter(|_| self.negotiated.timestamps)
+        {
+            self.ts.on_acceptable_segment(tsval, seg.seq, now);
+        }
         self.probes.last_recv = now;
         self.probes.keepalive_probes_sent = 0;
         self.on_rst(seg)?;
@@ -133,6 +141,37 @@ impl Connection {
         };
         self.request_ack(now, text.max(fin).max(probe));
         ControlFlow::Continue(())
+    }
+
+    /// Before the sequence number, once both ends agreed on timestamps (RFC 7323 §5.3):
+    /// PAWS rejects a segment whose TSval is older than TS.Recent as an old duplicate
+    /// (answered like any unacceptable segment), and a segment without timestamps is
+    /// dropped (§3.2: "SHOULD silently drop"). Resets are exempt from both.
+    #[inline]
+    fn check_timestamp(
+        &mut self,
+        now: Instant,
+        seg: &TcpRepr,
+        payload: &[u8],
+    ) -> ControlFlow<Reply> {
+        if !self.negotiated.timestamps || seg.flags.rst() {
+            return ControlFlow::Continue(());
+        }
+        match seg.options.timestamps {
+            None => {
+                self.stats.missing_timestamps += 1;
+                ControlFlow::Break(Reply::Nothing)
+            }
+            Some((tsval, _)) if self.ts.is_old_duplicate(tsval, now) => {
+                self.stats.paws_rejected += 1;
+                ControlFlow::Break(if seg.segment_len(payload.len()) == 0 {
+                    Reply::OutOfWindowAck
+                } else {
+                    Reply::Ack
+                })
+            }
+            Some(_) => ControlFlow::Continue(()),
+        }
     }
 
     /// First: check the sequence number. An unacceptable segment is answered with an ACK
@@ -151,12 +190,18 @@ impl Connection {
             fin: seg.flags.fin(),
         };
         match sequence_check::admit(span, self.rcv.nxt, self.rcv.window()) {
-            Admission::Accept { start, text, fin } => ControlFlow::Continue(Admitted {
-                start,
-                text: &payload[text],
-                fin,
-                probe: false,
-            }),
+            Admission::Accept { start, text, fin } => {
+                if text.start > 0 {
+                    // Its head was received before: report it (RFC 2883 §4.1).
+                    self.rcv.note_duplicate(start - text.start as u32, start);
+                }
+                ControlFlow::Continue(Admitted {
+                    start,
+                    text: &payload[text],
+                    fin,
+                    probe: false,
+                })
+            }
             Admission::ZeroWindowControl { carried } => ControlFlow::Continue(Admitted {
                 start: self.rcv.nxt,
                 text: &[],
@@ -165,6 +210,12 @@ impl Connection {
             }),
             Admission::Reject if seg.flags.rst() => ControlFlow::Break(Reply::Nothing),
             Admission::Reject => {
+                let text_start = seg.seq + u32::from(seg.flags.syn());
+                if !payload.is_empty() && text_start + payload.len() <= self.rcv.nxt {
+                    // All of it was received before: a duplicate (RFC 2883 §4.1).
+                    self.rcv
+                        .note_duplicate(text_start, text_start + payload.len());
+                }
                 if self.state == State::TimeWait && seg.flags.fin() {
                     // A retransmitted FIN: acknowledge it and restart 2·MSL.
                     self.restart_time_wait(now);

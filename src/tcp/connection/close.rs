@@ -9,8 +9,36 @@ use super::{Connection, ConnectionError, Event, State};
 use crate::tcp::timer::Timer;
 use crate::tcp::Error;
 use crate::time::Instant;
+use crate::wire::TcpRepr;
+use std::cmp::Ordering;
 
 impl Connection {
+    /// RFC 6191 §2: whether a SYN for this connection's 4-tuple, received while it is in
+    /// TIME-WAIT, may open a new incarnation. With timestamps on both incarnations the
+    /// SYN's TSval must be newer than TS.Recent (or equal, with a higher sequence number);
+    /// without them on the new one, its sequence number must be above RCV.NXT; a previous
+    /// incarnation without timestamps admits any SYN that will use them (PAWS then guards
+    /// the new one). Anything else is dropped and TIME-WAIT stays.
+    pub fn admits_new_incarnation(&self, syn: &TcpRepr) -> bool {
+        if self.state != State::TimeWait || !syn.flags.syn() || syn.flags.rst() || syn.ack.is_some()
+        {
+            return false;
+        }
+        let new_uses_timestamps = self.config.timestamps && syn.options.timestamps.is_some();
+        let seq_is_newer = syn.seq > self.rcv.nxt;
+        match (self.negotiated.timestamps, syn.options.timestamps) {
+            (true, Some((tsval, _))) if new_uses_timestamps => {
+                match self.ts.compare_with_recent(tsval) {
+                    Ordering::Greater => true,
+                    Ordering::Equal => seq_is_newer,
+                    Ordering::Less => false,
+                }
+            }
+            (false, _) if new_uses_timestamps => true,
+            _ => seq_is_newer,
+        }
+    }
+
     /// CLOSE (RFC 9293 §3.10.4): "I have no more to send". Queued data is sent first, then a
     /// FIN; receiving continues until the peer closes too (half-close).
     pub fn close(&mut self) -> Result<(), Error> {

@@ -21,6 +21,8 @@
 //! | `ack` | the fifth step: acknowledgments, RTT samples, window updates, recovery hooks |
 //! | `close` | CLOSE, ABORT, release, the peer's FIN, TIME-WAIT and CLOSED |
 //! | `app` | SEND and RECEIVE, events |
+//! | `timestamps` | RFC 7323 timestamps: our clock, TS.Recent, PAWS |
+//! | `loss` | with SACK: the scoreboard, RACK-TLP, PRR (RFC 6675, 8985, 6937) |
 //! | `timers`, `retransmit`, `probes` | deadlines; the retransmission timeout; zero-window, override and keepalive probes |
 //! | `output`, `sender` | segment building; what data may go out (Nagle, silly-window avoidance) |
 //! | `reset`, `ack_limits`, `pending`, `events`, `stats` | resets for unexpected segments; ACK rate limits; owed output; events; counters |
@@ -32,6 +34,7 @@ mod app;
 mod arrival;
 mod close;
 mod events;
+mod loss;
 mod open;
 mod output;
 mod pending;
@@ -45,6 +48,7 @@ mod sequence_check;
 mod state;
 mod stats;
 mod timers;
+mod timestamps;
 
 pub use events::Event;
 pub use reset::reset_reply;
@@ -61,10 +65,11 @@ use self::receive::ReceiveSequence;
 use self::reset::ResetReply;
 use self::retransmit::Retransmission;
 use self::send::SendSequence;
+use self::timestamps::Timestamps;
 use super::config::Config;
 use super::congestion::{self, Congestion};
 use super::error::ConnectionError;
-use super::recovery::Recovery;
+use super::recovery::{Recovery, SackRecovery};
 use super::rtt::RttEstimator;
 use super::timer::TimerTable;
 use crate::wire::SeqNum;
@@ -74,6 +79,10 @@ use crate::wire::SeqNum;
 struct Negotiated {
     /// Both SYNs carried the window scale option (RFC 7323 §2.2).
     window_scaling: bool,
+    /// Both SYNs carried timestamps (RFC 7323 §3.2): every segment then carries them.
+    timestamps: bool,
+    /// Both SYNs carried SACK-permitted (RFC 2018 §2).
+    sack: bool,
 }
 
 /// New in-order text accepted during [`Connection::handle_segment_direct`] but not yet
@@ -113,11 +122,15 @@ pub struct Connection {
     /// A passive OPEN may name its peer; otherwise the SYN sets it.
     remote_specified: bool,
     negotiated: Negotiated,
+    ts: Timestamps,
     snd: SendSequence,
     rcv: ReceiveSequence,
     rtx: Retransmission,
     cc: Congestion,
+    /// Loss recovery without SACK (NewReno).
     recovery: Recovery,
+    /// Loss recovery with SACK (scoreboard, RACK-TLP, PRR).
+    sack: SackRecovery,
     probes: Probes,
     timers: TimerTable,
     /// Segments owed to the peer.
@@ -149,6 +162,7 @@ impl Connection {
             remote_port: 0,
             remote_specified: false,
             negotiated: Negotiated::default(),
+            ts: Timestamps::default(),
             snd: SendSequence::new(iss, config.send_buffer, mss),
             rcv: ReceiveSequence::new(config.recv_buffer, config.mss),
             rtx: Retransmission::new(RttEstimator::new(
@@ -156,8 +170,9 @@ impl Connection {
                 config.min_rto,
                 config.max_rto,
             )),
-            cc: Congestion::new(initial_window),
-            recovery: Recovery::new(iss),
+            cc: Congestion::new(config.congestion, initial_window),
+            recovery: Recovery::default(),
+            sack: SackRecovery::default(),
             probes: Probes::default(),
             timers: TimerTable::default(),
             pending: PendingOutput::default(),
@@ -175,5 +190,12 @@ impl Connection {
 
     fn raise(&mut self, event: Event) {
         self.app.events.raise(event);
+    }
+
+    /// The offset added to this connection's timestamp clock, chosen by the stack per
+    /// connection so TSvals reveal nothing of the host's uptime (RFC 7323 §7.1). Set before
+    /// the SYN exchange.
+    pub fn set_timestamp_offset(&mut self, offset: u32) {
+        self.ts.set_offset(offset);
     }
 }

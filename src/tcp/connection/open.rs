@@ -11,9 +11,31 @@ use super::send::FinState;
 use super::{Connection, ConnectionError, Event, State, DEFAULT_PEER_MSS, MIN_PEER_MSS};
 use crate::tcp::congestion::{self, Congestion};
 use crate::tcp::timer::Timer;
+use crate::tcp::Config;
 use crate::tcp::Error;
 use crate::time::Instant;
 use crate::wire::{TcpOptions, TcpRepr};
+
+/// Bytes the timestamps option takes in every segment: two NOPs and ten (RFC 7323 §3.2).
+pub(super) const TIMESTAMPS_OPTION_LEN: u16 = 12;
+
+/// The options our SYN carries (active open) or our SYN,ACK may carry (passive open).
+#[derive(Copy, Clone, Debug)]
+struct Offered {
+    window_scale: bool,
+    timestamps: bool,
+    sack: bool,
+}
+
+impl Offered {
+    fn by_config(config: &Config) -> Offered {
+        Offered {
+            window_scale: config.window_scaling,
+            timestamps: config.timestamps,
+            sack: config.sack,
+        }
+    }
+}
 
 impl Connection {
     /// Passive OPEN: CLOSED → LISTEN. `remote_port` names the peer for a fully specified
@@ -70,7 +92,8 @@ impl Connection {
         }
         self.remote_port = seg.src_port;
         self.rcv.on_syn(seg.seq);
-        self.apply_syn_options(&seg.options, seg.options.window_scale.is_some());
+        // Answer with what the peer offered, within what we allow.
+        self.apply_syn_options(now, &seg.options, Offered::by_config(&self.config));
         // The window of a SYN is never scaled (RFC 7323 §2.2).
         self.snd
             .update_window(u32::from(seg.window), self.rcv.irs, self.snd.iss);
@@ -110,7 +133,7 @@ impl Connection {
         self.rcv.on_syn(seg.seq);
         // The window our SYN offered, relative to their first data byte.
         self.rcv.adv = self.rcv.nxt + self.rcv.syn_window();
-        self.apply_syn_options(&seg.options, self.config.window_scaling);
+        self.apply_syn_options(now, &seg.options, Offered::by_config(&self.config));
         self.snd.update_window(
             u32::from(seg.window),
             self.rcv.irs,
@@ -163,7 +186,8 @@ impl Connection {
                 // Its window is that of a SYN, never scaled (RFC 7323 §2.2).
                 self.probes.last_recv = now;
                 self.enter_established(now);
-                self.on_new_ack(now, ack);
+                let _acked =
+                    self.on_new_ack(now, ack, seg.options.timestamps.map(|(_, tsecr)| tsecr));
                 self.snd.update_window(u32::from(seg.window), seg.seq, ack);
             }
             None => self.snd.nxt = self.snd.iss,
@@ -171,14 +195,15 @@ impl Connection {
         ControlFlow::Break(Reply::Nothing)
     }
 
-    /// The options of the peer's SYN: its MSS (RFC 9293 §3.7.1, raised to a floor) and
-    /// window scaling, which applies only when both SYNs carry it (RFC 7323 §2.2). The
-    /// initial window follows from the MSS (RFC 6928).
-    fn apply_syn_options(&mut self, options: &TcpOptions, we_offer_window_scale: bool) {
+    /// The options of the peer's SYN: its MSS (RFC 9293 §3.7.1, raised to a floor), window
+    /// scaling, timestamps and SACK-permitted, each agreed only when both SYNs carry it
+    /// (RFC 7323 §2.2 and §3.2, RFC 2018 §2); `offered` is what our SYN carries or may carry.
+    /// Timestamps ride on every later segment, so their 12 bytes come off the segment size
+    /// (RFC 6691). The initial window follows from the segment size (RFC 6928).
+    fn apply_syn_options(&mut self, now: Instant, options: &TcpOptions, offered: Offered) {
         let peer_mss = options.mss.unwrap_or(DEFAULT_PEER_MSS).max(MIN_PEER_MSS);
-        self.snd.mss = peer_mss.min(self.config.mss);
         match options.window_scale {
-            Some(shift) if self.config.window_scaling && we_offer_window_scale => {
+            Some(shift) if offered.window_scale => {
                 // RFC 7323 §2.3: a shift above 14 is treated as 14.
                 self.snd.wscale = shift.min(14);
                 self.rcv.wscale = self.config.window_scale_shift();
@@ -190,12 +215,24 @@ impl Connection {
                 self.rcv.wscale = 0;
             }
         }
+        let timestamps = options.timestamps.filter(|_| offered.timestamps);
+        self.negotiated.timestamps = timestamps.is_some();
+        if let Some((tsval, _)) = timestamps {
+            self.ts.on_syn(tsval, now);
+        }
+        self.negotiated.sack = offered.sack && options.sack_permitted;
+        self.snd.option_allowance = if self.negotiated.timestamps {
+            TIMESTAMPS_OPTION_LEN
+        } else {
+            0
+        };
+        self.snd.mss = peer_mss.min(self.config.mss) - self.snd.option_allowance;
         let iw = congestion::initial_window(
             self.config.initial_window_segments,
             u32::from(self.snd.mss),
         );
-        self.cc = Congestion::new(iw);
-        self.recovery = crate::tcp::recovery::Recovery::new(self.snd.iss);
+        self.cc = Congestion::new(self.config.congestion, iw);
+        self.recovery = crate::tcp::recovery::Recovery::default();
     }
 
     /// The handshake completed: ESTABLISHED, or FIN-WAIT-1 if the application already

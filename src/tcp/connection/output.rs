@@ -28,8 +28,8 @@ impl Connection {
         written
     }
 
-    /// True when no segment can be due: no reset, SYN, retransmission, probe or ACK is owed
-    /// and nothing is queued past SND.NXT. Decided without building anything — the answer
+    /// True when no segment can be due: no reset, SYN, retransmission, probe or ACK is owed,
+    /// nothing is queued past SND.NXT and the scoreboard holds nothing lost to resend. Decided without building anything — the answer
     /// to most polls on a receiving connection.
     #[inline]
     fn owes_nothing(&self) -> bool {
@@ -38,6 +38,7 @@ impl Connection {
             && self.snd.nxt != self.snd.iss
             && self.snd.nxt >= self.snd.data_end()
             && self.snd.fin != FinState::Queued
+            && !self.sack.board.has_lost_unsent()
     }
 
     /// The owed segments in order of precedence: a reset, our SYN, a retransmission, a
@@ -57,23 +58,32 @@ impl Connection {
         if !self.snd.syn_acked && self.snd.nxt == self.snd.iss {
             return Some(self.emit_syn(now, out));
         }
+        let options = self.segment_options(now);
+        if self.pending.take(Owed::LossProbe) {
+            if let Some(n) = self.emit_loss_probe(now, options, out) {
+                return Some(n);
+            }
+        }
+        if let Some(n) = self.emit_lost_retransmission(now, options, out) {
+            return Some(n);
+        }
         if self.pending.take(Owed::RetransmitHead) {
-            if let Some(n) = self.emit_retransmission(now, out) {
+            if let Some(n) = self.emit_retransmission(now, options, out) {
                 return Some(n);
             }
         }
         let persist = self.pending.take(Owed::PersistSend);
         if persist && self.snd.wnd == 0 {
-            if let Some(n) = self.emit_window_probe(now, out) {
+            if let Some(n) = self.emit_window_probe(now, options, out) {
                 return Some(n);
             }
         }
-        if let Some(n) = self.emit_new_data(now, persist, out) {
+        if let Some(n) = self.emit_new_data(now, persist, options, out) {
             return Some(n);
         }
         if self.pending.take(Owed::KeepaliveProbe) {
             // RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT - 1, no data; the peer answers with an ACK.
-            return Some(self.emit_control(self.snd.una - 1u32, out));
+            return Some(self.emit_control(self.snd.una - 1u32, options, out));
         }
         if self.pending.contains(Owed::Ack) {
             // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, where RFC 9293's SND.NXT is our highest
@@ -81,17 +91,35 @@ impl Connection {
             // the rewound value would lie below the peer's RCV.NXT, be found unacceptable and
             // answered with another ACK, and the two ends would trade ACKs forever without
             // either processing the other's acknowledgment.
-            return Some(self.emit_control(self.snd.max, out));
+            return Some(self.emit_control(self.snd.max, options, out));
         }
         None
     }
 
-    /// Room for payload in `out` after a header without options.
-    pub(super) fn payload_room(out: &[u8]) -> usize {
-        out.len() - HEADER_LEN
+    /// The options of a segment after the handshake: timestamps once agreed (RFC 7323
+    /// §3.2: on every segment), and SACK blocks while out-of-order data is held or a
+    /// duplicate is to be reported (RFC 2018 §4, RFC 2883).
+    fn segment_options(&self, now: Instant) -> TcpOptions {
+        let mut options = TcpOptions::default();
+        if self.negotiated.timestamps {
+            options.timestamps = Some((self.ts.value(now), self.ts.echo()));
+        }
+        if self.negotiated.sack {
+            options.sack_blocks = self.rcv.sack_blocks();
+        }
+        options
     }
 
-    fn header(&self, seq: SeqNum, flags: TcpFlags, ack: bool) -> TcpRepr {
+    /// Room for payload in `out` in a segment carrying `options`: what the buffer holds
+    /// after the header, and no more than the peer's MSS less the options (RFC 6691).
+    pub(super) fn payload_room(&self, out: &[u8], options: &TcpOptions) -> usize {
+        let options_len = options.emitted_len();
+        let mss_room =
+            usize::from(self.snd.mss + self.snd.option_allowance).saturating_sub(options_len);
+        (out.len() - HEADER_LEN - options_len).min(mss_room)
+    }
+
+    fn header(&self, seq: SeqNum, flags: TcpFlags, ack: bool, options: TcpOptions) -> TcpRepr {
         TcpRepr {
             src_port: self.local_port,
             dst_port: self.remote_port,
@@ -100,31 +128,28 @@ impl Connection {
             flags,
             window: 0,
             urgent: 0,
-            options: TcpOptions::default(),
+            options,
         }
     }
 
-    /// Every segment we send acknowledges RCV.NXT: what was owed is paid.
+    /// Every segment we send acknowledges RCV.NXT: what was owed is paid, a D-SACK reported
+    /// once is not repeated (RFC 2883 §4), and RCV.NXT becomes Last.ACK.sent (RFC 7323 §4.3).
     fn on_ack_sent(&mut self) {
         self.pending.remove(Owed::Ack);
         self.rcv.unacked_bytes = 0;
         self.timers.stop(Timer::DelayedAck);
+        self.ts.last_ack_sent = self.rcv.nxt;
+        if self.rcv.dsack.take().is_some() {
+            self.stats.dsacks_sent += 1;
+        }
     }
 
     /// SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first transmission or retransmission.
     fn emit_syn(&mut self, now: Instant, out: &mut [u8]) -> usize {
         let is_syn_ack = self.state != State::SynSent;
-        let mut repr = self.header(self.snd.iss, TcpFlags::SYN, is_syn_ack);
+        let options = self.syn_options(now, is_syn_ack);
+        let mut repr = self.header(self.snd.iss, TcpFlags::SYN, is_syn_ack, options);
         repr.window = self.rcv.syn_window() as u16;
-        repr.options.mss = Some(self.config.mss);
-        let offer_scale = if is_syn_ack {
-            self.negotiated.window_scaling
-        } else {
-            self.config.window_scaling
-        };
-        if offer_scale {
-            repr.options.window_scale = Some(self.config.window_scale_shift());
-        }
         if is_syn_ack {
             let edge = self.rcv.nxt + self.rcv.syn_window();
             if edge > self.rcv.adv {
@@ -154,9 +179,37 @@ impl Connection {
         repr.emit(out)
     }
 
+    /// The options of our SYN (what we offer) or SYN,ACK (what both offered): MSS, window
+    /// scale, SACK-permitted and timestamps (TSecr zero in a SYN, RFC 7323 §3.2).
+    fn syn_options(&self, now: Instant, is_syn_ack: bool) -> TcpOptions {
+        let (scale, timestamps, sack) = if is_syn_ack {
+            (
+                self.negotiated.window_scaling,
+                self.negotiated.timestamps,
+                self.negotiated.sack,
+            )
+        } else {
+            (
+                self.config.window_scaling,
+                self.config.timestamps,
+                self.config.sack,
+            )
+        };
+        TcpOptions {
+            mss: Some(self.config.mss),
+            window_scale: scale.then(|| self.config.window_scale_shift()),
+            sack_permitted: sack,
+            timestamps: timestamps.then(|| {
+                let echo = if is_syn_ack { self.ts.echo() } else { 0 };
+                (self.ts.value(now), echo)
+            }),
+            ..TcpOptions::default()
+        }
+    }
+
     /// A pure ACK (or keepalive probe) at `seq`, carrying the current window.
-    fn emit_control(&mut self, seq: SeqNum, out: &mut [u8]) -> usize {
-        let mut repr = self.header(seq, TcpFlags::NONE, true);
+    fn emit_control(&mut self, seq: SeqNum, options: TcpOptions, out: &mut [u8]) -> usize {
+        let mut repr = self.header(seq, TcpFlags::NONE, true, options);
         repr.window = self.rcv.advertise(self.config.mss);
         self.on_ack_sent();
         repr.emit(out)
@@ -170,6 +223,7 @@ impl Connection {
         seq: SeqNum,
         len: usize,
         fin: bool,
+        options: TcpOptions,
         out: &mut [u8],
     ) -> usize {
         let mut flags = TcpFlags::NONE;
@@ -179,7 +233,7 @@ impl Connection {
         if fin {
             flags |= TcpFlags::FIN;
         }
-        let mut repr = self.header(seq, flags, true);
+        let mut repr = self.header(seq, flags, true, options);
         repr.window = self.rcv.advertise(self.config.mss);
         let header_len = repr.emit(out);
         if len > 0 {
@@ -192,11 +246,18 @@ impl Connection {
         }
         let end = seq + len + usize::from(fin);
         self.stats.bytes_out += len as u64;
+        self.probes.last_data_send = now;
         if !self.snd.has_outstanding() {
             self.rtx.last_progress = now;
         }
+        self.record_transmission(seq, end, now);
+        if self.in_flight() + end.since(seq) >= self.congestion_window() {
+            // The window is in full use: ACKs of this flight may grow it (RFC 7661).
+            self.snd.cwnd_limited = true;
+        }
         if seq < self.snd.max {
             self.stats.retransmitted_segments += 1;
+            self.stats.retransmitted_bytes += u64::from(end.min(self.snd.max).since(seq));
             self.rtx.forget_probe_from(seq);
         }
         if end > self.snd.max {
@@ -213,6 +274,9 @@ impl Connection {
             // RFC 6298 §5.1.
             self.timers
                 .set(Timer::Retransmit, self.retransmit_deadline(now, 0));
+        }
+        if self.negotiated.sack {
+            self.arm_loss_probe(now);
         }
         header_len + len
     }

@@ -14,6 +14,8 @@ pub(super) enum Owed {
     PersistSend = 4,
     /// A keepalive probe (RFC 1122 §4.2.3.6).
     KeepaliveProbe = 8,
+    /// A tail loss probe (RFC 8985 §7.3).
+    LossProbe = 16,
 }
 
 /// The set of owed segments.

@@ -20,6 +20,9 @@ pub(super) struct Probes {
     pub last_recv: Instant,
     /// When we last sent a segment.
     pub last_send: Instant,
+    /// When we last sent data (or a FIN): what "idle" means for the restart of RFC 5681
+    /// §4.1 — pure ACKs do not count.
+    pub last_data_send: Instant,
 }
 
 impl Connection {

@@ -7,7 +7,7 @@ use super::{Connection, Event};
 use crate::tcp::buffer::{Assembler, RingBuffer};
 use crate::tcp::timer::Timer;
 use crate::time::Instant;
-use crate::wire::SeqNum;
+use crate::wire::{SackBlocks, SeqNum};
 
 /// Receive sequence space (RFC 9293 §3.3.1) and what hangs off it.
 #[derive(Debug)]
@@ -34,6 +34,9 @@ pub(super) struct ReceiveSequence {
     /// The largest segment text received so far, at most our MSS: the "full-sized
     /// segment" of RFC 1122 §4.2.3.2 and RFC 5681 §4.2, as the peer actually sends them.
     pub segment_size: u32,
+    /// A duplicate received and not yet reported: the first SACK block of the next ACK
+    /// (D-SACK, RFC 2883 §4).
+    pub dsack: Option<(SeqNum, SeqNum)>,
 }
 
 /// How soon an arrival wants its acknowledgment.
@@ -63,6 +66,7 @@ impl ReceiveSequence {
             fin_received: false,
             unacked_bytes: 0,
             segment_size: INITIAL_SEGMENT_SIZE.min(u32::from(mss)),
+            dsack: None,
         }
     }
 
@@ -79,6 +83,36 @@ impl ReceiveSequence {
             self.adv.since(self.nxt)
         } else {
             0
+        }
+    }
+
+    /// The SACK blocks to report (RFC 2018 §4): a D-SACK first if a duplicate arrived, with
+    /// the out-of-order range holding it second (RFC 2883 §4), then the out-of-order ranges,
+    /// the one holding the latest segment first and the rest most recently changed first.
+    /// The options emitter keeps as many as fit.
+    pub fn sack_blocks(&self) -> SackBlocks {
+        let mut blocks = SackBlocks::default();
+        let mut listed = None;
+        if let Some((start, end)) = self.dsack {
+            blocks.push(start.0, end.0);
+            listed = self.assembler.containing(start, end);
+            if let Some((s, e)) = listed {
+                blocks.push(s.0, e.0);
+            }
+        }
+        let (ranges, count) = self.assembler.by_recency();
+        for &(start, end) in &ranges[..count] {
+            if listed != Some((start, end)) && !blocks.push(start.0, end.0) {
+                break;
+            }
+        }
+        blocks
+    }
+
+    /// Remembers that `[start, end)` arrived again, for the next ACK's D-SACK block.
+    pub fn note_duplicate(&mut self, start: SeqNum, end: SeqNum) {
+        if start < end {
+            self.dsack = Some((start, end));
         }
     }
 
@@ -182,9 +216,10 @@ impl Connection {
             self.raise(Event::Readable);
         }
         self.rcv.unacked_bytes = self.rcv.unacked_bytes.saturating_add(queued as u32);
-        if queued < text.len() || filled_hole || self.config.delayed_ack.is_zero() {
-            // RFC 5681 §4.2: a segment that fills a gap is acknowledged at once; so is one
-            // only partly queued.
+        let gap_remains = !self.rcv.assembler.is_empty();
+        if queued < text.len() || filled_hole || gap_remains || self.config.delayed_ack.is_zero() {
+            // RFC 5681 §4.2: a segment that fills all or part of a gap is acknowledged at
+            // once; so is one only partly queued.
             AckUrgency::Immediate
         } else if self.rcv.unacked_bytes >= 2 * self.rcv.segment_size {
             // RFC 1122 §4.2.3.2 / RFC 5681 §4.2: at least every second full-sized segment.
@@ -198,6 +233,14 @@ impl Connection {
     /// once (RFC 5681 §4.2) so the sender can detect the loss.
     fn receive_out_of_order(&mut self, start: SeqNum, text: &[u8]) -> AckUrgency {
         self.stats.out_of_order_segments_in += 1;
+        if self
+            .rcv
+            .assembler
+            .containing(start, start + text.len())
+            .is_some()
+        {
+            self.rcv.note_duplicate(start, start + text.len());
+        }
         let offset = start.since(self.rcv.nxt) as usize;
         let room = self.rcv.buf.free().saturating_sub(offset);
         let n = text.len().min(room);

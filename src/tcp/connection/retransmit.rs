@@ -22,6 +22,9 @@ pub(super) struct Retransmission {
     pub rtt: RttEstimator,
     /// Karn's rule: cleared whenever anything it covers is retransmitted (RFC 6298 §3).
     pub probe: Option<RttProbe>,
+    /// Data was retransmitted since the last RTT sample: until the next one, an echoed
+    /// timestamp is the only unambiguous measure (RFC 7323 §4.1 and appendix G).
+    pub retransmitted_unsampled: bool,
     /// Retransmission timeouts since the peer last acknowledged anything.
     pub retries: u8,
     /// The SYN (or SYN,ACK) was retransmitted after a timeout (RFC 6298 §5.7).
@@ -36,6 +39,7 @@ impl Retransmission {
         Retransmission {
             rtt,
             probe: None,
+            retransmitted_unsampled: false,
             retries: 0,
             syn_retransmitted: false,
             last_progress: Instant::ZERO,
@@ -52,6 +56,7 @@ impl Retransmission {
     /// Karn's rule: a retransmission starting at `seq` spoils the sample of any probe it
     /// repeats.
     pub fn forget_probe_from(&mut self, seq: SeqNum) {
+        self.retransmitted_unsampled = true;
         if self.probe.is_some_and(|p| seq < p.end) {
             self.probe = None;
         }
@@ -62,8 +67,14 @@ impl Retransmission {
         let probe = self.probe.filter(|p| ack >= p.end)?;
         self.probe = None;
         let sample = now.nanos_since(probe.sent);
-        self.rtt.sample_nanos(sample);
+        self.take_sample_nanos(sample);
         Some(sample)
+    }
+
+    /// Feeds a measured RTT to the estimator.
+    pub fn take_sample_nanos(&mut self, sample: u64) {
+        self.rtt.sample_nanos(sample);
+        self.retransmitted_unsampled = false;
     }
 }
 
@@ -123,8 +134,13 @@ impl Connection {
         let flight = self.snd.flight_size();
         let smss = u32::from(self.snd.mss);
         self.cc.on_retransmission_timeout(now, flight, smss);
-        self.recovery.on_retransmission_timeout(self.snd.max);
-        self.snd.nxt = self.snd.una;
+        if self.negotiated.sack {
+            // The scoreboard resends what is missing; SND.NXT stays.
+            self.sack_on_retransmission_timeout();
+        } else {
+            self.recovery.on_retransmission_timeout(self.snd.max);
+            self.snd.nxt = self.snd.una;
+        }
         self.pending.remove(super::pending::Owed::RetransmitHead);
         self.timers
             .set(Timer::Retransmit, self.retransmit_deadline(now, 0));

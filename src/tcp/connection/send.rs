@@ -36,13 +36,19 @@ pub(super) struct SendSequence {
     pub max_wnd: u32,
     /// Shift applied to the peer's window field (Snd.Wind.Shift, RFC 7323 §2.2).
     pub wscale: u8,
-    /// Effective send MSS (RFC 9293 §3.7.1).
+    /// Effective send MSS (RFC 9293 §3.7.1): the largest payload of a segment carrying the
+    /// options every segment carries (SMSS of RFC 5681).
     pub mss: u16,
+    /// Bytes of options every segment carries (timestamps), already taken off `mss`: a
+    /// segment with more options (SACK blocks) carries that much less payload.
+    pub option_allowance: u16,
     /// The peer acknowledged our SYN.
     pub syn_acked: bool,
     pub fin: FinState,
     /// Unacknowledged and unsent data, from [`SendSequence::data_start`].
     pub buf: RingBuffer,
+    /// The byte past SND.UNA in flight is a zero-window probe (RFC 9293 §3.8.6.1).
+    pub probing: bool,
     /// The last time new data was sent, the congestion window (not the application, the
     /// peer's window or Nagle) limited it (RFC 7661's "cwnd-limited").
     pub cwnd_limited: bool,
@@ -61,10 +67,12 @@ impl SendSequence {
             max_wnd: 0,
             wscale: 0,
             mss,
+            option_allowance: 0,
             syn_acked: false,
             fin: FinState::Open,
             buf: RingBuffer::new(buffer),
             cwnd_limited: false,
+            probing: false,
         }
     }
 

@@ -6,7 +6,7 @@ use super::send::FinState;
 use super::{Connection, State};
 use crate::tcp::congestion::{self, CongestionControl};
 use crate::time::Instant;
-use crate::wire::SeqNum;
+use crate::wire::{SeqNum, TcpOptions};
 
 /// What new data (or a FIN) may leave from SND.NXT now.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -19,8 +19,11 @@ pub(super) enum NewData {
         fin: bool,
         cwnd_limited: bool,
     },
-    /// Nothing to send, or not in this state, or no usable window.
+    /// Nothing to send, or not in this state.
     Nothing,
+    /// Data is waiting but the windows leave no room; `cwnd` when the congestion window
+    /// is the tighter one.
+    HeldByWindow { cwnd: bool },
     /// Nagle's algorithm holds a small segment while data is unacknowledged (RFC 896).
     HeldByNagle,
     /// The usable window is too small to be worth using (RFC 1122 §4.2.3.4): wait for a
@@ -60,18 +63,14 @@ impl Connection {
         if !(fin_only_allowed || self.snd.syn_acked && self.state.may_send_data()) {
             return NewData::Nothing;
         }
-        let cwnd = self.recovery.window(&self.cc);
-        let limit = self.snd.una + self.snd.wnd.min(cwnd);
-        let usable = if limit > seq {
-            limit.since(seq) as usize
-        } else {
-            0
-        };
-        let mss = usize::from(self.snd.mss);
-        let len = unsent.min(usable).min(mss).min(room);
+        let (usable, cwnd_bound) = self.usable_window(seq);
+        // A full-sized segment: the MSS, or what this segment's room allows.
+        let mss = usize::from(self.snd.mss).min(room);
+        let len = unsent.min(usable).min(mss);
         let fin = fin_due && len == unsent;
         if len == 0 && !fin {
-            return NewData::Nothing;
+            // Data waits for a window: the congestion window's, or the peer's.
+            return NewData::HeldByWindow { cwnd: cwnd_bound };
         }
         if len > 0 && len < mss {
             // A maximum-sized segment may always go; a smaller one only when it carries all
@@ -93,7 +92,41 @@ impl Connection {
             seq,
             len: len as u32,
             fin,
-            cwnd_limited: cwnd <= self.snd.wnd && unsent > usable,
+            cwnd_limited: cwnd_bound && unsent > usable,
+        }
+    }
+
+    /// Bytes the congestion window counts as in flight: the pipe with SACK (RFC 6675),
+    /// else everything outstanding.
+    pub(super) fn in_flight(&self) -> u32 {
+        if self.negotiated.sack {
+            self.sack.board.pipe()
+        } else {
+            self.snd.flight_size()
+        }
+    }
+
+    /// Bytes from `seq` the windows let out now, and whether the congestion window (not
+    /// the peer's) is the tighter bound. With SACK the congestion side is what
+    /// [`Connection::sack_send_allowance`] allows; without, SND.UNA + min(SND.WND, cwnd).
+    fn usable_window(&self, seq: SeqNum) -> (usize, bool) {
+        let from = |limit: SeqNum| {
+            if limit > seq {
+                limit.since(seq) as usize
+            } else {
+                0
+            }
+        };
+        if self.negotiated.sack {
+            let peer = from(self.snd.una + self.snd.wnd);
+            let allowance = self.sack_send_allowance() as usize;
+            (peer.min(allowance), allowance < peer)
+        } else {
+            let cwnd = self.recovery.window(&self.cc);
+            (
+                from(self.snd.una + self.snd.wnd.min(cwnd)),
+                cwnd <= self.snd.wnd,
+            )
         }
     }
 
@@ -103,9 +136,10 @@ impl Connection {
         &mut self,
         now: Instant,
         override_timeout: bool,
+        options: TcpOptions,
         out: &mut [u8],
     ) -> Option<usize> {
-        let room = Self::payload_room(out);
+        let room = self.payload_room(out, &options);
         self.restart_after_idle(now, room, override_timeout);
         match self.new_data(room, override_timeout) {
             NewData::Send {
@@ -114,11 +148,19 @@ impl Connection {
                 fin,
                 cwnd_limited,
             } => {
-                self.snd.cwnd_limited = cwnd_limited;
-                Some(self.emit_segment(now, seq, len as usize, fin, out))
+                self.snd.cwnd_limited |= cwnd_limited;
+                Some(self.emit_segment(now, seq, len as usize, fin, options, out))
             }
             NewData::Nothing => {
-                self.snd.cwnd_limited = false;
+                // Everything queued is out. Using less than half the window makes the
+                // flight application-limited (RFC 7661; Linux's test in slow start).
+                if self.in_flight() < self.congestion_window() / 2 {
+                    self.snd.cwnd_limited = false;
+                }
+                None
+            }
+            NewData::HeldByWindow { cwnd } => {
+                self.snd.cwnd_limited |= cwnd;
                 None
             }
             NewData::HeldByNagle | NewData::HeldBySillyWindow => None,
@@ -130,8 +172,8 @@ impl Connection {
     fn restart_after_idle(&mut self, now: Instant, room: usize, override_timeout: bool) {
         let idle = self.snd.nxt == self.snd.una && !self.snd.has_outstanding();
         if idle
-            && self.probes.last_send != Instant::ZERO
-            && now.nanos_since(self.probes.last_send) > self.rtx.rtt.rto_nanos()
+            && self.probes.last_data_send != Instant::ZERO
+            && now.nanos_since(self.probes.last_data_send) > self.rtx.rtt.rto_nanos()
             && matches!(self.new_data(room, override_timeout), NewData::Send { .. })
         {
             let iw = congestion::initial_window(
@@ -144,7 +186,12 @@ impl Connection {
 
     /// Fast retransmit or NewReno partial-ACK retransmission: one segment from SND.UNA,
     /// regardless of the congestion window (RFC 5681 §3.2 step 2, RFC 6582 §3.2 step 4).
-    pub(super) fn emit_retransmission(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+    pub(super) fn emit_retransmission(
+        &mut self,
+        now: Instant,
+        options: TcpOptions,
+        out: &mut [u8],
+    ) -> Option<usize> {
         if !self.state.may_send_data() || !self.snd.has_outstanding() {
             return None;
         }
@@ -154,17 +201,22 @@ impl Connection {
             .snd
             .queued_from(seq)
             .min(usize::from(self.snd.mss))
-            .min(Self::payload_room(out));
+            .min(self.payload_room(out, &options));
         let fin =
             self.snd.fin == FinState::Queued && seq + len == data_end && self.snd.max > data_end;
         if len == 0 && !fin {
             return None;
         }
-        Some(self.emit_segment(now, seq, len, fin, out))
+        Some(self.emit_segment(now, seq, len, fin, options, out))
     }
 
     /// A zero-window probe: one byte at SND.UNA past the closed window (RFC 9293 §3.8.6.1).
-    pub(super) fn emit_window_probe(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
+    pub(super) fn emit_window_probe(
+        &mut self,
+        now: Instant,
+        options: TcpOptions,
+        out: &mut [u8],
+    ) -> Option<usize> {
         if !self.state.may_send_data() || self.snd.wnd != 0 {
             return None;
         }
@@ -173,9 +225,10 @@ impl Connection {
             return None;
         }
         self.snd.nxt = seq;
+        self.snd.probing = true;
         self.stats.window_probes += 1;
         self.probes.window_probes_unanswered =
             self.probes.window_probes_unanswered.saturating_add(1);
-        Some(self.emit_segment(now, seq, 1, false, out))
+        Some(self.emit_segment(now, seq, 1, false, options, out))
     }
 }

@@ -26,6 +26,8 @@ impl Connection {
                         self.enter_closed(None);
                     }
                 }
+                Timer::Reorder => self.on_reorder_timeout(now),
+                Timer::LossProbe => self.on_loss_probe_timeout(),
             }
         }
         self.update_timers(now);

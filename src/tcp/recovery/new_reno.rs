@@ -1,4 +1,4 @@
-//! Loss recovery driven by acknowledgments: duplicate-ACK counting, fast retransmit
+//! Loss recovery for peers without SACK: duplicate-ACK counting, fast retransmit
 //! (RFC 5681 §3.2) and NewReno fast recovery (RFC 6582 §3.2).
 //!
 //! Recovery decides what to retransmit and, while it lasts, how large the window is; the
@@ -8,7 +8,7 @@
 use crate::time::Instant;
 use crate::wire::SeqNum;
 
-use super::congestion::{AckEvent, CongestionControl};
+use crate::tcp::congestion::{AckEvent, CongestionControl};
 
 /// What the connection must do after an acknowledgment.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -21,15 +21,18 @@ pub enum AckAction {
     RetransmitFirstUnacked { restart_timer: bool },
 }
 
-/// NewReno recovery state of one connection.
-#[derive(Clone, Debug)]
+/// NewReno recovery state of one connection (RFC 6582 §3.2 step 1: `recover` starts at
+/// the ISS, which the first acknowledgment covers: `None`).
+#[derive(Clone, Debug, Default)]
 pub struct Recovery {
     dupacks: u8,
     /// In fast recovery until an ACK covers `recover`.
     in_recovery: bool,
-    /// One past the highest sequence number sent when recovery began (RFC 6582 `recover`
-    /// plus one, so "covers recover" is `ack >= recover`).
-    recover: SeqNum,
+    /// One past the highest sequence number sent when the last recovery or timeout began
+    /// (RFC 6582 `recover` plus one, so "covers recover" is `ack >= recover`), until an ACK
+    /// covers it; then `None`. Forgotten once covered, it cannot go stale: compared modulo
+    /// 2^32 it would read as ahead again after 2^31 bytes and block fast retransmit.
+    recover: Option<SeqNum>,
     /// A partial ACK in this recovery already restarted the timer (RFC 6582 §3.2 step 5).
     partial_ack_seen: bool,
     /// The window while in recovery: ssthresh plus the segments that left the network
@@ -38,18 +41,6 @@ pub struct Recovery {
 }
 
 impl Recovery {
-    /// State for a connection whose first sequence number is `iss`.
-    pub fn new(iss: SeqNum) -> Recovery {
-        Recovery {
-            dupacks: 0,
-            in_recovery: false,
-            // RFC 6582 §3.2 step 1: recover is initialised to the ISS.
-            recover: iss + 1u32,
-            partial_ack_seen: false,
-            window: 0,
-        }
-    }
-
     pub fn in_recovery(&self) -> bool {
         self.in_recovery
     }
@@ -73,12 +64,17 @@ impl Recovery {
         cc: &mut impl CongestionControl,
     ) -> AckAction {
         self.dupacks = 0;
+        let covered = self.recover.is_none_or(|recover| snd_una >= recover);
         if !self.in_recovery {
+            if covered {
+                self.recover = None;
+            }
             cc.on_ack(ack);
             return AckAction::None;
         }
         let smss = ack.smss;
-        if snd_una >= self.recover {
+        if covered {
+            self.recover = None;
             // Full acknowledgment (RFC 6582 §3.2 step 3).
             self.in_recovery = false;
             cc.on_recovery_end(ack.now, ack.bytes_in_flight, smss);
@@ -115,10 +111,10 @@ impl Recovery {
         }
         // RFC 6582 §3.2 step 2: only when the ACK covers more than the previous `recover`,
         // so a timeout's stale duplicates do not trigger a second window reduction.
-        if self.dupacks == 3 && snd_una >= self.recover {
+        if self.dupacks == 3 && self.recover.is_none_or(|recover| snd_una >= recover) {
             cc.on_congestion_event(now, flight, smss);
             self.window = cc.ssthresh() + 3 * smss;
-            self.recover = snd_max;
+            self.recover = Some(snd_max);
             self.in_recovery = true;
             self.partial_ack_seen = false;
             return AckAction::RetransmitFirstUnacked {
@@ -133,14 +129,14 @@ impl Recovery {
     pub fn on_retransmission_timeout(&mut self, snd_max: SeqNum) {
         self.dupacks = 0;
         self.in_recovery = false;
-        self.recover = snd_max;
+        self.recover = Some(snd_max);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::congestion::NewReno;
     use super::*;
+    use crate::tcp::congestion::NewReno;
 
     const MSS: u32 = 1000;
 
@@ -152,13 +148,16 @@ mod tests {
             bytes_in_flight: flight,
             app_limited: false,
             smss: MSS,
+            srtt_nanos: 0,
+            snd_una: SeqNum(0),
+            snd_nxt: SeqNum(0),
         }
     }
 
     #[test]
     fn three_dupacks_then_partial_then_full_ack() {
         let mut cc = NewReno::new(20 * MSS);
-        let mut r = Recovery::new(SeqNum(0));
+        let mut r = Recovery::default();
         let una = SeqNum(1);
         let max = SeqNum(20_001);
         let now = Instant::ZERO;
@@ -203,9 +202,25 @@ mod tests {
     }
 
     #[test]
+    fn recover_does_not_go_stale_after_two_gigabytes() {
+        // The review's sequence: recover at the ISS, then three duplicate ACKs 2^31 bytes on.
+        let mut cc = NewReno::new(20_000);
+        let mut r = Recovery::default();
+        let una = SeqNum(0x8000_0001);
+        for _ in 0..2 {
+            r.on_duplicate_ack(Instant::ZERO, una, una + 20_000u32, 20_000, MSS, &mut cc);
+        }
+        assert!(matches!(
+            r.on_duplicate_ack(Instant::ZERO, una, una + 20_000u32, 20_000, MSS, &mut cc),
+            AckAction::RetransmitFirstUnacked { .. }
+        ));
+        assert!(r.in_recovery());
+    }
+
+    #[test]
     fn timeout_blocks_stale_fast_retransmit() {
         let mut cc = NewReno::new(10 * MSS);
-        let mut r = Recovery::new(SeqNum(0));
+        let mut r = Recovery::default();
         cc.on_retransmission_timeout(Instant::ZERO, 8 * MSS, MSS);
         r.on_retransmission_timeout(SeqNum(8001));
         for _ in 0..3 {
