@@ -13,7 +13,7 @@ help:
 	@echo "            table and charts in bench/results/ and the README"
 	@echo "make micro  criterion benchmarks only (frame parse, checksum, TCP cost per segment)"
 	@echo "make instructions  instructions per TCP operation (callgrind); CHECKOUTS=\"/tmp/base .\" compares"
-	@echo "make soak   the lossy-network property test over 20,000 more seeds"
+	@echo "make soak   the lossy-network property test over 10,000 more seeds, 25% reordering"
 	@echo "make build  release build"
 
 deps:
@@ -60,7 +60,7 @@ bench: micro
 	./target/release/xdptcp bench --readme README.md $(BENCH_ARGS)
 
 soak: deps
-	XDPTCP_SIM_FIRST_SEED=100000 XDPTCP_SIM_SEEDS=20000 $(CARGO) test --test netsim -- --nocapture
+	XDPTCP_SIM_FIRST_SEED=100000 XDPTCP_SIM_SEEDS=10000 XDPTCP_SIM_REORDER=0.25 $(CARGO) test --test netsim -- --nocapture
 
 clean:
 	$(CARGO) clean

@@ -5,13 +5,15 @@
 //!
 //! `XDPTCP_SIM_SEEDS=N` sets how many seeds run (default 1000) and `XDPTCP_SIM_FIRST_SEED`
 //! where they start; `XDPTCP_SIM_SEED=S` replays one, and `XDPTCP_SIM_TRACE=1` prints its
-//! frames (as does `xdptcp sim --seed S --trace`).
+//! frames (as does `xdptcp sim --seed S --trace`). `XDPTCP_SIM_REORDER=F` sets the
+//! fraction of frames reordered (`make soak` runs 10,000 seeds at 0.25).
 
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use xdptcp::sim::transfer::{run_transfer, TransferReport, TransferSpec};
+use xdptcp::sim::LinkConfig;
 
 const MAX_TRANSFER: u64 = 4 * 1024 * 1024;
 
@@ -20,13 +22,29 @@ fn log_uniform_size(rng: &mut ChaCha8Rng) -> u64 {
     (exp.exp() as u64).clamp(1, MAX_TRANSFER)
 }
 
+/// The property test's link, with the reordering `XDPTCP_SIM_REORDER` asks for.
+fn link() -> LinkConfig {
+    let mut link = TransferSpec::lossy_link();
+    if let Some(reorder) = std::env::var("XDPTCP_SIM_REORDER")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+    {
+        assert!(
+            (0.0..=1.0).contains(&reorder),
+            "XDPTCP_SIM_REORDER must be a fraction"
+        );
+        link.reorder = reorder;
+    }
+    link
+}
+
 fn spec(seed: u64) -> TransferSpec {
     let mut sizes = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
     TransferSpec {
         seed,
         upload: log_uniform_size(&mut sizes),
         download: log_uniform_size(&mut sizes),
-        link: TransferSpec::lossy_link(),
+        link: link(),
         msl: Duration::from_secs(1),
         time_limit: Duration::from_secs(3600),
         trace: std::env::var("XDPTCP_SIM_TRACE").is_ok(),
@@ -95,6 +113,15 @@ fn lossy_transfers_deliver_every_byte_once_in_order() {
             Err(e) => failures.push(e),
         }
     }
+    let l = link();
+    println!(
+        "netsim link: {:.1}% loss, {:.0}% reordering, {:.0}% duplication, {:.1}% corruption; \
+         SACK, timestamps and CUBIC on",
+        l.loss * 100.0,
+        l.reorder * 100.0,
+        l.duplicate * 100.0,
+        l.corrupt * 100.0
+    );
     println!(
         "netsim: {transfers} transfers ({} seeds), {bytes} bytes ({:.1} MiB), {mismatches} mismatches, \
          {corrupted} frames corrupted on the wire, {rejected} dropped by checksum/header/address checks \
