@@ -90,7 +90,15 @@ impl ReceiveSequence {
     /// the out-of-order range holding it second (RFC 2883 §4), then the out-of-order ranges,
     /// the one holding the latest segment first and the rest most recently changed first.
     /// The options emitter keeps as many as fit.
+    #[inline]
     pub fn sack_blocks(&self) -> SackBlocks {
+        if self.dsack.is_none() && self.assembler.is_empty() {
+            return SackBlocks::default(); // in-order data: nothing to report, the common case
+        }
+        self.held_sack_blocks()
+    }
+
+    fn held_sack_blocks(&self) -> SackBlocks {
         let mut blocks = SackBlocks::default();
         let mut listed = None;
         if let Some((start, end)) = self.dsack {
