@@ -7,11 +7,12 @@ set -eu
 
 # `build`: what building xdptcp and running its lab need (make demo).
 # `all` (the default): also the Linux peers and tools the tests and benchmarks use
-# (shellcheck for deploy/*.sh, systemd for the systemd-analyze run of tests/deploy.rs).
+# (shellcheck for deploy/*.sh, systemd for the systemd-analyze run of tests/deploy.rs,
+# tshark for the captures of tests/wire_options.rs).
 BUILD="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev
 iproute2 ethtool curl ca-certificates"
 PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind nftables iptables
-shellcheck systemd"
+shellcheck systemd tshark"
 case "${1:-all}" in
     build) PACKAGES="$BUILD" ;;
     all) PACKAGES="$BUILD $PEERS" ;;
@@ -33,6 +34,8 @@ if [ -n "$missing" ]; then
     fi
     echo "installing:$missing"
     apt-get update -qq
+    # Noninteractive: wireshark-common's debconf question (may non-superusers capture?)
+    # takes its default, no, instead of waiting for an answer.
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
