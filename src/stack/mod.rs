@@ -150,7 +150,7 @@ impl Stack {
             flows: FlowTable::new(config.max_connections, hash_seed),
             conns: SlotMap::with_capacity_and_key(config.max_connections.min(1 << 16)),
             listeners: Vec::new(),
-            neighbors: NeighborCache::new(4096),
+            neighbors: NeighborCache::new(4096, hash_seed.rotate_left(32)),
             directed_broadcast: route::directed_broadcast(config.ipv4, config.prefix_len),
             resets: VecDeque::with_capacity(RESET_QUEUE_LIMIT),
             arp_out: VecDeque::new(),
