@@ -8,6 +8,9 @@ use std::process::Command;
 pub(super) struct Facts {
     pub(super) xdptcp_modes: Option<String>,
     pub(super) floor_modes: Option<String>,
+    /// Minutes the loss case's bulk runs and its latency runs took.
+    pub(super) loss_bulk_minutes: Option<f64>,
+    pub(super) loss_latency_minutes: Option<f64>,
 }
 
 /// The CPU model, cores, memory and whether this is a virtual machine.

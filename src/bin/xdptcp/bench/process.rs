@@ -137,7 +137,7 @@ impl Server {
 }
 
 /// Whether a TCP socket listens on `port` in namespace `ns`.
-fn listening(ns: &str, port: u16) -> bool {
+pub(super) fn listening(ns: &str, port: u16) -> bool {
     Command::new("ip")
         .args(["netns", "exec", ns, "ss", "-Hltn"])
         .arg(format!("sport = :{port}"))

@@ -20,6 +20,8 @@ pub(super) enum ProfileError {
     Report(#[source] io::Error),
     #[error(transparent)]
     File(#[from] FileError),
+    #[error("the loss case is not profiled (its gaps are not CPU time)")]
+    NotProfiled,
     #[error("no criterion tcp benchmark binary in target/release/deps")]
     NoBenchBinary,
     #[error("perf: {0}")]
@@ -92,6 +94,7 @@ impl Bench<'_> {
                 Box::new(move |b: &mut Bench| b.sockperf_run(false, seconds + 2.0).map(|_| ()))
             }
             Case::Segment => return profile_segment(&self.args.out, &name),
+            Case::Loss => return Err(ProfileError::NotProfiled),
         };
         record(self, &mut *run)?;
         let top = perf_report_top(&data, "comm,dso,sym", 45)?;

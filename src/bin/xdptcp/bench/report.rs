@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::facts::{kernel_release, machine, utc_date};
+use super::loss::{goodput_metric, CONDITIONS, FLOWS, LATENCY_LOSS, LOSS_BYTES};
 use super::{Bench, Case, CONNECT_CONNECTIONS, RPC_CONNECTIONS};
 
 #[derive(Copy, Clone)]
@@ -79,6 +80,9 @@ impl Bench<'_> {
         if self.selected(Case::Sockperf) {
             self.sockperf_rows(&mut md);
         }
+        if self.selected(Case::Loss) {
+            self.loss_rows(&mut md);
+        }
         if self.selected(Case::Segment) {
             self.segment_rows(&mut md);
         }
@@ -121,6 +125,18 @@ impl Bench<'_> {
             md,
             "- Linux: `xdptcp serve/load --stack kernel` (epoll, TCP_NODELAY), TSO/GSO/GRO on unless stated"
         );
+        if self.selected(Case::Loss) {
+            let minutes = |m: Option<f64>| m.map_or("?".to_string(), |m| format!("{m:.1}"));
+            let _ = writeln!(
+                md,
+                "- Loss case: a routed lab of its own (stack, router, peer); `lab impair` per run \
+                 (nftables loss/duplication on the router, TSO/GSO/GRO off along the path, RPS on); \
+                 goodput = bytes / (last − first byte written by the receiving program), \
+                 SHA-256 checked every run; its bulk runs took {} min, its latency runs {} min",
+                minutes(self.facts.loss_bulk_minutes),
+                minutes(self.facts.loss_latency_minutes)
+            );
+        }
         let _ = writeln!(
             md,
             "- Server on core {}, load generator on core {}\n",
@@ -226,6 +242,69 @@ impl Bench<'_> {
                 self.cell("sockperf", "linux", m, us)
             );
         }
+    }
+
+    /// The loss rows: goodput per direction and condition (with xdptcp / Linux), then echo
+    /// latency at 0.2% loss.
+    fn loss_rows(&self, md: &mut String) {
+        let g = Unit::Gbit;
+        let mut first = true;
+        for flow in FLOWS {
+            for (c, condition) in CONDITIONS.iter().enumerate() {
+                let metric = goodput_metric(flow, c);
+                let ratio = match (
+                    self.stat("loss", "xdptcp", metric),
+                    self.stat("loss", "linux", metric),
+                ) {
+                    (Some(x), Some(y)) if y.median > 0.0 => {
+                        format!("; {:.2}× Linux", x.median / y.median)
+                    }
+                    _ => String::new(),
+                };
+                let title = if first {
+                    format!(
+                        "Loss: {} MiB bulk through the lab's impaired router (both directions impaired), Linux `ncat` beyond it; the stack's end xdptcp `nc` or Linux `ncat`",
+                        LOSS_BYTES >> 20
+                    )
+                } else {
+                    String::new()
+                };
+                first = false;
+                let _ = writeln!(
+                    md,
+                    "| {title} | {}, {}: goodput | {}{ratio} | {} | |",
+                    flow.label(),
+                    condition.label,
+                    self.cell("loss", "xdptcp", metric, g),
+                    self.cell("loss", "linux", metric, g)
+                );
+            }
+        }
+        let us = Unit::Micros;
+        for (i, m) in ["p50", "p99", "p99.9"].iter().enumerate() {
+            let metric = format!("rtt {m}");
+            let _ = writeln!(
+                md,
+                "| {} | RTT {m} | {} | {} | |",
+                if i == 0 {
+                    format!(
+                        "Latency under {}% loss each way: 64 B echo, 1 connection, closed loop, {} s; server xdptcp or Linux, client Linux beyond the router",
+                        LATENCY_LOSS * 100.0,
+                        self.args.latency_seconds
+                    )
+                } else {
+                    String::new()
+                },
+                self.cell("loss", "xdptcp", &metric, us),
+                self.cell("loss", "linux", &metric, us)
+            );
+        }
+        let _ = writeln!(
+            md,
+            "| | round trips/s | {} | {} | |",
+            self.cell("loss", "xdptcp", "rtt requests/s", Unit::Count),
+            self.cell("loss", "linux", "rtt requests/s", Unit::Count)
+        );
     }
 
     /// The per-segment rows: the criterion medians and the cycles note.

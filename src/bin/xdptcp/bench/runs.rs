@@ -21,6 +21,9 @@ pub(super) enum RunError {
     Offloads(#[from] LabError),
     #[error(transparent)]
     Summary(#[from] FileError),
+    /// A run of the loss case failed (a transfer, its SHA-256, a process).
+    #[error("{0}")]
+    Loss(String),
     #[error("no percentiles in sockperf's output:\n{0}")]
     NoPercentiles(String),
     /// The client's failure, with what the server printed.

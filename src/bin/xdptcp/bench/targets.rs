@@ -1,5 +1,6 @@
 //! The targets: ratios of xdptcp to the reference measured in the same run, and their bounds.
 
+use super::loss::{goodput_metric, Flow, CONDITIONS, FLOWS, LATENCY_LOSS};
 use super::{s, Bench, Case};
 
 /// A target: `ratio` (xdptcp over the reference) must be at most or at least `bound`.
@@ -81,6 +82,42 @@ impl Bench<'_> {
                 at_most: true,
             },
         ];
+        let clean = goodput_metric(Flow::ToStack, 0);
+        t.push(Target {
+            case: Case::Loss,
+            what: s("loss lab, clean: goodput peer → stack, Linux → xdptcp / Linux → Linux"),
+            ratio: ratio("loss", "xdptcp", "linux", clean),
+            bound: 1.0,
+            at_most: false,
+        });
+        for (c, condition) in CONDITIONS.iter().enumerate().skip(1).take(2) {
+            for flow in FLOWS {
+                t.push(Target {
+                    case: Case::Loss,
+                    what: format!(
+                        "loss lab, {}: goodput {}, xdptcp / Linux",
+                        condition.label,
+                        flow.label()
+                    ),
+                    ratio: ratio("loss", "xdptcp", "linux", goodput_metric(flow, c)),
+                    bound: 1.0,
+                    at_most: false,
+                });
+            }
+        }
+        for m in ["rtt p99", "rtt p99.9"] {
+            t.push(Target {
+                case: Case::Loss,
+                what: format!(
+                    "loss lab, {}% loss: echo {}, xdptcp server / Linux server",
+                    LATENCY_LOSS * 100.0,
+                    m.trim_start_matches("rtt ")
+                ),
+                ratio: ratio("loss", "xdptcp", "linux", m),
+                bound: 1.0,
+                at_most: true,
+            });
+        }
         for (name, value) in &self.segment {
             if name.starts_with("receive, in-order 1460 B, read in place")
                 || name.starts_with("send")
