@@ -149,6 +149,8 @@ pub struct LimitsFile {
     pub connections_per_worker: Option<usize>,
     /// Half-open connections each worker holds per listening port.
     pub backlog: Option<usize>,
+    /// SYN cookies: `when-backlog-full` (the default), `always` or `off`.
+    pub syn_cookies: Option<String>,
 }
 
 /// `[umem]`: the AF_XDP buffers of each queue and the batch size. Each ring has

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::{AppKind, IdleChoice, ServeFile, SettingError, StackKind, XdpModeChoice};
 use crate::runtime::{IdlePolicy, RuntimeConfig, MAX_BATCH};
+use crate::stack::SynCookies;
 use crate::tcp;
 use crate::xdp::program::MAX_QUEUES;
 use crate::xdp::XdpAttach;
@@ -193,6 +194,19 @@ impl ServeFile {
             limits.backlog.unwrap_or(runtime.backlog),
             1..=1 << 20,
         )?;
+        if let Some(mode) = &limits.syn_cookies {
+            runtime.syn_cookies = match mode.as_str() {
+                "when-backlog-full" => SynCookies::WhenBacklogFull,
+                "always" => SynCookies::Always,
+                "off" => SynCookies::Off,
+                other => {
+                    return Err(SettingError::new(
+                        "limits.syn_cookies",
+                        format!("{other:?} is not a mode (when-backlog-full, always, off)"),
+                    ))
+                }
+            };
+        }
         Ok(())
     }
 
@@ -326,7 +340,7 @@ mod tests {
              [[listen]]\nport = 7\napp = \"echo\"\n\
              [[listen]]\nport = 80\napp = \"http\"\nhttp_body = \"4K\"\n\
              [tcp]\nrecv_buffer = \"1M\"\nnagle = true\ncongestion = \"newreno\"\nsack = false\n\
-             [limits]\nbacklog = 64\n",
+             [limits]\nbacklog = 64\nsyn_cookies = \"always\"\n",
         )
         .unwrap();
         let settings = file.settings().unwrap();
@@ -346,6 +360,7 @@ mod tests {
         assert!(!settings.runtime.tcp.sack);
         assert!(settings.runtime.tcp.timestamps);
         assert_eq!(settings.runtime.backlog, 64);
+        assert_eq!(settings.runtime.syn_cookies, SynCookies::Always);
         assert_eq!(settings.stack, StackKind::Xdptcp);
     }
 
@@ -376,6 +391,10 @@ mod tests {
         assert_eq!(
             check("[[listen]]\nport = 7\napp = \"echo\"\nhttp_body = 10"),
             "\"listen[0].http_body\": only the http app has a body, this listener runs echo"
+        );
+        assert_eq!(
+            check("[limits]\nsyn_cookies = \"sometimes\""),
+            "\"limits.syn_cookies\": \"sometimes\" is not a mode (when-backlog-full, always, off)"
         );
         assert_eq!(
             check("[tcp]\ncongestion = \"bbr\""),

@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+use crate::stack::SynCookies;
 use crate::tcp;
 use crate::xdp::{XdpAttach, XskConfig};
 
@@ -66,6 +67,8 @@ pub struct RuntimeConfig {
     pub listen: Vec<u16>,
     /// Half-open connections each worker holds per listening port.
     pub backlog: usize,
+    /// When SYNs are answered with SYN cookies (by default once the backlog is full).
+    pub syn_cookies: SynCookies,
     /// Source ports for active opens, split among workers. Keep it outside the kernel's
     /// `net.ipv4.ip_local_port_range` (32768–60999 by default).
     pub ephemeral_ports: RangeInclusive<u16>,
@@ -88,6 +91,7 @@ impl RuntimeConfig {
             cores: Vec::new(),
             listen: Vec::new(),
             backlog: 1024,
+            syn_cookies: SynCookies::default(),
             ephemeral_ports: 61_000..=65_535,
             max_connections_per_worker: 65_536,
             tcp: tcp::Config::default(),

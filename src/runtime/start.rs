@@ -231,6 +231,7 @@ impl<'a> Workers<'a> {
         stack_config.max_connections = config.max_connections_per_worker;
         stack_config.ephemeral_ports = first as u16..=last as u16;
         stack_config.tcp = config.tcp.clone();
+        stack_config.syn_cookies = config.syn_cookies;
         let mut stack = Stack::new(stack_config, self.isn.clone(), self.seed ^ index as u64)?;
         for &port in &config.listen {
             stack.listen(port, config.backlog)?;

@@ -32,7 +32,22 @@ pub struct StackConfig {
     /// kernel shares the address and answers ARP itself; neighbours then come from
     /// [`Stack::add_neighbor`].
     pub arp: bool,
+    /// When a listener answers SYNs with SYN cookies instead of half-open connections.
+    pub syn_cookies: SynCookies,
     pub tcp: tcp::Config,
+}
+
+/// When SYN cookies are used (RFC 4987 §3.6).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum SynCookies {
+    /// Never: a SYN beyond the backlog is dropped.
+    Off,
+    /// When the listener's backlog of half-open connections is full (as Linux's
+    /// `tcp_syncookies = 1`).
+    #[default]
+    WhenBacklogFull,
+    /// For every SYN: no half-open connection is ever kept (`tcp_syncookies = 2`).
+    Always,
 }
 
 impl StackConfig {
@@ -67,6 +82,7 @@ impl StackConfig {
             ephemeral_ports: 32_768..=60_999,
             arp: true,
             accept_partial_checksum: false,
+            syn_cookies: SynCookies::default(),
             tcp: tcp::Config::default(),
         }
     }

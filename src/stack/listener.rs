@@ -1,7 +1,7 @@
 //! Listening ports: accepting SYNs (RFC 9293 §3.10.7.2), the backlog of half-open
 //! connections, and a new SYN taking over a 4-tuple in TIME-WAIT (RFC 1122 §4.2.2.13).
 
-use super::{ConnId, Stack, StackError};
+use super::{ConnId, Stack, StackError, SynCookies};
 use crate::flow::FlowKey;
 use crate::tcp::{self, Connection};
 use crate::time::Instant;
@@ -9,10 +9,10 @@ use crate::wire::TcpRepr;
 
 #[derive(Debug)]
 pub(super) struct Listener {
-    port: u16,
+    pub(super) port: u16,
     backlog: usize,
     /// Connections from this listener not yet ESTABLISHED.
-    half_open: usize,
+    pub(super) half_open: usize,
 }
 
 impl Stack {
@@ -64,7 +64,9 @@ impl Stack {
         if repr.flags.rst() {
             self.stats.drop_no_connection += 1;
         } else if repr.ack.is_some() {
-            self.queue_reset(key, repr, payload.len());
+            if repr.flags.syn() || !self.accept_cookie_ack(now, index, key, repr, payload) {
+                self.queue_reset(key, repr, payload.len());
+            }
         } else if repr.flags.syn() {
             self.accept_syn(now, index, key, repr, payload);
         } else {
@@ -106,9 +108,17 @@ impl Stack {
         payload: &[u8],
     ) {
         let l = &self.listeners[listener];
-        if l.half_open >= l.backlog {
-            self.stats.drop_listen_overflow += 1;
-            return;
+        let backlog_full = l.half_open >= l.backlog;
+        match self.config.syn_cookies {
+            SynCookies::Always => return self.answer_with_cookie(now, key, repr),
+            SynCookies::WhenBacklogFull if backlog_full => {
+                return self.answer_with_cookie(now, key, repr)
+            }
+            _ if backlog_full => {
+                self.stats.drop_listen_overflow += 1;
+                return;
+            }
+            _ => {}
         }
         if self.conns.len() >= self.config.max_connections {
             self.stats.drop_connection_limit += 1;

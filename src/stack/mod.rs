@@ -30,11 +30,12 @@ mod neighbor;
 mod receive;
 mod route;
 mod stats;
+mod syn_cookies;
 mod timer_wheel;
 mod timers;
 mod transmit;
 
-pub use config::StackConfig;
+pub use config::{StackConfig, SynCookies};
 pub use error::{StackConfigError, StackError};
 pub use event::{DirectData, StackEvent};
 pub use neighbor::NeighborCache;
@@ -100,7 +101,12 @@ pub struct Stack {
     neighbors: NeighborCache,
     /// The broadcast address of our subnet (see [`route::directed_broadcast`]).
     directed_broadcast: Ipv4Addr,
-    resets: VecDeque<(FlowKey, TcpRepr)>,
+    /// Resets for segments to no connection and SYN cookie SYN,ACKs: replies no connection
+    /// sends.
+    stateless_replies: VecDeque<(FlowKey, TcpRepr)>,
+    /// When a SYN cookie was last sent: ACKs to a listener are checked for cookies only for
+    /// two cookie periods after (as Linux does), so no one can guess at them otherwise.
+    last_cookie_sent: Option<Instant>,
     arp_out: VecDeque<(MacAddr, ArpRepr)>,
     tx_queue: VecDeque<ConnId>,
     event_queue: VecDeque<ConnId>,
@@ -152,7 +158,8 @@ impl Stack {
             listeners: Vec::new(),
             neighbors: NeighborCache::new(4096, hash_seed.rotate_left(32)),
             directed_broadcast: route::directed_broadcast(config.ipv4, config.prefix_len),
-            resets: VecDeque::with_capacity(RESET_QUEUE_LIMIT),
+            stateless_replies: VecDeque::with_capacity(RESET_QUEUE_LIMIT),
+            last_cookie_sent: None,
             arp_out: VecDeque::new(),
             tx_queue: VecDeque::new(),
             event_queue: VecDeque::new(),

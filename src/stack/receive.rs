@@ -161,10 +161,17 @@ impl Stack {
             self.stats.drop_no_connection += 1;
             return;
         };
-        if self.resets.len() >= RESET_QUEUE_LIMIT {
+        self.queue_stateless_reply(key, reply);
+    }
+
+    /// Queues a reply no connection sends (a reset, a cookie SYN,ACK); false, counted, when
+    /// the queue is full.
+    pub(super) fn queue_stateless_reply(&mut self, key: FlowKey, reply: TcpRepr) -> bool {
+        if self.stateless_replies.len() >= RESET_QUEUE_LIMIT {
             self.stats.drop_reset_queue_full += 1;
-            return;
+            return false;
         }
-        self.resets.push_back((key, reply));
+        self.stateless_replies.push_back((key, reply));
+        true
     }
 }

@@ -34,8 +34,15 @@ pub struct StackStats {
     pub drop_listen_overflow: u64,
     pub drop_connection_limit: u64,
     pub drop_no_connection: u64,
+    /// Resets and cookie SYN,ACKs not sent because their queue was full.
     pub drop_reset_queue_full: u64,
     pub rst_sent: u64,
+    /// SYN,ACKs sent with a SYN cookie instead of a half-open connection.
+    pub syn_cookies_sent: u64,
+    /// Handshake ACKs whose cookie was valid: connections opened from a cookie.
+    pub syn_cookies_accepted: u64,
+    /// ACKs to a listener whose cookie was not valid (answered with a reset).
+    pub syn_cookies_rejected: u64,
     pub connections_opened: u64,
     pub connections_accepted: u64,
     pub connections_freed: u64,

@@ -39,7 +39,7 @@ impl Stack {
     /// The next queued reset. One toward an unknown neighbour is dropped rather than held
     /// (the peer will retransmit), and the ARP request for it goes out instead.
     fn poll_reset(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
-        while let Some((key, reply)) = self.resets.pop_front() {
+        while let Some((key, reply)) = self.stateless_replies.pop_front() {
             let Some(mac) = self.resolve(now, key.remote_ip) else {
                 if let Some(len) = self.poll_arp(buf) {
                     return Some(len);
@@ -47,7 +47,9 @@ impl Stack {
                 continue;
             };
             let tcp_len = reply.emit(&mut buf[ETH_IP_HEADERS..]);
-            self.stats.rst_sent += 1;
+            if reply.flags.rst() {
+                self.stats.rst_sent += 1;
+            }
             return Some(self.finish_tcp_frame(mac, key.remote_ip, buf, tcp_len));
         }
         None

@@ -49,13 +49,24 @@ impl IsnGenerator {
     /// It depends on the 4-tuple alone (no clock), so a new incarnation of a 4-tuple
     /// carries TSvals above the old one's, as RFC 6191 needs for TIME-WAIT reuse.
     pub fn timestamp_offset(&self, local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+        self.tuple_hasher(b"tsoffset", local, remote).finish() as u32
+    }
+
+    /// A keyed hasher that has taken `tag` (keeping each use's values apart) and the
+    /// 4-tuple.
+    pub(super) fn tuple_hasher(
+        &self,
+        tag: &[u8],
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> SipHasher24 {
         let mut h = SipHasher24::new_with_key(&self.key);
-        h.write(b"tsoffset");
+        h.write(tag);
         h.write(&local.ip().octets());
         h.write(&local.port().to_be_bytes());
         h.write(&remote.ip().octets());
         h.write(&remote.port().to_be_bytes());
-        h.finish() as u32
+        h
     }
 
     /// The ISN for a connection from `local` to `remote` opened at `now`.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod isn;
 pub mod recovery;
 pub mod rtt;
+pub mod syn_cookie;
 pub mod timer;
 
 pub use crate::wire::SeqNum;

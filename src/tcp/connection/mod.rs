@@ -54,6 +54,7 @@ pub use events::Event;
 pub use reset::reset_reply;
 pub use state::State;
 pub use stats::ConnStats;
+pub(crate) use timestamps::clock_value;
 
 use std::sync::Arc;
 

@@ -10,11 +10,12 @@ use super::reset::ResetReply;
 use super::send::FinState;
 use super::{Connection, ConnectionError, Event, State, DEFAULT_PEER_MSS, MIN_PEER_MSS};
 use crate::tcp::congestion::{self, Congestion};
+use crate::tcp::syn_cookie::CookieOptions;
 use crate::tcp::timer::Timer;
 use crate::tcp::Config;
 use crate::tcp::Error;
 use crate::time::Instant;
-use crate::wire::{TcpOptions, TcpRepr};
+use crate::wire::{TcpFlags, TcpOptions, TcpRepr};
 
 /// Bytes the timestamps option takes in every segment: two NOPs and ten (RFC 7323 §3.2).
 pub(super) const TIMESTAMPS_OPTION_LEN: u16 = 12;
@@ -102,6 +103,56 @@ impl Connection {
         self.snd.max = self.snd.iss;
         self.set_state(State::SynReceived);
         self.probes.last_recv = now;
+    }
+
+    /// A connection completed by a SYN cookie ([`crate::tcp::syn_cookie`]): the listener
+    /// kept no state, so this connection, made with the cookie as its ISS, rebuilds the SYN
+    /// from what the cookie and the echoed TSval remember, counts its SYN,ACK as sent — with
+    /// no RTT sample, as nothing recorded when (RFC 6298 §3) — and then takes `ack`, the
+    /// handshake's ACK that brought the cookie back, as SYN-RECEIVED does.
+    pub fn accept_syn_cookie(
+        &mut self,
+        now: Instant,
+        ack: &TcpRepr,
+        payload: &[u8],
+        options: CookieOptions,
+    ) -> Result<(), Error> {
+        if self.state == State::Closed {
+            self.listen(None)?;
+        }
+        if self.state != State::Listen || ack.ack != Some(self.snd.iss + 1u32) {
+            return Err(Error::InvalidState(self.state));
+        }
+        let syn = TcpRepr {
+            seq: ack.seq - 1u32,
+            ack: None,
+            flags: TcpFlags::SYN,
+            options: TcpOptions {
+                mss: Some(options.mss),
+                window_scale: options.window_scale,
+                sack_permitted: options.sack_permitted,
+                timestamps: ack
+                    .options
+                    .timestamps
+                    .filter(|_| options.timestamps)
+                    .map(|(tsval, _)| (tsval, 0)),
+                ..TcpOptions::default()
+            },
+            ..*ack
+        };
+        self.on_segment_listen(now, &syn);
+        if self.state != State::SynReceived {
+            return Err(Error::InvalidState(self.state));
+        }
+        // What sending the SYN,ACK did (see `emit_syn`), untimed.
+        self.rcv.adv = self.rcv.nxt + self.rcv.syn_window();
+        self.ts.last_ack_sent = self.rcv.nxt;
+        self.pending.remove(Owed::Ack);
+        self.snd.nxt = self.snd.iss + 1u32;
+        self.snd.max = self.snd.nxt;
+        self.rtx.last_progress = now;
+        self.handle_segment(now, ack, payload);
+        Ok(())
     }
 
     /// §3.10.7.3 SYN-SENT.

@@ -14,6 +14,11 @@ const TS_RECENT_VALID: Duration = Duration::from_secs(24 * 24 * 3600);
 /// PAWS to work (the clock must not wrap within an MSL).
 const TICK_NANOS: u64 = 1_000_000;
 
+/// Our timestamp clock at `now` for a connection whose offset is `offset`: a TSval.
+pub fn clock_value(now: Instant, offset: u32) -> u32 {
+    ((now.as_nanos() / TICK_NANOS) as u32).wrapping_add(offset)
+}
+
 /// Timestamp state of one connection, used once both SYNs carried the option.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Timestamps {
@@ -34,7 +39,7 @@ impl Timestamps {
 
     /// TSval for a segment sent at `now`.
     pub fn value(&self, now: Instant) -> u32 {
-        ((now.as_nanos() / TICK_NANOS) as u32).wrapping_add(self.offset)
+        clock_value(now, self.offset)
     }
 
     /// The value to echo (TSecr).
