@@ -22,7 +22,6 @@
 mod arp;
 mod config;
 mod connections;
-mod early_ack;
 mod error;
 mod event;
 mod lifecycle;
@@ -109,8 +108,6 @@ pub struct Stack {
     /// two cookie periods after (as Linux does), so no one can guess at them otherwise.
     last_cookie_sent: Option<Instant>,
     arp_out: VecDeque<(MacAddr, ArpRepr)>,
-    /// ACKs built while a batch of frames was taken (see `early_ack`).
-    early_acks: early_ack::EarlyAcks,
     tx_queue: VecDeque<ConnId>,
     event_queue: VecDeque<ConnId>,
     timers: TimerWheel<ConnId>,
@@ -163,7 +160,6 @@ impl Stack {
             directed_broadcast: route::directed_broadcast(config.ipv4, config.prefix_len),
             stateless_replies: VecDeque::with_capacity(RESET_QUEUE_LIMIT),
             last_cookie_sent: None,
-            early_acks: early_ack::EarlyAcks::new(),
             arp_out: VecDeque::new(),
             tx_queue: VecDeque::new(),
             event_queue: VecDeque::new(),

@@ -136,9 +136,6 @@ impl Stack {
         payload: &[u8],
         payload_offset: usize,
     ) {
-        if !payload.is_empty() {
-            self.send_owed_ack_early(now, id);
-        }
         let Some(slot) = self.conns.get_mut(id) else {
             return;
         };

@@ -11,7 +11,7 @@ use crate::wire::{
 };
 
 /// Where the TCP segment starts in an outgoing frame.
-pub(super) const ETH_IP_HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
+const ETH_IP_HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
 /// The Ethernet minimum frame length without FCS; shorter frames are padded.
 const MIN_FRAME: usize = 60;
 
@@ -27,7 +27,6 @@ impl Stack {
         let buf = &mut buf[..buf_len];
         self.poll_arp(buf)
             .or_else(|| self.poll_reset(now, buf))
-            .or_else(|| self.early_acks.pop_into(buf))
             .or_else(|| self.poll_connection(now, buf))
     }
 
@@ -118,7 +117,7 @@ impl Stack {
 
     /// Writes Ethernet and IPv4 headers in front of a TCP segment of `tcp_len` bytes already
     /// at `buf[ETH_IP_HEADERS..]`, fills the TCP checksum, and returns the frame length.
-    pub(super) fn finish_tcp_frame(
+    fn finish_tcp_frame(
         &mut self,
         dst_mac: MacAddr,
         dst_ip: Ipv4Addr,

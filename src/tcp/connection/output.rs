@@ -28,29 +28,6 @@ impl Connection {
         written
     }
 
-    /// True when an acknowledgment is owed now (not one the delayed-ACK timer holds).
-    #[inline]
-    pub fn owes_ack(&self) -> bool {
-        self.pending.contains(Owed::Ack)
-    }
-
-    /// The acknowledgment owed now, alone: a pure ACK of RCV.NXT written into `out` (at
-    /// least 60 bytes), or `None` when none is owed. A receiver that takes several segments
-    /// in one batch sends it before the next segment is taken, so the peer still hears at
-    /// least every second full-sized segment (RFC 5681 §4.2) and one lost ACK does not
-    /// hide a whole batch, and each duplicate gets its D-SACK (RFC 2883 §4).
-    pub fn poll_ack(&mut self, now: Instant, out: &mut [u8]) -> Option<usize> {
-        if out.len() < MAX_HEADER_LEN || !self.owes_ack() || !self.state.is_synchronized() {
-            return None;
-        }
-        let options = self.segment_options(now);
-        let written = self.emit_control(self.snd.max, options, out);
-        self.probes.last_send = now;
-        self.stats.segments_out += 1;
-        self.update_timers(now);
-        Some(written)
-    }
-
     /// True when no segment can be due: no reset, SYN, retransmission, probe or ACK is owed,
     /// nothing is queued past SND.NXT and the scoreboard holds nothing lost to resend. Decided without building anything — the answer
     /// to most polls on a receiving connection.
