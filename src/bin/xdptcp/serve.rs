@@ -12,6 +12,7 @@ use xdptcp::config::{
     AppKind, ByteSize, ConfigFileError, ListenFile, Listener, ServeFile, ServeSettings,
     SettingError, StackKind,
 };
+use xdptcp::management::{ManagementError, ManagementServer, ManagementSocket};
 use xdptcp::runtime::{Runtime, RuntimeError};
 
 use crate::common::{install_stop_handler, DatapathArgs, SetupError};
@@ -33,6 +34,8 @@ pub enum ServeError {
     KernelServerStopped,
     #[error("a worker stopped unexpectedly")]
     WorkerStopped,
+    #[error(transparent)]
+    Management(#[from] ManagementError),
 }
 
 impl From<SettingError> for ServeError {
@@ -61,6 +64,10 @@ pub struct ServeArgs {
     /// one thread per listener, pinned to the first of --cores) [default: xdptcp].
     #[arg(long, value_enum)]
     stack: Option<StackKind>,
+    /// The management socket for `xdptcp stats` and `xdptcp ss`, or "off"
+    /// [default: /run/xdptcp/xdptcp.sock].
+    #[arg(long, value_name = "PATH|off")]
+    management_socket: Option<String>,
 }
 
 impl ServeArgs {
@@ -72,6 +79,9 @@ impl ServeArgs {
         };
         self.datapath.write_over(&mut file);
         file.stack = self.stack.or(file.stack);
+        if let Some(socket) = &self.management_socket {
+            file.management.socket = Some(socket.clone());
+        }
         if let (Some(port), Some(app)) = (self.port, self.app) {
             file.listen = Some(vec![ListenFile {
                 port,
@@ -209,8 +219,24 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     if settings.stack == StackKind::Kernel {
         return serve_kernel(&settings);
     }
+    // The management socket first: a second instance on the same path stops here, before
+    // it touches the interface.
+    let socket = match &settings.management.socket {
+        Some(path) => Some(ManagementSocket::bind(path)?),
+        None => None,
+    };
     let mut runtime = start(&settings)?;
     let info = runtime.info().clone();
+    let management = match socket {
+        Some(socket) => {
+            println!(
+                "xdptcp: management socket {} (xdptcp stats, xdptcp ss)",
+                socket.path().display()
+            );
+            Some(ManagementServer::start(socket, runtime.observer())?)
+        }
+        None => None,
+    };
     println!(
         "xdptcp: serving {} via {} ({} queue(s), XDP {}, AF_XDP {} mode, idle {}); Ctrl-C stops",
         served(&settings.listeners, &info.ipv4.to_string()),
@@ -222,6 +248,7 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     );
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
+    drop(management);
     let stopped_by_request = interrupted.load(Ordering::SeqCst);
     runtime.finish();
     crate::common::print_stats(&runtime);
