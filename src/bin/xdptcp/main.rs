@@ -10,6 +10,7 @@ mod nc;
 mod plot;
 mod serve;
 mod sim;
+mod ss;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ enum Command {
     /// Run a server (echo, http, sockperf, discard) on the stack over AF_XDP (or, for
     /// comparison, over Linux sockets).
     Serve(serve::ServeArgs),
+    /// A running server's connections as `ss -tni` shows them, from its management socket.
+    Ss(ss::SsArgs),
     /// A running server's counters per worker and in total, from its management socket.
     Stats(stats::StatsArgs),
     /// Run a bulk transfer between two xdptcp stacks over a simulated, impaired link and
@@ -87,6 +90,7 @@ fn run(command: Command) -> Result<(), CommandError> {
         Command::Plot(args) => plot::run(&args)?,
         Command::Serve(args) => serve::run(&args)?,
         Command::Sim(args) => sim::run(&args)?,
+        Command::Ss(args) => ss::run(&args)?,
         Command::Stats(args) => stats::run(&args)?,
     }
     Ok(())
