@@ -342,10 +342,10 @@ fn a_second_serve_on_the_same_socket_fails_with_one_clear_line() {
     let socket = scratch.socket();
     let sock = socket.to_str().unwrap();
     let _first = Server::start(&lab, &socket, &[]);
-    let (ok_second, output) = Server::spawn(&lab, &socket, &[]).wait_end();
+    let (ok_second, second) = Server::spawn(&lab, &socket, &[]).wait_end();
     assert!(!ok_second);
     assert_eq!(
-        output.trim_end(),
+        second.trim_end(),
         format!(
             "xdptcp: management socket {sock}: in use by another running xdptcp (it answers \
              there); stop it or give this one another path (--management-socket or \
@@ -377,5 +377,123 @@ fn a_second_serve_on_the_same_socket_fails_with_one_clear_line() {
         "{}",
         text(&none)
     );
-    println!("second serve: {}", output.trim_end());
+    println!("second serve: {}", second.trim_end());
+}
+
+/// `GET /metrics` from inside the stack namespace (the endpoint is on its loopback).
+fn scrape(lab: &Lab, addr: &str) -> String {
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.stack_ns(),
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+        ])
+        .arg(format!("http://{addr}/metrics"))
+        .output()
+        .expect("curl");
+    assert!(out.status.success(), "curl: {}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The value of the sample `series` (name and labels as written) in a scrape.
+fn sample(scrape: &str, series: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in:\n{scrape}"))
+        .parse()
+        .unwrap()
+}
+
+/// `promtool check metrics` of `text`: its exit status and what it said.
+fn promtool_check(text: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; deploy/install-deps.sh installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.success(), self::text(&out))
+}
+
+#[test]
+fn the_prometheus_endpoint_passes_promtool_and_its_counters_move() {
+    let Some((_serial, lab, scratch)) = setup("prom") else {
+        return;
+    };
+    let addr = "127.0.0.1:9464";
+    let server = Server::start(&lab, &scratch.socket(), &["--prometheus", addr]);
+    assert!(
+        server
+            .output()
+            .contains(&format!("Prometheus metrics at http://{addr}/metrics")),
+        "{}",
+        server.output()
+    );
+    let first = scrape(&lab, addr);
+    let (valid, complaints) = promtool_check(&first);
+    assert!(valid, "promtool check metrics:\n{complaints}\n{first}");
+    assert_eq!(complaints.trim(), "", "promtool has complaints");
+    assert!(first.contains("# TYPE xdptcp_rx_frames_total counter\n"));
+    assert!(first.contains("# TYPE xdptcp_tcp_connections gauge\n"));
+
+    let out = Command::new("ip")
+        .args(["netns", "exec", &lab.peer_ns(), "sh", "-c"])
+        .arg(format!("printf metrics | timeout 5 ncat {STACK_IP} 7"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "metrics");
+    let second = scrape(&lab, addr);
+    assert!(promtool_check(&second).0);
+    let q = "{queue=\"0\"}";
+    for counter in [
+        "xdptcp_rx_frames_total",
+        "xdptcp_tx_frames_total",
+        "xdptcp_xdp_steered_frames_total",
+        "xdptcp_connections_accepted_total",
+        "xdptcp_tcp_received_bytes_total",
+    ] {
+        let series = format!("{counter}{q}");
+        assert!(
+            sample(&second, &series) > sample(&first, &series),
+            "{series} did not move:\n{second}"
+        );
+    }
+    assert_eq!(
+        sample(&second, &format!("xdptcp_tcp_received_bytes_total{q}"))
+            - sample(&first, &format!("xdptcp_tcp_received_bytes_total{q}")),
+        7.0
+    );
+    // A port in use is refused with one line, before the interface is touched.
+    let scratch2 = Scratch::new("prom2");
+    let (ok_second, output) =
+        Server::spawn(&lab, &scratch2.socket(), &["--prometheus", addr]).wait_end();
+    assert!(!ok_second);
+    assert_eq!(
+        output.trim_end(),
+        format!("xdptcp: prometheus endpoint {addr}: cannot listen: Address already in use (os error 98)")
+    );
+    let (stopped, output) = server.stop();
+    assert!(stopped, "{output}");
+    let excerpt: Vec<&str> = second
+        .lines()
+        .filter(|l| l.contains("rx_frames") || l.contains("state=\"established\""))
+        .collect();
+    println!(
+        "promtool check metrics: no complaints; a scrape:\n{}",
+        excerpt.join("\n")
+    );
 }

@@ -10,11 +10,15 @@
 //! - `protocol`: the requests and answers, one JSON document per line;
 //! - `metrics`: every counter shown, listed once with its name, meaning and kind;
 //! - `socket`: making the socket (refused if another instance answers on it), its mode;
-//! - `server`: answering requests on the socket; `client`: asking them, with clear errors.
+//! - `server`: answering requests on the socket; `client`: asking them, with clear errors;
+//! - `prometheus`: the counters in the Prometheus text exposition format, and
+//!   `metrics_http`: the HTTP endpoint that serves them.
 
 mod client;
 mod error;
 mod metrics;
+mod metrics_http;
+mod prometheus;
 mod protocol;
 mod server;
 mod socket;
@@ -22,6 +26,8 @@ mod socket;
 pub use client::{request, ClientError};
 pub use error::ManagementError;
 pub use metrics::{dropped, DropReason, Metric, MetricKind, DROP_REASONS, WORKER_METRICS};
+pub use metrics_http::{MetricsEndpoint, ServingMetrics};
+pub use prometheus::{render as render_prometheus, CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE};
 pub use protocol::{
     Answer, ConnectionsReport, Request, RuntimeSummary, StatsReport, WorkerReport,
     MAX_ROWS_PER_WORKER,

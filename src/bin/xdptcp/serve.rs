@@ -12,7 +12,7 @@ use xdptcp::config::{
     AppKind, ByteSize, ConfigFileError, ListenFile, Listener, ServeFile, ServeSettings,
     SettingError, StackKind,
 };
-use xdptcp::management::{ManagementError, ManagementServer, ManagementSocket};
+use xdptcp::management::{ManagementError, ManagementServer, ManagementSocket, MetricsEndpoint};
 use xdptcp::runtime::{Runtime, RuntimeError};
 
 use crate::common::{install_stop_handler, DatapathArgs, SetupError};
@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// [default: /run/xdptcp/xdptcp.sock].
     #[arg(long, value_name = "PATH|off")]
     management_socket: Option<String>,
+    /// Serve the counters to Prometheus at http://ADDR/metrics (kernel TCP), e.g.
+    /// 127.0.0.1:9464 [default: off].
+    #[arg(long, value_name = "ADDR")]
+    prometheus: Option<std::net::SocketAddr>,
 }
 
 impl ServeArgs {
@@ -82,6 +86,7 @@ impl ServeArgs {
         if let Some(socket) = &self.management_socket {
             file.management.socket = Some(socket.clone());
         }
+        file.management.prometheus = self.prometheus.or(file.management.prometheus);
         if let (Some(port), Some(app)) = (self.port, self.app) {
             file.listen = Some(vec![ListenFile {
                 port,
@@ -225,6 +230,10 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
         Some(path) => Some(ManagementSocket::bind(path)?),
         None => None,
     };
+    let metrics = match settings.management.prometheus {
+        Some(addr) => Some(MetricsEndpoint::bind(addr)?),
+        None => None,
+    };
     let mut runtime = start(&settings)?;
     let info = runtime.info().clone();
     let management = match socket {
@@ -234,6 +243,16 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
                 socket.path().display()
             );
             Some(ManagementServer::start(socket, runtime.observer())?)
+        }
+        None => None,
+    };
+    let metrics = match metrics {
+        Some(endpoint) => {
+            println!(
+                "xdptcp: Prometheus metrics at http://{}/metrics",
+                endpoint.local_addr()
+            );
+            Some(endpoint.serve(runtime.observer())?)
         }
         None => None,
     };
@@ -248,7 +267,7 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     );
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
-    drop(management);
+    drop((management, metrics));
     let stopped_by_request = interrupted.load(Ordering::SeqCst);
     runtime.finish();
     crate::common::print_stats(&runtime);
