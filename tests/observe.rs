@@ -55,6 +55,19 @@ fn setup(tag: &str) -> Option<(MutexGuard<'static, ()>, Lab, Scratch)> {
     Some((serial, lab, Scratch::new(tag)))
 }
 
+/// The last line of a process's output (its error line; log lines may come before it).
+fn last_line(output: &str) -> String {
+    output.trim_end().lines().last().unwrap_or("").to_string()
+}
+
+fn xdp_attached(lab: &Lab) -> bool {
+    let out = Command::new("ip")
+        .args(["-n", &lab.stack_ns(), "link", "show", STACK_IFACE])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -342,15 +355,23 @@ fn a_second_serve_on_the_same_socket_fails_with_one_clear_line() {
     let socket = scratch.socket();
     let sock = socket.to_str().unwrap();
     let _first = Server::start(&lab, &socket, &[]);
-    let (ok_second, second) = Server::spawn(&lab, &socket, &[]).wait_end();
+    // A second server on another lab's interface, with the same socket path (a path is
+    // the same file in every network namespace).
+    let other = Lab::up(&format!("{}b", lab.name()), 1).expect("second lab up");
+    let (ok_second, second) = Server::spawn(&other, &socket, &[]).wait_end();
     assert!(!ok_second);
     assert_eq!(
-        second.trim_end(),
+        last_line(&second),
         format!(
             "xdptcp: management socket {sock}: in use by another running xdptcp (it answers \
              there); stop it or give this one another path (--management-socket or \
              [management] socket)"
-        )
+        ),
+        "{second}"
+    );
+    assert!(
+        !xdp_attached(&other),
+        "the refused server left its program attached"
     );
     // The first still answers, and still serves.
     assert!(ok(&["stats", "--socket", sock]).starts_with("xdptcp on "));
@@ -363,7 +384,7 @@ fn a_second_serve_on_the_same_socket_fails_with_one_clear_line() {
     // A path that is not a socket is refused too; a stats without a server says so.
     let file = scratch.0.join("plain");
     std::fs::write(&file, "x").unwrap();
-    let (ok_plain, output) = Server::spawn(&lab, &file, &[]).wait_end();
+    let (ok_plain, output) = Server::spawn(&other, &file, &[]).wait_end();
     assert!(!ok_plain);
     assert!(
         output.contains("the path exists and is not a socket"),
@@ -377,7 +398,7 @@ fn a_second_serve_on_the_same_socket_fails_with_one_clear_line() {
         "{}",
         text(&none)
     );
-    println!("second serve: {}", second.trim_end());
+    println!("second serve: {}", last_line(&second));
 }
 
 /// `GET /metrics` from inside the stack namespace (the endpoint is on its loopback).
@@ -477,17 +498,39 @@ fn the_prometheus_endpoint_passes_promtool_and_its_counters_move() {
             - sample(&first, &format!("xdptcp_tcp_received_bytes_total{q}")),
         7.0
     );
-    // A port in use is refused with one line, before the interface is touched.
-    let scratch2 = Scratch::new("prom2");
-    let (ok_second, output) =
-        Server::spawn(&lab, &scratch2.socket(), &["--prometheus", addr]).wait_end();
-    assert!(!ok_second);
-    assert_eq!(
-        output.trim_end(),
-        format!("xdptcp: prometheus endpoint {addr}: cannot listen: Address already in use (os error 98)")
-    );
     let (stopped, output) = server.stop();
     assert!(stopped, "{output}");
+    // An address in use (a kernel listener holds it) is refused with one line, and the
+    // program is detached again.
+    let mut holder = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.stack_ns(),
+            "ncat",
+            "-lk",
+            "127.0.0.1",
+            "9464",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ncat -l");
+    std::thread::sleep(Duration::from_millis(300));
+    let (ok_second, output) =
+        Server::spawn(&lab, &scratch.socket(), &["--prometheus", addr]).wait_end();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!ok_second);
+    assert_eq!(
+        last_line(&output),
+        format!("xdptcp: prometheus endpoint {addr}: cannot listen: Address already in use (os error 98)"),
+        "{output}"
+    );
+    assert!(
+        !xdp_attached(&lab),
+        "the refused server left its program attached"
+    );
     let excerpt: Vec<&str> = second
         .lines()
         .filter(|l| l.contains("rx_frames") || l.contains("state=\"established\""))

@@ -224,8 +224,11 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     if settings.stack == StackKind::Kernel {
         return serve_kernel(&settings);
     }
-    // The management socket first: a second instance on the same path stops here, before
-    // it touches the interface.
+    // The runtime's own checks come first (privileges, the interface, its queues and
+    // ports, another instance on it); then the management socket and the Prometheus
+    // address, each refused with one line if in use (the runtime then stops, detaching
+    // the program).
+    let mut runtime = start(&settings)?;
     let socket = match &settings.management.socket {
         Some(path) => Some(ManagementSocket::bind(path)?),
         None => None,
@@ -234,7 +237,6 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
         Some(addr) => Some(MetricsEndpoint::bind(addr)?),
         None => None,
     };
-    let mut runtime = start(&settings)?;
     let info = runtime.info().clone();
     let management = match socket {
         Some(socket) => {
