@@ -4,6 +4,8 @@
 //! - [`wire`]: zero-copy views over Ethernet, ARP, IPv4 and TCP, and emitters.
 //! - [`tcp`]: the sans-IO connection state machine (segments and time in, segments and a
 //!   deadline out).
+//! - [`management`]: the management socket (`xdptcp stats`, `xdptcp ss`) and the Prometheus
+//!   endpoint of a running stack.
 //! - [`sim`]: a deterministic in-memory network with loss, reordering, duplication and
 //!   corruption, for testing the core.
 
@@ -16,6 +18,7 @@ pub mod flow;
 pub mod host;
 pub mod lab;
 pub mod load;
+pub mod management;
 pub mod runtime;
 pub mod sim;
 pub mod stack;

@@ -259,10 +259,10 @@ fn the_shipped_config_lists_every_key_with_its_default() {
     let plain = ServeFile::parse(&text).unwrap().settings().unwrap();
     let mut every = ServeFile::parse(&uncommented(&text)).expect("every key is a known key");
     // Three keys show an example, not a default: none is the default.
-    assert!(every.ip.is_some() && every.management_socket.is_some());
+    assert!(every.ip.is_some() && every.management.prometheus.is_some());
     assert!(every.tcp.user_timeout_ms.is_some());
     every.ip = None;
-    every.management_socket = None;
+    every.management.prometheus = None;
     every.tcp.user_timeout_ms = None;
     let every = every.settings().unwrap();
     assert_eq!(
@@ -270,6 +270,7 @@ fn the_shipped_config_lists_every_key_with_its_default() {
         format!("{:?}", plain.runtime)
     );
     assert_eq!(every.listeners, plain.listeners);
+    assert_eq!(every.management, plain.management);
 }
 
 /// The unit's value of `key` (the last line that sets it).
@@ -376,7 +377,20 @@ fn the_units_capabilities_serve_as_an_unprivileged_user_and_one_less_is_named() 
     // 4 MiB of frames (1024 of 4 KiB) under that 8 MiB limit.
     let config = scratch("nobody.toml");
     let shipped = std::fs::read_to_string(deploy("xdptcp.toml")).unwrap();
-    std::fs::write(&config, format!("{shipped}\n[umem]\nframe_count = 1024\n")).unwrap();
+    // The management socket in a directory of nobody's (the unit's RuntimeDirectory is the
+    // service user's in the same way).
+    let run_dir = scratch("nobody-run");
+    std::fs::create_dir_all(&run_dir).unwrap();
+    std::os::unix::fs::chown(&run_dir, Some(65534), Some(65534)).unwrap();
+    let socket = run_dir.join("xdptcp.sock");
+    std::fs::write(
+        &config,
+        format!(
+            "{shipped}\n[umem]\nframe_count = 1024\n[management]\nsocket = \"{}\"\n",
+            socket.display()
+        ),
+    )
+    .unwrap();
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let memlock = 8 << 20;
 
@@ -425,6 +439,7 @@ fn the_units_capabilities_serve_as_an_unprivileged_user_and_one_less_is_named() 
     );
     assert!(!xdp_attached(&lab));
     let _ = std::fs::remove_file(&config);
+    let _ = std::fs::remove_dir_all(&run_dir);
     println!(
         "unit capabilities {caps:?} as uid {NOBODY}: {seen}; each one removed is named; no program left after SIGTERM"
     );

@@ -2,8 +2,7 @@
 //! its default when [`ServeFile::settings`](super::ServeFile::settings) builds the settings,
 //! and a command-line flag given replaces what the file says.
 
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use serde::Deserialize;
 
@@ -31,14 +30,23 @@ pub struct ServeFile {
     pub zero_copy: Option<bool>,
     /// xdptcp, or the kernel's TCP for comparison (`--stack`).
     pub stack: Option<StackKind>,
-    /// The Unix socket a management interface will listen on (reserved for the
-    /// observability step; checked, not yet opened).
-    pub management_socket: Option<PathBuf>,
     /// The ports to serve, each with its app (`--port` and `--app` give one).
     pub listen: Option<Vec<ListenFile>>,
     pub tcp: TcpFile,
     pub limits: LimitsFile,
     pub umem: UmemFile,
+    pub management: ManagementFile,
+}
+
+/// `[management]`: how a running server is observed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ManagementFile {
+    /// The management socket for `xdptcp stats` and `xdptcp ss`: an absolute path, or
+    /// `"off"` (`--management-socket`).
+    pub socket: Option<String>,
+    /// Address and port of the Prometheus endpoint, off when absent (`--prometheus`).
+    pub prometheus: Option<SocketAddr>,
 }
 
 /// One `[[listen]]` entry.

@@ -1,6 +1,7 @@
 //! The configuration file of `xdptcp serve` (TOML): which ports to serve with which app, the
 //! interface and its queues, the worker cores and idle policy, buffer sizes, connection
-//! limits, TCP settings, and the path of a management socket.
+//! limits, TCP settings, and how the running server is observed (`[management]`: the
+//! management socket, the Prometheus endpoint).
 //!
 //! Reading happens in three steps, one file each: [`read`] turns the text into a
 //! [`ServeFile`] (every key optional, unknown keys and mistyped values refused with the key
@@ -30,6 +31,10 @@
 //!
 //! [limits]
 //! connections_per_worker = 65536
+//!
+//! [management]
+//! socket = "/run/xdptcp/xdptcp.sock"   # or "off"
+//! prometheus = "127.0.0.1:9464"        # off when absent
 //! ```
 //!
 //! `deploy/xdptcp.toml` lists every key with its default.
@@ -43,8 +48,11 @@ mod size;
 pub use error::{ConfigFileError, ConfigProblem, SettingError};
 pub use file::XdpModeChoice;
 pub use file::{
-    AppKind, IdleChoice, LimitsFile, ListenFile, ServeFile, StackKind, TcpFile, UmemFile,
+    AppKind, IdleChoice, LimitsFile, ListenFile, ManagementFile, ServeFile, StackKind, TcpFile,
+    UmemFile,
 };
 pub use read::read;
-pub use settings::{Listener, ServeSettings, DEFAULT_HTTP_BODY};
+pub use settings::{
+    Listener, ManagementSettings, ServeSettings, DEFAULT_HTTP_BODY, MANAGEMENT_OFF,
+};
 pub use size::{parse_size, ByteSize, NotAByteCount};

@@ -2,8 +2,9 @@
 //! `serve` runs: defaults for what is absent, every value checked with the key named.
 
 use std::fmt::Display;
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{AppKind, IdleChoice, ServeFile, SettingError, StackKind, XdpModeChoice};
@@ -19,6 +20,9 @@ pub const DEFAULT_HTTP_BODY: u64 = 64;
 const MAX_HTTP_BODY: u64 = 64 << 20;
 /// The longest hybrid spin: beyond a second it is spinning, not a hybrid.
 const MAX_SPIN_US: u64 = 1_000_000;
+
+/// The value of `management.socket` (and `--management-socket`) that turns it off.
+pub const MANAGEMENT_OFF: &str = "off";
 
 /// One port and the app that serves it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +41,16 @@ pub struct ServeSettings {
     pub runtime: RuntimeConfig,
     pub listeners: Vec<Listener>,
     pub stack: StackKind,
-    /// Where the management interface will listen (reserved; not yet opened).
-    pub management_socket: Option<PathBuf>,
+    pub management: ManagementSettings,
+}
+
+/// How a running server is observed (`[management]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagementSettings {
+    /// The management socket's path; `None` when turned off.
+    pub socket: Option<PathBuf>,
+    /// The Prometheus endpoint's address; `None` (the default) when off.
+    pub prometheus: Option<SocketAddr>,
 }
 
 /// `value` if it lies in `range`, else an error in the form `"queues": must be 1..64, got 0`.
@@ -107,23 +119,31 @@ impl ServeFile {
         runtime.tcp = self.tcp_config()?;
         let listeners = self.listeners()?;
         runtime.listen = listeners.iter().map(|l| l.port).collect();
-        let management_socket = match &self.management_socket {
-            Some(path) if !path.is_absolute() => {
-                return Err(SettingError::new(
-                    "management_socket",
-                    format!(
-                        "must be an absolute path, got {:?}",
-                        path.display().to_string()
-                    ),
-                ))
-            }
-            other => other.clone(),
-        };
+        let management = self.management_settings()?;
         Ok(ServeSettings {
             runtime,
             listeners,
             stack,
-            management_socket,
+            management,
+        })
+    }
+
+    fn management_settings(&self) -> Result<ManagementSettings, SettingError> {
+        let file = &self.management;
+        let socket = match file.socket.as_deref() {
+            None => Some(PathBuf::from(crate::management::DEFAULT_SOCKET_PATH)),
+            Some(MANAGEMENT_OFF) => None,
+            Some(path) if Path::new(path).is_absolute() => Some(PathBuf::from(path)),
+            Some(other) => {
+                return Err(SettingError::new(
+                    "management.socket",
+                    format!("must be an absolute path or \"{MANAGEMENT_OFF}\", got {other:?}"),
+                ))
+            }
+        };
+        Ok(ManagementSettings {
+            socket,
+            prometheus: file.prometheus,
         })
     }
 
@@ -362,6 +382,28 @@ mod tests {
         assert_eq!(settings.runtime.backlog, 64);
         assert_eq!(settings.runtime.syn_cookies, SynCookies::Always);
         assert_eq!(settings.stack, StackKind::Xdptcp);
+        assert_eq!(
+            settings.management,
+            ManagementSettings {
+                socket: Some(PathBuf::from("/run/xdptcp/xdptcp.sock")),
+                prometheus: None,
+            }
+        );
+    }
+
+    #[test]
+    fn the_management_socket_can_be_moved_or_turned_off_and_prometheus_turned_on() {
+        let settings = |text: &str| {
+            ServeFile::parse(&format!("interface = \"eth0\"\n[management]\n{text}"))
+                .unwrap()
+                .settings()
+                .unwrap()
+                .management
+        };
+        let moved = settings("socket = \"/tmp/m.sock\"\nprometheus = \"127.0.0.1:9464\"");
+        assert_eq!(moved.socket, Some(PathBuf::from("/tmp/m.sock")));
+        assert_eq!(moved.prometheus, Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(settings("socket = \"off\"").socket, None);
     }
 
     #[test]
@@ -420,9 +462,11 @@ mod tests {
             )
         );
         assert_eq!(
-            check("management_socket = \"x.sock\""),
-            "\"management_socket\": must be an absolute path, got \"x.sock\""
+            check("[management]\nsocket = \"x.sock\""),
+            "\"management.socket\": must be an absolute path or \"off\", got \"x.sock\""
         );
+        assert!(check("[management]\nprometheus = \"localhost:9464\"")
+            .starts_with("line 3: \"management.prometheus\": invalid socket address syntax"));
         let syntax = check("queues = [");
         assert!(syntax.starts_with("line 2: "), "{syntax}");
         assert_eq!(

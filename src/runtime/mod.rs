@@ -44,6 +44,7 @@ mod error;
 mod handler;
 mod handoff;
 mod host;
+mod observer;
 mod sender;
 mod start;
 mod stats;
@@ -54,8 +55,9 @@ pub use context::Context;
 pub use error::RuntimeError;
 pub use handler::Handler;
 pub use host::HandlerHost;
+pub use observer::{RuntimeObserver, OBSERVER_PATIENCE};
 pub use sender::Sender;
-pub use stats::WorkerStats;
+pub use stats::{ConnectionListing, ConnectionQuery, WorkerStats};
 
 pub use crate::stack::StackEvent;
 
@@ -88,10 +90,6 @@ struct WorkerHandle<M> {
     stats: Arc<StatsSlot>,
 }
 
-/// How long [`Runtime::stats`] waits for a worker's answer (a worker answers within one loop
-/// turn; only a handler that blocks its worker makes it wait this long).
-const STATS_PATIENCE: Duration = Duration::from_secs(1);
-
 /// A running stack on one interface. Dropping it stops the workers and detaches the XDP
 /// program.
 pub struct Runtime<M: Send + 'static> {
@@ -99,6 +97,7 @@ pub struct Runtime<M: Send + 'static> {
     stop: Arc<AtomicBool>,
     program: Arc<XdpProgram>,
     info: RuntimeInfo,
+    observer: RuntimeObserver,
 }
 
 impl<M: Send + 'static> Runtime<M> {
@@ -120,29 +119,47 @@ impl<M: Send + 'static> Runtime<M> {
         let datapath = Datapath::open(&config, &facts)?;
         let stop = Arc::new(AtomicBool::new(false));
         let workers = Workers::new(&config, &facts, stop.clone())?;
+        let info = RuntimeInfo {
+            iface: config.iface.clone(),
+            ipv4: facts.ipv4,
+            queues: config.queues,
+            xdp_mode: datapath.program.mode(),
+            bind_mode: datapath.bind_mode(),
+            idle: workers.idle,
+        };
+        let program_counters = datapath.program.counters()?;
         let mut runtime = Runtime {
             workers: Vec::new(),
             stop,
-            info: RuntimeInfo {
-                iface: config.iface.clone(),
-                ipv4: facts.ipv4,
-                queues: config.queues,
-                xdp_mode: datapath.program.mode(),
-                bind_mode: datapath.bind_mode(),
-                idle: workers.idle,
-            },
+            observer: RuntimeObserver::new([], program_counters.try_clone()?, info.clone()),
+            info,
             program: Arc::new(datapath.program),
         };
+        // A worker that cannot start drops `runtime`, which stops those started before it.
         for (index, socket) in datapath.sockets.into_iter().enumerate() {
             let worker = workers.spawn(index, socket, &mut make_handler)?;
             runtime.workers.push(worker);
         }
+        runtime.observer = RuntimeObserver::new(
+            runtime
+                .workers
+                .iter()
+                .map(|w| (w.stats.clone(), w.sender.waker.clone())),
+            program_counters,
+            runtime.info.clone(),
+        );
         runtime.program.enable(facts.ipv4)?;
         Ok(runtime)
     }
 
     pub fn info(&self) -> &RuntimeInfo {
         &self.info
+    }
+
+    /// A handle on this runtime's counters and connections for other threads (see
+    /// [`RuntimeObserver`]).
+    pub fn observer(&self) -> RuntimeObserver {
+        self.observer.clone()
     }
 
     /// A sender to worker `worker`'s handler.
@@ -198,28 +215,12 @@ impl<M: Send + 'static> Runtime<M> {
     /// [`Runtime::finish`]) they are its final counters, returned at once. A worker whose
     /// handler blocks its loop for more than a second gives its latest counters instead.
     pub fn stats(&self) -> Vec<WorkerStats> {
-        let requests: Vec<_> = self
-            .workers
-            .iter()
-            .map(|w| {
-                let request = w.stats.request();
-                w.sender.waker.wake();
-                request
-            })
-            .collect();
-        let deadline = std::time::Instant::now() + STATS_PATIENCE;
-        self.workers
-            .iter()
-            .zip(requests)
-            .map(|(w, request)| w.stats.answer(request, deadline))
-            .collect()
+        self.observer.stats()
     }
 
     /// The XDP program's counters per queue.
     pub fn program_counters(&self) -> Vec<xdp::QueueCounters> {
-        (0..self.info.queues)
-            .map(|q| self.program.queue_counters(q).unwrap_or_default())
-            .collect()
+        self.observer.program_counters()
     }
 }
 

@@ -5,23 +5,36 @@
 //! reader wakes it if it sleeps) and once more when it ends. A reader therefore always gets
 //! counters taken after it asked: while the runtime runs they count everything up to that
 //! moment, and after a worker ended they are its final ones.
+//!
+//! A reader may also ask for a listing of the worker's connections ([`ConnectionQuery`]):
+//! the worker fills it in the same publication, between batches, at most `limit` rows.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use crate::stack::StackStats;
+use crate::stack::{ConnectionFilter, ConnectionInfo, StackStats, StateCounts};
+use crate::tcp::ConnStats;
 use crate::xdp::SocketStats;
 
 /// A worker's counters.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct WorkerStats {
     pub queue: u32,
     pub core: Option<usize>,
     pub stack: StackStats,
     pub socket: SocketStats,
     pub connections: usize,
+    /// The connections held, by state.
+    pub states: StateCounts,
+    /// TCP counters summed over every connection the worker has held (retransmissions,
+    /// timeouts, challenge ACKs, ...).
+    pub tcp: ConnStats,
     pub tx_frames_in_flight: usize,
+    /// TX frames of the UMEM free to build frames in, of `tx_frames_total`.
+    pub tx_frames_free: usize,
+    pub tx_frames_total: usize,
     pub loop_turns: u64,
     pub sleeps: u64,
     pub handler_panics: u64,
@@ -31,9 +44,29 @@ pub struct WorkerStats {
     pub handoff_drops: u64,
 }
 
+/// Which connections a reader wants listed, and at most how many.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionQuery {
+    pub filter: ConnectionFilter,
+    pub limit: usize,
+}
+
+/// One worker's part of a listing.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionListing {
+    pub queue: u32,
+    pub rows: Vec<ConnectionInfo>,
+    /// Connections that matched beyond the limit.
+    pub left_off: usize,
+}
+
 /// What a worker last published.
 struct Published {
     stats: WorkerStats,
+    /// A listing a reader asked for, not yet filled.
+    query: Option<ConnectionQuery>,
+    /// The listing filled with the latest publication, if one was asked for.
+    listing: Option<ConnectionListing>,
     /// How many times the worker published.
     count: u64,
     /// The worker has ended: `stats` are final.
@@ -59,6 +92,8 @@ impl StatsSlot {
         StatsSlot {
             published: Mutex::new(Published {
                 stats: initial,
+                query: None,
+                listing: None,
                 count: 0,
                 ended: false,
             }),
@@ -80,10 +115,18 @@ impl StatsSlot {
         self.wanted.load(Ordering::SeqCst)
     }
 
-    /// Worker side: replaces the published counters with what `fill` writes.
-    pub fn publish(&self, fill: impl FnOnce(&mut WorkerStats)) {
+    /// Worker side: replaces the published counters with what `fill` writes, and fills the
+    /// listing a reader asked for with `list`.
+    pub fn publish(
+        &self,
+        fill: impl FnOnce(&mut WorkerStats),
+        list: impl FnOnce(&ConnectionQuery) -> ConnectionListing,
+    ) {
         let mut published = self.lock();
         fill(&mut published.stats);
+        if let Some(query) = published.query.take() {
+            published.listing = Some(list(&query));
+        }
         published.count += 1;
         self.wanted.store(false, Ordering::SeqCst);
         drop(published);
@@ -109,6 +152,37 @@ impl StatsSlot {
         StatsRequest {
             count: published.count,
         }
+    }
+
+    /// Reader side: asks the worker for fresh counters and a listing of its connections.
+    /// Collect it with [`StatsSlot::answer_listing`]. One listing at a time: a second query
+    /// before the answer replaces the first.
+    pub fn request_listing(&self, query: ConnectionQuery) -> StatsRequest {
+        let mut published = self.lock();
+        published.query = Some(query);
+        published.listing = None;
+        self.wanted.store(true, Ordering::SeqCst);
+        StatsRequest {
+            count: published.count,
+        }
+    }
+
+    /// Reader side: the listing published after `request`; `None` if the worker ended or
+    /// did not answer by `deadline`.
+    pub fn answer_listing(
+        &self,
+        request: StatsRequest,
+        deadline: Instant,
+    ) -> Option<ConnectionListing> {
+        let patience = deadline.saturating_duration_since(Instant::now());
+        let (mut published, _) = self
+            .changed
+            .wait_timeout_while(self.lock(), patience, |p| {
+                p.count <= request.count && !p.ended
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        published.query = None;
+        published.listing.take()
     }
 
     /// Reader side: the first counters published after `request` — at once if the worker
@@ -156,11 +230,11 @@ mod tests {
             let _ends = WorkerEndGuard(&slot);
             for turn in 1..=turns {
                 if slot.wanted() {
-                    slot.publish(|s| s.loop_turns = turn);
+                    slot.publish(|s| s.loop_turns = turn, |q| listing(q, turn));
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
-            slot.publish(|s| s.loop_turns = turns);
+            slot.publish(|s| s.loop_turns = turns, |q| listing(q, turns));
         })
     }
 
@@ -179,6 +253,41 @@ mod tests {
         assert!(!slot.ended());
         thread.join().unwrap();
         assert!(slot.ended());
+    }
+
+    /// A stand-in listing: `turn` connections matched, `limit` of them listed.
+    fn listing(query: &ConnectionQuery, turn: u64) -> ConnectionListing {
+        let matched = turn as usize;
+        ConnectionListing {
+            queue: 0,
+            rows: Vec::new(),
+            left_off: matched.saturating_sub(query.limit),
+        }
+    }
+
+    #[test]
+    fn a_listing_is_filled_by_the_next_publication_and_only_once() {
+        let slot = Arc::new(StatsSlot::new(WorkerStats::default()));
+        let thread = worker(slot.clone(), 200);
+        std::thread::sleep(Duration::from_millis(20));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let query = ConnectionQuery {
+            filter: ConnectionFilter::default(),
+            limit: 5,
+        };
+        let listing = slot
+            .answer_listing(slot.request_listing(query), deadline)
+            .expect("the worker fills the listing");
+        assert!(listing.left_off > 0, "{listing:?}");
+        // A plain stats request after it gets no listing.
+        let request = slot.request();
+        let _ = slot.answer(request, deadline);
+        assert!(slot.lock().listing.is_none());
+        thread.join().unwrap();
+        assert_eq!(
+            slot.answer_listing(slot.request_listing(query), deadline),
+            None
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::handoff::Handoffs;
-use super::stats::{StatsSlot, WorkerEndGuard};
+use super::stats::{ConnectionListing, StatsSlot, WorkerEndGuard};
 use super::{Handler, HandlerHost, IdlePolicy};
 use crate::stack::Stack;
 use crate::time::Instant;
@@ -278,20 +278,37 @@ impl<H: Handler> Worker<H> {
         });
     }
 
-    /// Copies the counters into the worker's stats slot, for the readers waiting there.
+    /// Copies the counters into the worker's stats slot, for the readers waiting there, and
+    /// lists the connections a reader asked for.
     fn publish_stats(&mut self, turns: u64, sleeps: u64) {
         self.socket.refresh_kernel_stats();
         let (handed, dropped) = self.handoffs.counters(self.index);
-        self.stats.publish(|s| {
-            s.stack = self.stack.stats().clone();
-            s.socket = self.socket.stats();
-            s.connections = self.stack.connection_count();
-            s.tx_frames_in_flight = self.socket.tx_frames_in_flight();
-            s.loop_turns = turns;
-            s.sleeps = sleeps;
-            s.handler_panics = self.host.panics();
-            s.frames_handed_off = handed;
-            s.handoff_drops = dropped;
-        });
+        let (stack, socket) = (&self.stack, &self.socket);
+        self.stats.publish(
+            |s| {
+                s.stack = stack.stats().clone();
+                s.socket = socket.stats();
+                s.connections = stack.connection_count();
+                s.states = stack.state_counts();
+                s.tcp = stack.tcp_totals();
+                s.tx_frames_in_flight = socket.tx_frames_in_flight();
+                s.tx_frames_free = socket.tx_frames_free();
+                s.tx_frames_total = socket.tx_frames_total();
+                s.loop_turns = turns;
+                s.sleeps = sleeps;
+                s.handler_panics = self.host.panics();
+                s.frames_handed_off = handed;
+                s.handoff_drops = dropped;
+            },
+            |query| {
+                let mut rows = Vec::with_capacity(query.limit.min(stack.connection_count()));
+                let left_off = stack.list_connections(&query.filter, query.limit, &mut rows);
+                ConnectionListing {
+                    queue: socket.queue(),
+                    rows,
+                    left_off,
+                }
+            },
+        );
     }
 }

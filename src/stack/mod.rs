@@ -17,7 +17,8 @@
 //!   the host), with the bounded cache in `neighbor`;
 //! - `timers`: each connection's earliest deadline in the `timer_wheel` (one entry per
 //!   connection), and ARP retries;
-//! - `config`, `error` and `stats`: settings, refusals and counters.
+//! - `config`, `error` and `stats`: settings, refusals and counters; `observe`: counts by
+//!   state, TCP totals and per-connection rows, computed when asked.
 
 mod arp;
 mod config;
@@ -27,6 +28,7 @@ mod event;
 mod lifecycle;
 mod listener;
 mod neighbor;
+mod observe;
 mod receive;
 mod route;
 mod stats;
@@ -39,6 +41,7 @@ pub use config::{StackConfig, SynCookies};
 pub use error::{StackConfigError, StackError};
 pub use event::{DirectData, StackEvent};
 pub use neighbor::NeighborCache;
+pub use observe::{ConnectionFilter, ConnectionInfo, StateCounts};
 pub use route::Route;
 pub use stats::StackStats;
 pub use timer_wheel::{TimerId, TimerWheel};
@@ -124,6 +127,8 @@ pub struct Stack {
     next_ephemeral: u16,
     ip_ident: u16,
     stats: StackStats,
+    /// The TCP counters of the connections freed so far (see [`Stack::tcp_totals`]).
+    freed_connection_totals: tcp::ConnStats,
 }
 
 impl std::fmt::Debug for Stack {
@@ -175,6 +180,7 @@ impl Stack {
             next_ephemeral: hash_seed as u16,
             ip_ident: 1,
             stats: StackStats::default(),
+            freed_connection_totals: tcp::ConnStats::default(),
             config,
         })
     }

@@ -3,7 +3,8 @@
 use crate::wire::{FrameError, WireError};
 
 /// Counters of one stack. Every dropped frame is counted under exactly one reason.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct StackStats {
     pub rx_frames: u64,
     pub tx_frames: u64,

@@ -18,6 +18,6 @@ pub mod timer;
 
 pub use crate::wire::SeqNum;
 pub use config::{Config, ConfigError, Keepalive};
-pub use connection::{reset_reply, ConnStats, Connection, Event, State};
+pub use connection::{reset_reply, ConnStats, Connection, Event, State, UnknownState};
 pub use error::{ConnectionError, Error};
 pub use isn::IsnGenerator;

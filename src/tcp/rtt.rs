@@ -48,6 +48,11 @@ impl RttEstimator {
         self.srtt_nanos.map(Duration::from_nanos)
     }
 
+    /// The RTT variation (RTTVAR of RFC 6298 §2); zero until the first sample.
+    pub fn rttvar(&self) -> Duration {
+        Duration::from_nanos(self.rttvar_nanos)
+    }
+
     /// [`RttEstimator::srtt`] in nanoseconds.
     pub fn srtt_nanos(&self) -> Option<u64> {
         self.srtt_nanos

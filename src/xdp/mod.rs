@@ -2,7 +2,8 @@
 //!
 //! This module holds all of xdptcp's `unsafe` and `libc`; every `unsafe` block states why it
 //! is sound in a `SAFETY:` comment. One concern per file: [`program`] loads the program of
-//! `bpf/`, attaches it and fills its maps; [`socket`] owns a UMEM and the four rings of one
+//! `bpf/`, attaches it and fills its maps, and [`counters`](ProgramCounters) reads its per-CPU
+//! counters; [`socket`] owns a UMEM and the four rings of one
 //! queue and moves frames between them and the stack; [`wait`] sleeps on a socket until it
 //! has frames or another thread has work. What the kernel knows about the interface (its
 //! index, queues and driver) comes from [`crate::host`].
@@ -10,6 +11,7 @@
 #![allow(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod counters;
 mod privileges;
 pub mod program;
 pub mod socket;
@@ -17,7 +19,8 @@ pub mod wait;
 
 pub use privileges::{check_privileges, REQUIRED_CAPABILITIES};
 
-pub use program::{QueueCounters, UnknownXdpMode, XdpAttach, XdpMode, XdpProgram};
+pub use counters::{ProgramCounters, QueueCounters};
+pub use program::{UnknownXdpMode, XdpAttach, XdpMode, XdpProgram};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};
 
 use std::io;

@@ -14,6 +14,7 @@ use std::ptr::NonNull;
 
 use libbpf_sys as bpf;
 
+use super::counters::{ProgramCounters, QueueCounters};
 use super::XdpError;
 
 /// The compiled program (built by `build.rs` from `bpf/`), 8-byte aligned for libelf.
@@ -30,23 +31,6 @@ pub const MAX_QUEUES: u32 = 64;
 struct ConfigValue {
     ipv4: u32, // network byte order
     enabled: u32,
-}
-
-/// Mirrors `struct xdptcp_queue_stats` in `bpf/xdp_steer.h`.
-#[repr(C)]
-#[derive(Copy, Clone, Default, Debug)]
-struct QueueStatsValue {
-    steered: u64,
-    passed: u64,
-}
-
-/// Frames the program handled on one RX queue, summed over CPUs.
-#[derive(Copy, Clone, Default, Debug, PartialEq, Eq)]
-pub struct QueueCounters {
-    /// Redirected to the AF_XDP socket.
-    pub steered: u64,
-    /// Passed to the kernel.
-    pub passed: u64,
 }
 
 /// How the program runs on the interface.
@@ -131,7 +115,7 @@ impl std::fmt::Debug for XdpProgram {
     }
 }
 
-fn last_os_error_or(code: i32) -> io::Error {
+pub(super) fn last_os_error_or(code: i32) -> io::Error {
     if code < 0 {
         io::Error::from_raw_os_error(-code)
     } else {
@@ -277,28 +261,13 @@ impl XdpProgram {
 
     /// The program's counters for RX queue `queue`, summed over CPUs.
     pub fn queue_counters(&self, queue: u32) -> Result<QueueCounters, XdpError> {
-        let mut values = vec![QueueStatsValue::default(); self.possible_cpus];
-        // SAFETY: a per-CPU array lookup writes one value per possible CPU, and `values` holds
-        // exactly that many (each 16 bytes, already a multiple of 8 as the kernel requires).
-        let err = unsafe {
-            bpf::bpf_map_lookup_elem(
-                self.stats_fd,
-                (&queue as *const u32).cast(),
-                values.as_mut_ptr().cast(),
-            )
-        };
-        if err != 0 {
-            return Err(XdpError::Map {
-                map: "stats",
-                source: last_os_error_or(err),
-            });
-        }
-        Ok(values
-            .iter()
-            .fold(QueueCounters::default(), |acc, v| QueueCounters {
-                steered: acc.steered + v.steered,
-                passed: acc.passed + v.passed,
-            }))
+        super::counters::lookup(self.stats_fd, self.possible_cpus, queue)
+    }
+
+    /// A reader of the program's counters that other threads may hold (it keeps its own
+    /// descriptor of the map, so it stays valid while any reader lives).
+    pub fn counters(&self) -> Result<ProgramCounters, XdpError> {
+        ProgramCounters::new(self.stats_fd, self.possible_cpus)
     }
 }
 

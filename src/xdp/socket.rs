@@ -62,7 +62,8 @@ impl std::fmt::Display for BindMode {
 }
 
 /// Counters of one socket.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SocketStats {
     pub rx_frames: u64,
     pub tx_frames: u64,
@@ -266,6 +267,17 @@ impl XskSocket {
     /// TX frames handed to the kernel and not yet completed.
     pub fn tx_frames_in_flight(&self) -> usize {
         self.tx_total - self.tx_free.len()
+    }
+
+    /// The UMEM frames set aside for TX (the other half of the UMEM is the RX pool, always
+    /// in the fill and RX rings).
+    pub fn tx_frames_total(&self) -> usize {
+        self.tx_total
+    }
+
+    /// TX frames on the free list: what the stack can build frames in right now.
+    pub fn tx_frames_free(&self) -> usize {
+        self.tx_free.len()
     }
 
     pub fn stats(&self) -> SocketStats {

@@ -10,6 +10,8 @@ mod nc;
 mod plot;
 mod serve;
 mod sim;
+mod ss;
+mod stats;
 
 use clap::{Parser, Subcommand};
 
@@ -45,6 +47,10 @@ enum Command {
     /// Run a server (echo, http, sockperf, discard) on the stack over AF_XDP (or, for
     /// comparison, over Linux sockets).
     Serve(serve::ServeArgs),
+    /// A running server's connections as `ss -tni` shows them, from its management socket.
+    Ss(ss::SsArgs),
+    /// A running server's counters per worker and in total, from its management socket.
+    Stats(stats::StatsArgs),
     /// Run a bulk transfer between two xdptcp stacks over a simulated, impaired link and
     /// report what the link and the stacks did (deterministic: the seed replays it).
     Sim(sim::SimArgs),
@@ -69,6 +75,8 @@ enum CommandError {
     Serve(#[from] serve::ServeError),
     #[error(transparent)]
     Sim(#[from] sim::SimError),
+    #[error(transparent)]
+    Observe(#[from] stats::ObserveError),
 }
 
 /// Runs the command the arguments name.
@@ -82,6 +90,8 @@ fn run(command: Command) -> Result<(), CommandError> {
         Command::Plot(args) => plot::run(&args)?,
         Command::Serve(args) => serve::run(&args)?,
         Command::Sim(args) => sim::run(&args)?,
+        Command::Ss(args) => ss::run(&args)?,
+        Command::Stats(args) => stats::run(&args)?,
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use xdptcp::config::{
     AppKind, ByteSize, ConfigFileError, ListenFile, Listener, ServeFile, ServeSettings,
     SettingError, StackKind,
 };
+use xdptcp::management::{ManagementError, ManagementServer, ManagementSocket, MetricsEndpoint};
 use xdptcp::runtime::{Runtime, RuntimeError};
 
 use crate::common::{install_stop_handler, DatapathArgs, SetupError};
@@ -33,6 +34,8 @@ pub enum ServeError {
     KernelServerStopped,
     #[error("a worker stopped unexpectedly")]
     WorkerStopped,
+    #[error(transparent)]
+    Management(#[from] ManagementError),
 }
 
 impl From<SettingError> for ServeError {
@@ -61,6 +64,14 @@ pub struct ServeArgs {
     /// one thread per listener, pinned to the first of --cores) [default: xdptcp].
     #[arg(long, value_enum)]
     stack: Option<StackKind>,
+    /// The management socket for `xdptcp stats` and `xdptcp ss`, or "off"
+    /// [default: /run/xdptcp/xdptcp.sock].
+    #[arg(long, value_name = "PATH|off")]
+    management_socket: Option<String>,
+    /// Serve the counters to Prometheus at http://ADDR/metrics (kernel TCP), e.g.
+    /// 127.0.0.1:9464 [default: off].
+    #[arg(long, value_name = "ADDR")]
+    prometheus: Option<std::net::SocketAddr>,
 }
 
 impl ServeArgs {
@@ -72,6 +83,10 @@ impl ServeArgs {
         };
         self.datapath.write_over(&mut file);
         file.stack = self.stack.or(file.stack);
+        if let Some(socket) = &self.management_socket {
+            file.management.socket = Some(socket.clone());
+        }
+        file.management.prometheus = self.prometheus.or(file.management.prometheus);
         if let (Some(port), Some(app)) = (self.port, self.app) {
             file.listen = Some(vec![ListenFile {
                 port,
@@ -209,8 +224,40 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     if settings.stack == StackKind::Kernel {
         return serve_kernel(&settings);
     }
+    // The runtime's own checks come first (privileges, the interface, its queues and
+    // ports, another instance on it); then the management socket and the Prometheus
+    // address, each refused with one line if in use (the runtime then stops, detaching
+    // the program).
     let mut runtime = start(&settings)?;
+    let socket = match &settings.management.socket {
+        Some(path) => Some(ManagementSocket::bind(path)?),
+        None => None,
+    };
+    let metrics = match settings.management.prometheus {
+        Some(addr) => Some(MetricsEndpoint::bind(addr)?),
+        None => None,
+    };
     let info = runtime.info().clone();
+    let management = match socket {
+        Some(socket) => {
+            println!(
+                "xdptcp: management socket {} (xdptcp stats, xdptcp ss)",
+                socket.path().display()
+            );
+            Some(ManagementServer::start(socket, runtime.observer())?)
+        }
+        None => None,
+    };
+    let metrics = match metrics {
+        Some(endpoint) => {
+            println!(
+                "xdptcp: Prometheus metrics at http://{}/metrics",
+                endpoint.local_addr()
+            );
+            Some(endpoint.serve(runtime.observer())?)
+        }
+        None => None,
+    };
     println!(
         "xdptcp: serving {} via {} ({} queue(s), XDP {}, AF_XDP {} mode, idle {}); Ctrl-C stops",
         served(&settings.listeners, &info.ipv4.to_string()),
@@ -222,6 +269,7 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     );
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
+    drop((management, metrics));
     let stopped_by_request = interrupted.load(Ordering::SeqCst);
     runtime.finish();
     crate::common::print_stats(&runtime);

@@ -19,7 +19,10 @@ use crate::time::Instant;
 use crate::wire::SeqNum;
 
 /// The congestion control algorithms a stack can run (`tcp::Config::congestion`).
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(
+    Copy, Clone, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Algorithm {
     /// CUBIC (RFC 9438) with HyStart++ (RFC 9406): the default, as in Linux.
     #[default]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::{ConnStats, Connection, ConnectionError, State};
 use crate::tcp::buffer::BufferPool;
-use crate::tcp::congestion::CongestionControl;
+use crate::tcp::congestion::{Algorithm, CongestionControl};
 use crate::wire::SeqNum;
 
 impl Connection {
@@ -95,6 +95,16 @@ impl Connection {
 
     pub fn srtt(&self) -> Option<Duration> {
         self.rtx.rtt.srtt()
+    }
+
+    /// The RTT variation (RFC 6298 RTTVAR); zero until the first sample.
+    pub fn rttvar(&self) -> Duration {
+        self.rtx.rtt.rttvar()
+    }
+
+    /// The congestion control algorithm this connection runs.
+    pub fn congestion_algorithm(&self) -> Algorithm {
+        self.config.congestion
     }
 
     /// This connection's counters.

@@ -138,6 +138,7 @@ impl Connection {
         }
         let data_acked = (acked as usize).min(self.snd.buf.len());
         self.snd.buf.consume(data_acked);
+        self.stats.bytes_acked += data_acked as u64;
         if acked as usize > data_acked && self.snd.fin == FinState::Queued {
             self.snd.fin = FinState::Acked;
         }

@@ -52,7 +52,7 @@ mod timestamps;
 
 pub use events::Event;
 pub use reset::reset_reply;
-pub use state::State;
+pub use state::{State, UnknownState};
 pub use stats::ConnStats;
 pub(crate) use timestamps::clock_value;
 

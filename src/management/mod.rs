@@ -1,0 +1,36 @@
+//! Observing a running stack from outside the process: a management socket (a Unix stream
+//! socket, mode 0660) that `xdptcp stats` and `xdptcp ss` ask, and an optional Prometheus
+//! endpoint (plain HTTP over the kernel's TCP) that serves the same counters.
+//!
+//! Both run on threads of their own and reach the workers only through a
+//! [`RuntimeObserver`](crate::runtime::RuntimeObserver): a worker copies its counters (and
+//! the connection rows asked for) out between two batches when asked, so neither a slow
+//! client nor a scrape ever makes a worker wait. One concern per file:
+//!
+//! - `protocol`: the requests and answers, one JSON document per line;
+//! - `metrics`: every counter shown, listed once with its name, meaning and kind;
+//! - `socket`: making the socket (refused if another instance answers on it), its mode;
+//! - `server`: answering requests on the socket; `client`: asking them, with clear errors;
+//! - `prometheus`: the counters in the Prometheus text exposition format, and
+//!   `metrics_http`: the HTTP endpoint that serves them.
+
+mod client;
+mod error;
+mod metrics;
+mod metrics_http;
+mod prometheus;
+mod protocol;
+mod server;
+mod socket;
+
+pub use client::{request, ClientError};
+pub use error::ManagementError;
+pub use metrics::{dropped, DropReason, Metric, MetricKind, DROP_REASONS, WORKER_METRICS};
+pub use metrics_http::{MetricsEndpoint, ServingMetrics};
+pub use prometheus::{render as render_prometheus, CONTENT_TYPE as PROMETHEUS_CONTENT_TYPE};
+pub use protocol::{
+    Answer, ConnectionsReport, Request, RuntimeSummary, StatsReport, WorkerReport,
+    MAX_ROWS_PER_WORKER,
+};
+pub use server::ManagementServer;
+pub use socket::{ManagementSocket, DEFAULT_SOCKET_PATH, SOCKET_MODE};
