@@ -172,7 +172,11 @@ fn ok(args: &[&str]) -> String {
 /// A Linux client in the peer namespace: ncat to the echo server, sending `greeting`,
 /// then holding the connection open for `hold_secs`.
 fn ncat_client(lab: &Lab, greeting: &str, hold_secs: u32) -> Child {
-    let script = format!("(printf '{greeting}'; sleep {hold_secs}) | ncat {STACK_IP} 7");
+    // `timeout` ends ncat itself: killing the child kills only `ip netns exec`, and an
+    // ncat left behind would outlive the test (and the lab).
+    let limit = hold_secs + 5;
+    let script =
+        format!("(printf '{greeting}'; sleep {hold_secs}) | timeout {limit} ncat {STACK_IP} 7");
     Command::new("ip")
         .args(["netns", "exec", &lab.peer_ns(), "sh", "-c", &script])
         .stdout(Stdio::null())
