@@ -996,8 +996,11 @@ fn load_runs_every_workload_on_both_stacks() {
                     workload,
                     "--connections",
                     "4",
+                    // Three seconds: a first ARP request or SYN lost on a loaded machine
+                    // is retried after 1 s (RFC 1122 §2.3.2.1, RFC 6298 §2), and the run
+                    // must still have time to be answered.
                     "--duration",
-                    "1",
+                    "3",
                     "--summary",
                     summary.to_str().unwrap(),
                 ],
