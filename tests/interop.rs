@@ -1040,7 +1040,7 @@ fn load_runs_every_workload_on_both_stacks() {
     let target = format!("{STACK_IP}:7");
     let out = load_in_peer(
         &lab,
-        &["--target", &target, "--connections", "4", "--duration", "1"],
+        &["--target", &target, "--connections", "4", "--duration", "3"],
     );
     assert!(
         out.status.success(),
