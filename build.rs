@@ -9,6 +9,8 @@ fn main() {
     let object = out.join("xdp_steer.o");
     println!("cargo:rerun-if-changed=bpf/xdp_steer.c");
     println!("cargo:rerun-if-changed=bpf/xdp_steer.h");
+    println!("cargo:rerun-if-changed=bpf/syn_cookie.h");
+    println!("cargo:rerun-if-changed=bpf/siphash.h");
     println!("cargo:rerun-if-env-changed=CLANG");
 
     let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();

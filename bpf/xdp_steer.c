@@ -7,6 +7,10 @@
  * A frame is the stack's when it is IPv4/TCP, not a fragment, addressed to the stack's IPv4
  * address, and its destination port is marked in "ports" (listening ports and the stack's
  * ephemeral range). User space fills "config", "ports" and "xsks" (one socket per queue).
+ *
+ * A SYN to a port whose worker has put it in "cookie_ports" for this queue (its backlog is
+ * full, or it always wants cookies) is answered here with a SYN cookie (syn_cookie.h) and
+ * never reaches the socket.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -16,6 +20,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "syn_cookie.h"
 #include "xdp_steer.h"
 
 struct {
@@ -40,6 +45,14 @@ struct {
 	__type(value, struct xdptcp_config);
 } config SEC(".maps");
 
+/* (queue, port) pairs whose SYNs are answered here with cookies; the value is unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPTCP_MAX_COOKIE_PORTS);
+	__type(key, struct xdptcp_cookie_port);
+	__type(value, __u8);
+} cookie_ports SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XDPTCP_MAX_QUEUES);
@@ -50,9 +63,11 @@ struct {
 #define IP_MORE_FRAGMENTS 0x2000
 #define IP_OFFSET_MASK 0x1fff
 
-/* True if the frame in [data, data_end) is TCP for the stack. Every header is bounds-checked
- * before it is read; anything short or odd is not ours and goes to the kernel as it is. */
-static __always_inline int is_ours(void *data, void *data_end, const struct xdptcp_config *cfg)
+/* The TCP header of the frame in [data, data_end) if it is TCP for the stack, else NULL. Every
+ * header is bounds-checked before it is read; anything short or odd is not ours and goes to
+ * the kernel as it is. */
+static __always_inline struct tcphdr *ours(void *data, void *data_end,
+					   const struct xdptcp_config *cfg)
 {
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > data_end)
@@ -76,7 +91,16 @@ static __always_inline int is_ours(void *data, void *data_end, const struct xdpt
 
 	__u32 port = bpf_ntohs(tcp->dest);
 	__u8 *owned = bpf_map_lookup_elem(&ports, &port);
-	return owned && *owned;
+	return owned && *owned ? tcp : 0;
+}
+
+/* True for a SYN (no ACK, RST or FIN) to a port this queue's worker answers with cookies. */
+static __always_inline int wants_cookie(const struct tcphdr *tcp, __u32 queue)
+{
+	if (!tcp->syn || tcp->ack || tcp->rst || tcp->fin)
+		return 0;
+	struct xdptcp_cookie_port key = {.queue = queue, .port = bpf_ntohs(tcp->dest)};
+	return bpf_map_lookup_elem(&cookie_ports, &key) != 0;
 }
 
 SEC("xdp")
@@ -90,7 +114,20 @@ int xdptcp_steer(struct xdp_md *ctx)
 	struct xdptcp_queue_stats *st = bpf_map_lookup_elem(&stats, &queue);
 	struct xdptcp_config *cfg = bpf_map_lookup_elem(&config, &zero);
 
-	if (cfg && cfg->enabled && is_ours(data, data_end, cfg)) {
+	struct tcphdr *tcp = cfg && cfg->enabled ? ours(data, data_end, cfg) : 0;
+	if (tcp) {
+		if (wants_cookie(tcp, queue)) {
+			int action = answer_syn_with_cookie(ctx, cfg);
+			if (action == XDP_TX) {
+				if (st)
+					st->cookies_sent++;
+				return XDP_TX;
+			}
+			if (st)
+				st->cookie_skipped++;
+			if (action == XDP_DROP)
+				return XDP_DROP;
+		}
 		if (st)
 			st->steered++;
 		/* No socket on this queue: the lower bits of the flags are the fallback action. */

@@ -9,11 +9,11 @@ set -eu
 # `all` (the default): also the Linux peers and tools the tests and benchmarks use
 # (shellcheck for deploy/*.sh, systemd for the systemd-analyze run of tests/deploy.rs,
 # tshark for the captures of tests/wire_options.rs and tests/observe.rs, prometheus for
-# the promtool check of tests/observe.rs).
+# the promtool check of tests/observe.rs, hping3 for the SYN flood of tests/syn_flood.rs).
 BUILD="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev
 iproute2 ethtool curl ca-certificates"
 PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind nftables iptables
-shellcheck systemd tshark prometheus"
+shellcheck systemd tshark prometheus hping3"
 case "${1:-all}" in
     build) PACKAGES="$BUILD" ;;
     all) PACKAGES="$BUILD $PEERS" ;;

@@ -8,7 +8,10 @@
 //!   no cookie was sent lately is not even checked;
 //! - a client without timestamps gets a cookie connection with its MSS only;
 //! - `SynCookies::Always` keeps no half-open connection at all; `SynCookies::Off` drops
-//!   what the backlog has no room for.
+//!   what the backlog has no room for;
+//! - the stack asks for its SYNs to be answered before it (by the XDP program) while a
+//!   listener's backlog is full and for `OFFLOAD_HOLD` after, or always with
+//!   `SynCookies::Always`, and takes the cookies made there.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -304,4 +307,82 @@ fn with_cookies_off_a_full_backlog_drops_the_syn() {
     let stats = lab.net.stack(lab.server).stats().clone();
     assert_eq!(stats.drop_listen_overflow, 1);
     assert_eq!(stats.syn_cookies_sent, 0);
+}
+
+/// What `publish_cookie_offload` reports at `now`, in order.
+fn offload_changes(lab: &mut Lab, now: xdptcp::time::Instant) -> Vec<(u16, bool)> {
+    let mut changes = Vec::new();
+    lab.net
+        .stack(lab.server)
+        .publish_cookie_offload(now, |port, on| changes.push((port, on)));
+    changes
+}
+
+#[test]
+fn the_stack_asks_for_cookies_before_it_while_the_backlog_is_full_and_a_hold_after() {
+    use xdptcp::stack::OFFLOAD_HOLD;
+    let mut lab = Lab::new(SynCookies::WhenBacklogFull, tcp::Config::default());
+    let t0 = lab.net.now();
+    assert_eq!(
+        offload_changes(&mut lab, t0),
+        [],
+        "an empty backlog wants nothing"
+    );
+    let syn = lab.client_syn();
+    for port in 2000..2000 + BACKLOG as u16 {
+        lab.server_replies(&from_port(&syn, port));
+    }
+    // The backlog is full: the port is published once, however often the stack is asked.
+    assert_eq!(offload_changes(&mut lab, t0), [(PORT, true)]);
+    assert_eq!(offload_changes(&mut lab, t0), []);
+    // An ACK with a cookie made before the stack (here: by this stack's function, as the
+    // XDP program makes it) opens a connection although the stack itself sent no cookie.
+    let now = lab.net.now();
+    let replies = lab.server_replies(&from_port(&syn, 1999));
+    let cookie = seq_of(&replies[0]);
+    assert_eq!(lab.net.stack(lab.server).stats().syn_cookies_sent, 1);
+    assert!(lab
+        .server_replies(&handshake_ack(
+            &from_port(&syn, 1999),
+            cookie.wrapping_add(1)
+        ))
+        .is_empty());
+    assert_eq!(lab.net.stack(lab.server).stats().syn_cookies_accepted, 1);
+    // The half-open connections give up (SYN,ACK retries exhausted) while the stack is
+    // asked every 100 ms, as a worker asks every loop turn: the port stays published until
+    // a hold after the backlog last was full, then SYNs reach the stack again.
+    let server = lab.server;
+    let limit = now + Duration::from_secs(300);
+    while lab.net.stack(server).connection_count() > 1 {
+        assert!(
+            lab.net.now() < limit,
+            "the half-open connections never ended"
+        );
+        let step = lab.net.now() + Duration::from_millis(100);
+        lab.net.run_until(step, |_| false);
+        let at = lab.net.now();
+        assert_eq!(
+            offload_changes(&mut lab, at),
+            [],
+            "while the backlog is full"
+        );
+    }
+    let drained = lab.net.now();
+    assert_eq!(offload_changes(&mut lab, drained), [], "within the hold");
+    assert_eq!(
+        offload_changes(&mut lab, drained + OFFLOAD_HOLD),
+        [(PORT, false)]
+    );
+    assert_eq!(offload_changes(&mut lab, drained + OFFLOAD_HOLD * 2), []);
+}
+
+#[test]
+fn with_cookies_always_every_listener_asks_at_once_and_one_that_stops_is_withdrawn() {
+    let mut lab = Lab::new(SynCookies::Always, tcp::Config::default());
+    let now = lab.net.now();
+    lab.net.stack(lab.server).listen(8080, BACKLOG).unwrap();
+    assert_eq!(offload_changes(&mut lab, now), [(PORT, true), (8080, true)]);
+    lab.net.stack(lab.server).unlisten(8080);
+    assert_eq!(offload_changes(&mut lab, now), [(8080, false)]);
+    assert_eq!(offload_changes(&mut lab, now), []);
 }

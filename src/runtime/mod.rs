@@ -136,8 +136,10 @@ impl<M: Send + 'static> Runtime<M> {
             program: Arc::new(datapath.program),
         };
         // A worker that cannot start drops `runtime`, which stops those started before it.
+        let cookie_ports = runtime.program.cookie_ports()?;
         for (index, socket) in datapath.sockets.into_iter().enumerate() {
-            let worker = workers.spawn(index, socket, &mut make_handler)?;
+            let worker =
+                workers.spawn(index, socket, cookie_ports.try_clone()?, &mut make_handler)?;
             runtime.workers.push(worker);
         }
         runtime.observer = RuntimeObserver::new(
@@ -148,7 +150,9 @@ impl<M: Send + 'static> Runtime<M> {
             program_counters,
             runtime.info.clone(),
         );
-        runtime.program.enable(facts.ipv4)?;
+        runtime
+            .program
+            .enable(facts.ipv4, Some(&workers.cookie_answer()))?;
         Ok(runtime)
     }
 

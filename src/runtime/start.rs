@@ -15,11 +15,11 @@ use super::{
     WorkerStats,
 };
 use crate::host;
-use crate::stack::{Route, Stack, StackConfig, StackError};
+use crate::stack::{Route, Stack, StackConfig, StackError, IP_TTL};
 use crate::tcp::IsnGenerator;
 use crate::wire::MacAddr;
 use crate::xdp::wait::Waker;
-use crate::xdp::{BindMode, XdpError, XdpProgram, XskSocket};
+use crate::xdp::{BindMode, CookieAnswer, CookiePorts, XdpError, XdpProgram, XskSocket};
 
 /// Messages a worker's queue holds before [`Sender::send`] blocks.
 const MESSAGE_QUEUE: usize = 1024;
@@ -166,6 +166,8 @@ pub(super) struct Workers<'a> {
     config: &'a RuntimeConfig,
     facts: &'a HostFacts,
     isn: IsnGenerator,
+    /// The key of `isn`, which the XDP program's cookies are made under too.
+    secret: [u8; 16],
     seed: u64,
     /// Each worker's share of the ephemeral ports.
     ports_per_worker: u32,
@@ -202,10 +204,12 @@ impl<'a> Workers<'a> {
             .collect::<Result<Vec<_>, RuntimeError>>()?;
         let ports_per_worker = config.ephemeral_span() / config.queues;
         let handoffs = Handoffs::new(&wakers, *config.ephemeral_ports.start(), ports_per_worker);
+        let secret = host::isn_secret();
         Ok(Workers {
             config,
             facts,
-            isn: IsnGenerator::with_key(host::isn_secret()),
+            isn: IsnGenerator::with_key(secret),
+            secret,
             seed: u64::from_ne_bytes(seed),
             ports_per_worker,
             idle,
@@ -213,6 +217,22 @@ impl<'a> Workers<'a> {
             wakers,
             handoffs: Arc::new(handoffs),
         })
+    }
+
+    /// What the XDP program needs to answer SYNs with the cookie SYN,ACKs the workers'
+    /// stacks would send.
+    pub fn cookie_answer(&self) -> CookieAnswer {
+        let tcp = &self.config.tcp;
+        CookieAnswer {
+            key: self.secret,
+            mss: tcp.mss,
+            window: tcp.syn_window(),
+            window_shift: tcp.window_scale_shift(),
+            timestamps: tcp.timestamps,
+            sack: tcp.sack,
+            window_scaling: tcp.window_scaling,
+            ttl: IP_TTL,
+        }
     }
 
     /// Worker `index`'s stack: the host's facts, its share of the ephemeral ports, the
@@ -244,6 +264,7 @@ impl<'a> Workers<'a> {
         &self,
         index: usize,
         socket: XskSocket,
+        cookie_ports: CookiePorts,
         make_handler: &mut impl FnMut(usize) -> H,
     ) -> Result<WorkerHandle<H::Message>, RuntimeError> {
         let stack = self.stack(index).map_err(|source| RuntimeError::Stack {
@@ -273,6 +294,7 @@ impl<'a> Workers<'a> {
             core,
             stats: stats.clone(),
             handoffs: self.handoffs.clone(),
+            cookie_ports,
         };
         let thread = std::thread::Builder::new()
             .name(format!("xdptcp-q{index}"))

@@ -45,6 +45,9 @@ pub(super) struct Worker<H: Handler> {
     pub core: Option<usize>,
     pub stats: Arc<StatsSlot>,
     pub handoffs: Arc<Handoffs>,
+    /// Where the worker marks its listeners whose SYNs on its queue the XDP program answers
+    /// with cookies.
+    pub cookie_ports: xdp::CookiePorts,
 }
 
 /// What the loop carries from one turn to the next.
@@ -112,6 +115,7 @@ impl<H: Handler> Worker<H> {
         work += self.host.dispatch(&mut self.stack, now);
         let app_deadline = self.host.tick(&mut self.stack, now);
         work += self.host.dispatch(&mut self.stack, now);
+        self.publish_cookie_offload(now);
         self.resolve_neighbors(
             now,
             &mut state.pending_neighbors,
@@ -132,6 +136,24 @@ impl<H: Handler> Worker<H> {
             self.publish_stats(state.turns, state.sleeps);
         }
         (work, app_deadline)
+    }
+
+    /// Tells the XDP program which of this queue's listening ports to answer SYNs for with
+    /// cookies, when the stack's wish changed (rarely: on a flood's start and end).
+    fn publish_cookie_offload(&mut self, now: Instant) {
+        let (ports, queue) = (&self.cookie_ports, self.index as u32);
+        self.stack
+            .publish_cookie_offload(now, |port, on| match ports.set(queue, port, on) {
+                Ok(()) => log::info!(
+                    "worker {queue}: SYNs to port {port} {} in the XDP program",
+                    if on {
+                        "answered with SYN cookies"
+                    } else {
+                        "no longer answered"
+                    }
+                ),
+                Err(e) => log::warn!("worker {queue}: port {port} SYN cookies in XDP: {e}"),
+            });
     }
 
     /// After a turn that found nothing to do: spins or sleeps, as the idle policy says,

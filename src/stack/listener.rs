@@ -10,9 +10,14 @@ use crate::wire::TcpRepr;
 #[derive(Debug)]
 pub(super) struct Listener {
     pub(super) port: u16,
-    backlog: usize,
+    pub(super) backlog: usize,
     /// Connections from this listener not yet ESTABLISHED.
     pub(super) half_open: usize,
+    /// Whether its SYNs are answered with cookies before they reach the stack (see
+    /// [`Stack::publish_cookie_offload`]), as last published.
+    pub(super) cookies_offloaded: bool,
+    /// When its backlog was last seen full.
+    pub(super) backlog_full_at: Option<Instant>,
 }
 
 impl Stack {
@@ -25,13 +30,19 @@ impl Stack {
             port,
             backlog: backlog.max(1),
             half_open: 0,
+            cookies_offloaded: false,
+            backlog_full_at: None,
         });
         Ok(())
     }
 
     /// Stops accepting on `port`; established connections are not affected.
     pub fn unlisten(&mut self, port: u16) {
-        self.listeners.retain(|l| l.port != port);
+        if let Some(index) = self.listener_index(port) {
+            if self.listeners.remove(index).cookies_offloaded {
+                self.cookie_offload_ended.push(port);
+            }
+        }
     }
 
     /// Ports this stack listens on.
@@ -107,8 +118,11 @@ impl Stack {
         repr: &TcpRepr,
         payload: &[u8],
     ) {
-        let l = &self.listeners[listener];
+        let l = &mut self.listeners[listener];
         let backlog_full = l.half_open >= l.backlog;
+        if backlog_full {
+            l.backlog_full_at = Some(now);
+        }
         match self.config.syn_cookies {
             SynCookies::Always => return self.answer_with_cookie(now, key, repr),
             SynCookies::WhenBacklogFull if backlog_full => {

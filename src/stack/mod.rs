@@ -44,7 +44,9 @@ pub use neighbor::NeighborCache;
 pub use observe::{ConnectionFilter, ConnectionInfo, StateCounts};
 pub use route::Route;
 pub use stats::StackStats;
+pub use syn_cookies::OFFLOAD_HOLD;
 pub use timer_wheel::{TimerId, TimerWheel};
+pub use transmit::IP_TTL;
 
 use std::collections::VecDeque;
 use std::net::Ipv4Addr;
@@ -107,9 +109,13 @@ pub struct Stack {
     /// Resets for segments to no connection and SYN cookie SYN,ACKs: replies no connection
     /// sends.
     stateless_replies: VecDeque<(FlowKey, TcpRepr)>,
-    /// When a SYN cookie was last sent: ACKs to a listener are checked for cookies only for
+    /// When a SYN cookie was last sent, by the stack or (while a listener's SYNs are answered
+    /// before the stack) by the datapath: ACKs to a listener are checked for cookies only for
     /// two cookie periods after (as Linux does), so no one can guess at them otherwise.
     last_cookie_sent: Option<Instant>,
+    /// Ports that stopped listening while their SYNs were answered before the stack, to be
+    /// published as no longer so.
+    cookie_offload_ended: Vec<u16>,
     arp_out: VecDeque<(MacAddr, ArpRepr)>,
     tx_queue: VecDeque<ConnId>,
     event_queue: VecDeque<ConnId>,
@@ -165,6 +171,7 @@ impl Stack {
             directed_broadcast: route::directed_broadcast(config.ipv4, config.prefix_len),
             stateless_replies: VecDeque::with_capacity(RESET_QUEUE_LIMIT),
             last_cookie_sent: None,
+            cookie_offload_ended: Vec::new(),
             arp_out: VecDeque::new(),
             tx_queue: VecDeque::new(),
             event_queue: VecDeque::new(),

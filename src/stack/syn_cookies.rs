@@ -1,10 +1,15 @@
 //! SYN cookies at a listener (RFC 4987 §3.6, the cookie itself in
 //! [`crate::tcp::syn_cookie`]): a SYN the backlog has no room for is answered with a cookie
 //! SYN,ACK and forgotten; the ACK that brings a valid cookie back opens the connection.
+//!
+//! Where the datapath can answer SYNs before they reach the stack (the XDP program), the
+//! stack says which listeners want that ([`Stack::publish_cookie_offload`]): those whose
+//! backlog was full within [`OFFLOAD_HOLD`], or all with [`SynCookies::Always`]. The cookies
+//! made there are the stack's own (same key, same function), so their ACKs come back here.
 
 use std::time::Duration;
 
-use super::Stack;
+use super::{Stack, SynCookies};
 use crate::flow::FlowKey;
 use crate::tcp::{syn_cookie, Connection};
 use crate::time::Instant;
@@ -14,10 +19,48 @@ use crate::wire::TcpRepr;
 /// age up to which a cookie is accepted.
 const COOKIE_ACCEPTANCE: Duration = Duration::from_secs(128);
 
+/// How long after its backlog was last seen full a listener keeps its SYNs answered with
+/// cookies before the stack. While they are, the backlog only drains (no SYN reaches it);
+/// once it has room and this time has passed, SYNs reach the stack again.
+pub const OFFLOAD_HOLD: Duration = Duration::from_secs(1);
+
 /// RFC 9293 §3.7.1: the MSS assumed when a SYN carries none.
 const DEFAULT_PEER_MSS: u16 = 536;
 
 impl Stack {
+    /// Calls `publish(port, on)` for each listening port whose wish to have its SYNs answered
+    /// with cookies before they reach the stack changed since the last call (`on`: answer
+    /// them; else: let them through). A datapath that can answer SYNs calls this every loop
+    /// turn; it costs a pass over the listeners. While any port is published on, ACKs are
+    /// checked for cookies as if the stack had sent them.
+    pub fn publish_cookie_offload(&mut self, now: Instant, mut publish: impl FnMut(u16, bool)) {
+        for port in self.cookie_offload_ended.drain(..) {
+            publish(port, false);
+        }
+        let mode = self.config.syn_cookies;
+        let mut any = false;
+        for l in &mut self.listeners {
+            if l.half_open >= l.backlog {
+                l.backlog_full_at = Some(now);
+            }
+            let wanted = match mode {
+                SynCookies::Off => false,
+                SynCookies::Always => true,
+                SynCookies::WhenBacklogFull => l
+                    .backlog_full_at
+                    .is_some_and(|at| now.saturating_duration_since(at) < OFFLOAD_HOLD),
+            };
+            if wanted != l.cookies_offloaded {
+                l.cookies_offloaded = wanted;
+                publish(l.port, wanted);
+            }
+            any |= wanted;
+        }
+        if any {
+            self.last_cookie_sent = Some(now);
+        }
+    }
+
     /// Answers `syn` from `key`'s peer with a cookie SYN,ACK, keeping nothing.
     pub(super) fn answer_with_cookie(&mut self, now: Instant, key: FlowKey, syn: &TcpRepr) {
         let (local, remote) = (key.local(), key.remote());

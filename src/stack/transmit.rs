@@ -10,6 +10,9 @@ use crate::wire::{
     arp, ethernet, ipv4, tcp as tcpw, ArpRepr, EtherType, EthernetRepr, Ipv4Repr, MacAddr,
 };
 
+/// The TTL of every IPv4 datagram we send (RFC 1700's default, as Linux's).
+pub const IP_TTL: u8 = 64;
+
 /// Where the TCP segment starts in an outgoing frame.
 const ETH_IP_HEADERS: usize = ethernet::HEADER_LEN + ipv4::HEADER_LEN;
 /// The Ethernet minimum frame length without FCS; shorter frames are padded.
@@ -136,7 +139,7 @@ impl Stack {
             dst: dst_ip,
             protocol: ipv4::PROTOCOL_TCP,
             payload_len: tcp_len as u16,
-            ttl: 64,
+            ttl: IP_TTL,
             ident,
         }
         .emit(&mut buf[ethernet::HEADER_LEN..]);

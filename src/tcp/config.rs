@@ -172,6 +172,12 @@ impl Config {
         Ok(())
     }
 
+    /// The window of a SYN,ACK made without a connection (a SYN cookie's): the whole receive
+    /// buffer, never scaled (RFC 7323 §2.2), so at most 65,535.
+    pub fn syn_window(&self) -> u16 {
+        self.recv_buffer.min(usize::from(u16::MAX)) as u16
+    }
+
     /// The window scale shift we offer: the smallest that lets the whole receive buffer be
     /// advertised (RFC 7323 §2.3: at most 14).
     pub fn window_scale_shift(&self) -> u8 {

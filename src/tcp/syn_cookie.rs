@@ -176,8 +176,7 @@ pub fn syn_ack(
         seq: cookie,
         ack: Some(syn.seq + 1u32),
         flags: TcpFlags::SYN | TcpFlags::ACK,
-        // The window of a SYN is never scaled (RFC 7323 §2.2).
-        window: config.recv_buffer.min(usize::from(u16::MAX)) as u16,
+        window: config.syn_window(),
         urgent: 0,
         options,
     }

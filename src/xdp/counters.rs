@@ -1,5 +1,6 @@
 //! The steering program's per-CPU counters (its `stats` map, one entry per RX queue): frames
-//! it redirected to our sockets and frames it passed to the kernel, summed over CPUs.
+//! it redirected to our sockets, frames it passed to the kernel and SYNs it answered with
+//! cookies, summed over CPUs.
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
@@ -14,6 +15,8 @@ use super::XdpError;
 struct QueueStatsValue {
     steered: u64,
     passed: u64,
+    cookies_sent: u64,
+    cookie_skipped: u64,
 }
 
 /// Frames the program handled on one RX queue, summed over CPUs.
@@ -23,6 +26,13 @@ pub struct QueueCounters {
     pub steered: u64,
     /// Passed to the kernel.
     pub passed: u64,
+    /// SYNs answered in the program with a cookie SYN,ACK.
+    #[serde(default)]
+    pub cookies_sent: u64,
+    /// SYNs to a cookie port the program could not answer (malformed options, no room in
+    /// the frame): steered to the socket instead, whose stack answers them.
+    #[serde(default)]
+    pub cookie_skipped: u64,
 }
 
 /// Reads the program's counters from any thread: it holds a descriptor of its own to the
@@ -67,7 +77,7 @@ pub(super) fn lookup(
 ) -> Result<QueueCounters, XdpError> {
     let mut values = vec![QueueStatsValue::default(); possible_cpus];
     // SAFETY: a per-CPU array lookup writes one value per possible CPU, and `values` holds
-    // exactly that many (each 16 bytes, already a multiple of 8 as the kernel requires).
+    // exactly that many (each 32 bytes, already a multiple of 8 as the kernel requires).
     let err = unsafe {
         bpf::bpf_map_lookup_elem(
             fd,
@@ -86,5 +96,7 @@ pub(super) fn lookup(
         .fold(QueueCounters::default(), |acc, v| QueueCounters {
             steered: acc.steered + v.steered,
             passed: acc.passed + v.passed,
+            cookies_sent: acc.cookies_sent + v.cookies_sent,
+            cookie_skipped: acc.cookie_skipped + v.cookie_skipped,
         }))
 }

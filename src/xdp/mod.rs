@@ -3,7 +3,7 @@
 //! This module holds all of xdptcp's `unsafe` and `libc`; every `unsafe` block states why it
 //! is sound in a `SAFETY:` comment. One concern per file: [`program`] loads the program of
 //! `bpf/`, attaches it and fills its maps, and [`counters`](ProgramCounters) reads its per-CPU
-//! counters; [`socket`] owns a UMEM and the four rings of one
+//! counters; [`cookie_ports`](CookiePorts) tells it which SYNs to answer with cookies; [`socket`] owns a UMEM and the four rings of one
 //! queue and moves frames between them and the stack; [`wait`] sleeps on a socket until it
 //! has frames or another thread has work. What the kernel knows about the interface (its
 //! index, queues and driver) comes from [`crate::host`].
@@ -11,6 +11,7 @@
 #![allow(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod cookie_ports;
 mod counters;
 mod privileges;
 pub mod program;
@@ -19,6 +20,7 @@ pub mod wait;
 
 pub use privileges::{check_privileges, REQUIRED_CAPABILITIES};
 
+pub use cookie_ports::{CookieAnswer, CookiePorts};
 pub use counters::{ProgramCounters, QueueCounters};
 pub use program::{UnknownXdpMode, XdpAttach, XdpMode, XdpProgram};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};

@@ -14,6 +14,7 @@ use std::ptr::NonNull;
 
 use libbpf_sys as bpf;
 
+use super::cookie_ports::{CookieAnswer, CookieAnswerValue, CookiePorts};
 use super::counters::{ProgramCounters, QueueCounters};
 use super::XdpError;
 
@@ -31,6 +32,7 @@ pub const MAX_QUEUES: u32 = 64;
 struct ConfigValue {
     ipv4: u32, // network byte order
     enabled: u32,
+    cookie: CookieAnswerValue,
 }
 
 /// How the program runs on the interface.
@@ -96,6 +98,7 @@ pub struct XdpProgram {
     ports_fd: RawFd,
     config_fd: RawFd,
     stats_fd: RawFd,
+    cookie_ports_fd: RawFd,
     possible_cpus: usize,
 }
 
@@ -200,10 +203,12 @@ impl XdpProgram {
         let ports_fd = map_fd(object, c"ports")?;
         let config_fd = map_fd(object, c"config")?;
         let stats_fd = map_fd(object, c"stats")?;
+        let cookie_ports_fd = map_fd(object, c"cookie_ports")?;
 
         let config = ConfigValue {
             ipv4: u32::from_ne_bytes(ipv4.octets()),
             enabled: 0,
+            cookie: CookieAnswerValue::default(),
         };
         update(config_fd, "config", &0u32, &config)?;
 
@@ -220,6 +225,7 @@ impl XdpProgram {
             ports_fd,
             config_fd,
             stats_fd,
+            cookie_ports_fd,
             possible_cpus: cpus.max(1) as usize,
         })
     }
@@ -250,13 +256,22 @@ impl XdpProgram {
         update(self.xsks_fd, "xsks", &queue, &(xsk_fd as u32))
     }
 
-    /// Starts steering (call after the ports and sockets are in place).
-    pub fn enable(&self, ipv4: Ipv4Addr) -> Result<(), XdpError> {
+    /// Starts steering (call after the ports and sockets are in place). With `cookies`, SYNs
+    /// to the (queue, port) pairs that [`CookiePorts`] marks are answered in the program with
+    /// the SYN cookie SYN,ACK the stack would send; without, no SYN is.
+    pub fn enable(&self, ipv4: Ipv4Addr, cookies: Option<&CookieAnswer>) -> Result<(), XdpError> {
         let config = ConfigValue {
             ipv4: u32::from_ne_bytes(ipv4.octets()),
             enabled: 1,
+            cookie: cookies.map(CookieAnswer::value).unwrap_or_default(),
         };
         update(self.config_fd, "config", &0u32, &config)
+    }
+
+    /// A handle for the workers to mark and unmark the ports whose SYNs the program answers
+    /// with cookies (its own descriptor of the `cookie_ports` map).
+    pub fn cookie_ports(&self) -> Result<CookiePorts, XdpError> {
+        CookiePorts::new(self.cookie_ports_fd)
     }
 
     /// The program's counters for RX queue `queue`, summed over CPUs.
