@@ -8,6 +8,7 @@ mod lab;
 mod load;
 mod nc;
 mod plot;
+mod probe;
 mod serve;
 mod sim;
 mod ss;
@@ -44,6 +45,9 @@ enum Command {
     Nc(nc::NcArgs),
     /// Draw latency-by-percentile charts (SVG) from .hgrm files.
     Plot(plot::PlotArgs),
+    /// Watch an echo server over Linux sockets: one connection's round trips and new
+    /// connections one after another, each echo checked (for example during a SYN flood).
+    Probe(probe::ProbeArgs),
     /// Run a server (echo, http, sockperf, discard) on the stack over AF_XDP (or, for
     /// comparison, over Linux sockets).
     Serve(serve::ServeArgs),
@@ -72,6 +76,8 @@ enum CommandError {
     #[error(transparent)]
     Plot(#[from] plot::PlotError),
     #[error(transparent)]
+    Probe(#[from] probe::ProbeError),
+    #[error(transparent)]
     Serve(#[from] serve::ServeError),
     #[error(transparent)]
     Sim(#[from] sim::SimError),
@@ -88,6 +94,7 @@ fn run(command: Command) -> Result<(), CommandError> {
         Command::Load(args) => load::run(&args)?,
         Command::Nc(args) => nc::run(&args)?,
         Command::Plot(args) => plot::run(&args)?,
+        Command::Probe(args) => probe::run(&args)?,
         Command::Serve(args) => serve::run(&args)?,
         Command::Sim(args) => sim::run(&args)?,
         Command::Ss(args) => ss::run(&args)?,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
-use super::targets::Target;
+use super::targets::{Target, TargetUnit};
 use super::{BenchError, Case};
 use crate::common::file_error;
 use xdptcp::load::report::ChartError;
@@ -14,7 +14,9 @@ use xdptcp::load::report::ChartError;
 pub(super) fn plot_targets(path: &Path, targets: &[Target]) -> Result<(), ChartError> {
     let bars: Vec<(String, f64, f64)> = targets
         .iter()
-        .filter(|t| t.case != Case::Segment)
+        // Ratios against Linux or the floor only: absolute goals (ns, %, MiB, counts) and
+        // the flood's ratio of the server to itself have no bar here.
+        .filter(|t| t.unit == TargetUnit::Ratio && t.case != Case::Flood)
         .filter_map(|t| {
             let r = t.ratio?;
             let (adv, goal) = if t.at_most {

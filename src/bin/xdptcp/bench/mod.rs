@@ -12,6 +12,7 @@
 mod cases;
 mod charts;
 mod facts;
+mod flood;
 mod loss;
 mod outputs;
 mod process;
@@ -74,6 +75,9 @@ pub struct BenchArgs {
     /// Seconds of each run of the other workloads.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// Seconds of each SYN flood (after a quiet probe of 3 s).
+    #[arg(long, default_value_t = 7.0)]
+    flood_seconds: f64,
     /// Only these workloads (default: all).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Case>,
@@ -119,6 +123,9 @@ enum Case {
     /// clean, and 0.2% loss with 1% duplication), and 64 B echo latency at 0.2% loss,
     /// against Linux through the same impairment.
     Loss,
+    /// A SYN flood (hping3 --flood --rand-source) from the peer while one connection echoes
+    /// 64 B and new connections are made one after another; xdptcp and Linux servers.
+    Flood,
 }
 
 /// The servers' ports (RFC 862 echo, RFC 863 discard, HTTP, sockperf's default, the floor).
@@ -168,7 +175,7 @@ fn workload(workload: &str, size: &str, connections: usize) -> Vec<String> {
 }
 
 /// The tools the benchmark runs.
-const TOOLS: [&str; 9] = [
+const TOOLS: [&str; 10] = [
     "ip",
     "ethtool",
     "ss",
@@ -178,10 +185,11 @@ const TOOLS: [&str; 9] = [
     "ncat",
     "nft",
     "sha256sum",
+    "hping3",
 ];
 
 /// The cases in the order they run.
-const CASES: [Case; 7] = [
+const CASES: [Case; 8] = [
     Case::Segment,
     Case::Latency,
     Case::Rpc,
@@ -189,6 +197,7 @@ const CASES: [Case; 7] = [
     Case::Bulk,
     Case::Sockperf,
     Case::Loss,
+    Case::Flood,
 ];
 
 /// Root, sensible arguments and the tools the benchmark runs.
@@ -197,7 +206,11 @@ fn check(args: &BenchArgs) -> Result<(), BenchError> {
         return Err(BenchError::NotRoot);
     }
     let positive = |x: f64| x.is_finite() && x > 0.0;
-    if args.reps == 0 || !positive(args.seconds) || !positive(args.latency_seconds) {
+    if args.reps == 0
+        || !positive(args.seconds)
+        || !positive(args.latency_seconds)
+        || !positive(args.flood_seconds)
+    {
         return Err(BenchError::NotPositive);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -286,6 +299,7 @@ impl Bench<'_> {
                 Case::Bulk => self.bulk(),
                 Case::Sockperf => self.sockperf(),
                 Case::Loss => self.loss(),
+                Case::Flood => self.flood(),
             }
         }
     }
@@ -299,8 +313,10 @@ impl Bench<'_> {
             .filter(|t| t.met() == Some(false))
             .map(|t| t.case)
             // A CPU profile does not explain goodput lost to loss recovery; the loss case's
-            // gaps are read from the router's counters, `ss -tni` and captures instead.
-            .filter(|&c| c != Case::Loss)
+            // gaps are read from the router's counters, `ss -tni` and captures instead. A
+            // flood's cost lies in softirq (the XDP program, the kernel's SYN handling),
+            // which a profile of the server does not see.
+            .filter(|&c| c != Case::Loss && c != Case::Flood)
             .collect();
         unmet.dedup();
         // A profile left from an earlier run whose target is now met would be read as

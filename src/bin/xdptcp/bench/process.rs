@@ -109,6 +109,11 @@ impl Server {
         }
     }
 
+    /// Its process id (`ip netns exec` execs the server, so it is the server's).
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(super) fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -94,7 +94,7 @@ impl Bench<'_> {
                 Box::new(move |b: &mut Bench| b.sockperf_run(false, seconds + 2.0).map(|_| ()))
             }
             Case::Segment => return profile_segment(&self.args.out, &name),
-            Case::Loss => return Err(ProfileError::NotProfiled),
+            Case::Loss | Case::Flood => return Err(ProfileError::NotProfiled),
         };
         record(self, &mut *run)?;
         let top = perf_report_top(&data, "comm,dso,sym", 45)?;

@@ -13,6 +13,8 @@ pub(super) enum Unit {
     Micros,
     Count,
     Gbit,
+    /// A plain number with two decimals (ratios, shares, MiB).
+    Ratio,
 }
 
 impl Unit {
@@ -24,7 +26,7 @@ impl Unit {
             Unit::Count if v >= 1e6 => format!("{:.2}M", v / 1e6),
             Unit::Count if v >= 1e3 => format!("{:.0}k", v / 1e3),
             Unit::Count => format!("{v:.0}"),
-            Unit::Gbit => format!("{v:.2}"),
+            Unit::Gbit | Unit::Ratio => format!("{v:.2}"),
         }
     }
 
@@ -33,6 +35,7 @@ impl Unit {
             Unit::Micros => format!("{} µs", self.bare(v)),
             Unit::Count => self.bare(v),
             Unit::Gbit => format!("{} Gbit/s", self.bare(v)),
+            Unit::Ratio => self.bare(v),
         }
     }
 }
@@ -82,6 +85,9 @@ impl Bench<'_> {
         }
         if self.selected(Case::Loss) {
             self.loss_rows(&mut md);
+        }
+        if self.selected(Case::Flood) {
+            self.flood_rows(&mut md);
         }
         if self.selected(Case::Segment) {
             self.segment_rows(&mut md);
@@ -308,6 +314,44 @@ impl Bench<'_> {
     }
 
     /// The per-segment rows: the criterion medians and the cycles note.
+    /// The flood rows: the established connection's p99 quiet and flooded, the new
+    /// connections, memory, the flood's rate and who answered it.
+    fn flood_rows(&self, md: &mut String) {
+        let (us, n) = (Unit::Micros, Unit::Count);
+        let rows: [(&str, &str, Unit); 9] = [
+            ("quiet p99", "established 64 B echo p99, quiet", us),
+            ("flood p99", "established 64 B echo p99, flooded", us),
+            ("p99 flood/quiet", "p99 flooded / quiet (×)", Unit::Ratio),
+            (
+                "new connections",
+                "new connections made during the flood",
+                n,
+            ),
+            ("completed %", "of them echoed exactly (%)", Unit::Ratio),
+            (
+                "RSS growth MiB",
+                "server resident memory growth (MiB)",
+                Unit::Ratio,
+            ),
+            ("SYNs/s", "SYNs/s the peer sent", n),
+            ("XDP cookies", "SYN cookies sent by the XDP program", n),
+            ("stack cookies", "SYN cookies sent by the stack", n),
+        ];
+        for (i, (metric, label, unit)) in rows.iter().enumerate() {
+            let _ = writeln!(
+                md,
+                "| {} | {label} | {} | {} | |",
+                if i == 0 {
+                    "SYN flood: `hping3 -S --flood --rand-source` from the peer; `xdptcp probe` beside it (1 connection, 1,000 echoes/s; new connections one after another, each echo checked); server xdptcp or Linux (`tcp_syncookies=1`)"
+                } else {
+                    ""
+                },
+                self.cell("flood", "xdptcp", metric, *unit),
+                self.cell("flood", "linux", metric, *unit)
+            );
+        }
+    }
+
     fn segment_rows(&self, md: &mut String) {
         for (i, (name, value)) in self.segment.iter().enumerate() {
             let _ = writeln!(
@@ -329,16 +373,12 @@ impl Bench<'_> {
         let _ = writeln!(md, "\n| Target | Measured | Goal | Met |");
         let _ = writeln!(md, "|---|---|---|---|");
         for t in self.targets() {
-            let measured = match (t.case, t.ratio) {
-                (_, None) => "—".to_string(),
-                (Case::Segment, Some(r)) => format!("{r:.0} ns"),
-                (_, Some(r)) => format!("{r:.2}×"),
-            };
-            let goal = match t.case {
-                Case::Segment => format!("≤ {:.0} ns", t.bound),
-                _ if t.at_most => format!("≤ {}×", t.bound),
-                _ => format!("≥ {}×", t.bound),
-            };
+            let measured = t.ratio.map_or("—".to_string(), |r| t.unit.format(r));
+            let goal = format!(
+                "{} {}",
+                if t.at_most { "≤" } else { "≥" },
+                t.unit.format(t.bound)
+            );
             let met = match t.met() {
                 Some(true) => "yes".to_string(),
                 Some(false) => {

@@ -11,6 +11,30 @@ pub(super) struct Target {
     pub(super) ratio: Option<f64>,
     pub(super) bound: f64,
     pub(super) at_most: bool,
+    pub(super) unit: TargetUnit,
+}
+
+/// What a target's measured value and bound are.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum TargetUnit {
+    /// A ratio of two measurements of this run (shown as ×).
+    Ratio,
+    Nanos,
+    Percent,
+    Mebibytes,
+    Count,
+}
+
+impl TargetUnit {
+    pub(super) fn format(self, v: f64) -> String {
+        match self {
+            TargetUnit::Ratio => format!("{v:.2}×"),
+            TargetUnit::Nanos => format!("{v:.0} ns"),
+            TargetUnit::Percent => format!("{v:.1}%"),
+            TargetUnit::Mebibytes => format!("{v:.1} MiB"),
+            TargetUnit::Count => format!("{v:.0}"),
+        }
+    }
 }
 
 impl Target {
@@ -38,6 +62,7 @@ impl Bench<'_> {
                 ratio: ratio("latency", "xdptcp", "linux", "p50"),
                 bound: 0.4,
                 at_most: true,
+                unit: TargetUnit::Ratio,
             },
             Target {
                 case: Case::Latency,
@@ -45,6 +70,7 @@ impl Bench<'_> {
                 ratio: ratio("latency", "xdptcp", "linux", "p99.9"),
                 bound: 0.5,
                 at_most: true,
+                unit: TargetUnit::Ratio,
             },
             Target {
                 case: Case::Latency,
@@ -52,6 +78,7 @@ impl Bench<'_> {
                 ratio: ratio("latency", "xdptcp", "floor", "p50"),
                 bound: 1.5,
                 at_most: true,
+                unit: TargetUnit::Ratio,
             },
             Target {
                 case: Case::Rpc,
@@ -59,6 +86,7 @@ impl Bench<'_> {
                 ratio: ratio("rpc", "xdptcp", "linux", "requests/s"),
                 bound: 3.0,
                 at_most: false,
+                unit: TargetUnit::Ratio,
             },
             Target {
                 case: Case::Connect,
@@ -66,6 +94,7 @@ impl Bench<'_> {
                 ratio: ratio("connect", "xdptcp", "linux", "connections/s"),
                 bound: 5.0,
                 at_most: false,
+                unit: TargetUnit::Ratio,
             },
             Target {
                 case: Case::Bulk,
@@ -73,6 +102,7 @@ impl Bench<'_> {
                 ratio: ratio("bulk", "xdptcp", "linux-offloads-off", "Gbit/s"),
                 bound: 1.0,
                 at_most: false,
+                unit: TargetUnit::Ratio,
             },
             Target {
                 case: Case::Sockperf,
@@ -80,6 +110,7 @@ impl Bench<'_> {
                 ratio: ratio("sockperf", "xdptcp", "linux", "p50"),
                 bound: 0.75,
                 at_most: true,
+                unit: TargetUnit::Ratio,
             },
         ];
         let clean = goodput_metric(Flow::ToStack, 0);
@@ -89,6 +120,7 @@ impl Bench<'_> {
             ratio: ratio("loss", "xdptcp", "linux", clean),
             bound: 1.0,
             at_most: false,
+            unit: TargetUnit::Ratio,
         });
         for (c, condition) in CONDITIONS.iter().enumerate().skip(1).take(2) {
             for flow in FLOWS {
@@ -102,6 +134,7 @@ impl Bench<'_> {
                     ratio: ratio("loss", "xdptcp", "linux", goodput_metric(flow, c)),
                     bound: 1.0,
                     at_most: false,
+                    unit: TargetUnit::Ratio,
                 });
             }
         }
@@ -116,8 +149,44 @@ impl Bench<'_> {
                 ratio: ratio("loss", "xdptcp", "linux", m),
                 bound: 1.0,
                 at_most: true,
+                unit: TargetUnit::Ratio,
             });
         }
+        let xdptcp_flood = |metric: &str| Some(self.stat("flood", "xdptcp", metric)?.median);
+        t.extend([
+            Target {
+                case: Case::Flood,
+                what: s("SYN flood: established echo p99 flooded / quiet, xdptcp"),
+                ratio: xdptcp_flood("p99 flood/quiet"),
+                bound: 1.5,
+                at_most: true,
+                unit: TargetUnit::Ratio,
+            },
+            Target {
+                case: Case::Flood,
+                what: s("SYN flood: new connections echoed exactly, xdptcp"),
+                ratio: xdptcp_flood("completed %"),
+                bound: 99.0,
+                at_most: false,
+                unit: TargetUnit::Percent,
+            },
+            Target {
+                case: Case::Flood,
+                what: s("SYN flood: server resident memory growth, xdptcp"),
+                ratio: xdptcp_flood("RSS growth MiB"),
+                bound: 16.0,
+                at_most: true,
+                unit: TargetUnit::Mebibytes,
+            },
+            Target {
+                case: Case::Flood,
+                what: s("SYN flood: SYN cookies sent by the XDP program"),
+                ratio: xdptcp_flood("XDP cookies"),
+                bound: 1.0,
+                at_most: false,
+                unit: TargetUnit::Count,
+            },
+        ]);
         for (name, value) in &self.segment {
             if name.starts_with("receive, in-order 1460 B, read in place")
                 || name.starts_with("send")
@@ -128,6 +197,7 @@ impl Bench<'_> {
                     ratio: *value,
                     bound: 150.0,
                     at_most: true,
+                    unit: TargetUnit::Nanos,
                 });
             }
         }
@@ -148,10 +218,14 @@ mod tests {
             ratio: Some(ratio),
             bound,
             at_most,
+            unit: TargetUnit::Ratio,
         };
         assert_eq!(t(0.3, 0.4, true).met(), Some(true));
         assert_eq!(t(0.5, 0.4, true).met(), Some(false));
         assert_eq!(t(3.5, 3.0, false).met(), Some(true));
         assert_eq!(t(2.0, 3.0, false).met(), Some(false));
+        assert_eq!(TargetUnit::Percent.format(99.0), "99.0%");
+        assert_eq!(TargetUnit::Mebibytes.format(1.41), "1.4 MiB");
+        assert_eq!(TargetUnit::Nanos.format(150.0), "150 ns");
     }
 }
