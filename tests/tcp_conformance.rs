@@ -32,7 +32,12 @@
 //! restarted only by the peer's FIN retransmitted, a FIN just left of the window (fifth
 //! step, TIME-WAIT: "The only thing that can arrive in this state is a retransmission of
 //! the remote FIN. Acknowledge it, and restart the 2 MSL timeout"); every cell ending in
-//! TIME-WAIT checks when it ends.
+//! TIME-WAIT checks when it ends. Every cell ending in CLOSED checks the error the
+//! application is given: "connection reset" where a reset closed ESTABLISHED, FIN-WAIT-1,
+//! FIN-WAIT-2 or CLOSE-WAIT (second step: "Users should also receive an unsolicited
+//! general 'connection reset' signal"), none where it closed CLOSING or LAST-ACK (there the
+//! step only says "enter the CLOSED state, delete the TCB, and return"), nor where the ACK
+//! of our FIN closed LAST-ACK.
 //!
 //! The rules the cells follow, step by step of §3.10.7.4:
 //!
@@ -262,7 +267,7 @@ mod common;
 use std::fmt::Write as _;
 
 use common::*;
-use xdptcp::tcp::State;
+use xdptcp::tcp::{ConnectionError, State};
 use xdptcp::wire::TcpFlags;
 
 /// The kinds of segment the matrix sends: their control bits, and one byte of text for
@@ -780,6 +785,7 @@ fn check_answer(
         ),
         Reset => (vec![out(segment.ack, 0, RST, 0)], vec![]),
     };
+    let before = h.conn.state();
     let challenges = h.conn.stats().challenge_acks;
     h.at(ARRIVAL).send(segment.clone());
     let mut problems = Vec::new();
@@ -804,6 +810,14 @@ fn check_answer(
     }
     if state_now != after {
         problems.push(format!("state {state_now:?}, expected {after:?}"));
+    }
+    let reset_error = segment.flags.rst() && matches!(before, ES | FW1 | FW2 | CW);
+    let error = reset_error.then_some(ConnectionError::Reset);
+    if after == CL && h.conn.error() != error {
+        problems.push(format!(
+            "closed with error {:?}, expected {error:?}",
+            h.conn.error()
+        ));
     }
     if after == TW && h.conn.poll_deadline() != Some(time_wait_ends) {
         problems.push(format!(
