@@ -261,6 +261,32 @@
 //! | ACK | ch | — | — | — | ch |
 //! | data | ch | — | — | — | ch |
 //! <!-- end of ack matrix -->
+//!
+//! The third matrix is ESTABLISHED with a zero receive window (the buffer full and unread,
+//! RCV.NXT = IRS + 60,001). "If the RCV.WND is zero, no segments will be acceptable, but
+//! special allowance should be made to accept valid ACKs, URGs, and RSTs" (first step): a
+//! pure ACK at RCV.NXT is acceptable; a segment with text or FIN at RCV.NXT has its ACK
+//! (or RST) processed and its text and FIN dropped, and is answered like any unacceptable
+//! one (for text, that is the answer to a zero-window probe); one with neither ACK nor RST
+//! has nothing the allowance accepts and is just unacceptable. A reset resets only exactly
+//! at RCV.NXT; on either side it is outside the (empty) window and dropped silently.
+//!
+//! <!-- zero-window matrix -->
+//!
+//! ESTABLISHED:
+//!
+//! | segment | RCV.NXT-1 | RCV.NXT | RCV.NXT+1 |
+//! |---|---|---|---|
+//! | RST | — | — → CLOSED | — |
+//! | RST+ACK | — | — → CLOSED | — |
+//! | SYN | ch | ch | ch |
+//! | SYN+ACK | ch | ch | ch |
+//! | SYN+FIN | ch | ch | ch |
+//! | FIN | dup | dup | dup |
+//! | FIN+ACK | dup | dup | dup |
+//! | ACK | dup | — | dup |
+//! | data | dup | dup | dup |
+//! <!-- end of zero-window matrix -->
 
 mod common;
 
@@ -649,6 +675,26 @@ const ACK_MATRIX: [(State, [Row<5>; 2]); 8] = [
     ),
 ];
 
+/// SEG.SEQ against a zero window, as offsets from RCV.NXT: with RCV.WND = 0 the four
+/// positions of the main matrix fold into RCV.NXT − 1 and RCV.NXT, so one past is added.
+const ZERO_WINDOW_POSITIONS: [(&str, i32); 3] =
+    [("RCV.NXT-1", -1), ("RCV.NXT", 0), ("RCV.NXT+1", 1)];
+
+/// ESTABLISHED with a zero receive window: the rows of [`KINDS`], the columns of
+/// [`ZERO_WINDOW_POSITIONS`].
+#[rustfmt::skip]
+const ZERO_WINDOW_MATRIX: [Row<3>; 9] = [
+    /* RST     */ [(Nothing, ES), (Nothing, CL), (Nothing, ES)],
+    /* RST+ACK */ [(Nothing, ES), (Nothing, CL), (Nothing, ES)],
+    /* SYN     */ [(Challenge, ES); 3],
+    /* SYN+ACK */ [(Challenge, ES); 3],
+    /* SYN+FIN */ [(Challenge, ES); 3],
+    /* FIN     */ [(DupAck, ES); 3],
+    /* FIN+ACK */ [(DupAck, ES); 3],
+    /* ACK     */ [(DupAck, ES), (Nothing, ES), (DupAck, ES)],
+    /* data    */ [(DupAck, ES); 3],
+];
+
 /// A connection in `state` and its sequence variables at that point.
 struct Setup {
     h: Harness,
@@ -725,6 +771,25 @@ fn setup(state: State) -> Setup {
         // The right edge stays at IRS + 1 + 60,000 throughout.
         rcv_wnd: IRS + 1 + 60_000 - rcv_nxt,
     }
+}
+
+/// ESTABLISHED with the receive buffer full and unread: 60 segments of 1,000 bytes, the
+/// last ACK advertising a zero window (RCV.NXT = IRS + 60,001, RCV.WND = 0).
+fn setup_zero_window() -> Setup {
+    let mut s = setup(ES);
+    for i in 0..60 {
+        let text = vec![b'x'; 1000];
+        s.h.send(seg(s.rcv_nxt + i * 1000, s.snd_nxt, ACK).payload(&text));
+    }
+    s.rcv_nxt += 60_000;
+    assert_eq!(
+        s.h.output().last(),
+        Some(&out(s.snd_nxt, s.rcv_nxt, ACK, 0)),
+        "setup: a zero window"
+    );
+    assert_eq!(s.h.conn.rcv_nxt().0, s.rcv_nxt, "setup: RCV.NXT");
+    s.rcv_wnd = 0;
+    s
 }
 
 /// When the cell's segment arrives, and when the delayed ACK it may owe is due.
@@ -877,13 +942,25 @@ fn run_matrices() -> (usize, Vec<String>) {
             }
         }
     }
+    for (kind, row) in KINDS.into_iter().zip(ZERO_WINDOW_MATRIX) {
+        for ((name, offset), expected) in ZERO_WINDOW_POSITIONS.into_iter().zip(row) {
+            let s = setup_zero_window();
+            let seq = s.rcv_nxt.wrapping_add_signed(offset);
+            let segment = segment(kind, seq, s.snd_nxt);
+            record(
+                format!("ESTABLISHED, RCV.WND=0 × {} at SEG.SEQ={name}", kind.name()),
+                check_answer(s, &segment, expected, ms(0)),
+            );
+        }
+    }
     (passed, failures)
 }
 
 #[test]
 fn every_cell_of_the_matrices_gets_the_rfc_answer() {
     let cells = MATRIX.len() * KINDS.len() * POSITIONS.len()
-        + ACK_MATRIX.len() * ACK_KINDS.len() * ACK_POSITIONS.len();
+        + ACK_MATRIX.len() * ACK_KINDS.len() * ACK_POSITIONS.len()
+        + ZERO_WINDOW_MATRIX.len() * ZERO_WINDOW_POSITIONS.len();
     let (passed, failures) = run_matrices();
     println!("{passed} of {cells} cells pass");
     assert_eq!(passed + failures.len(), cells);
@@ -945,6 +1022,19 @@ fn render_ack_matrix() -> String {
     doc
 }
 
+/// The zero-window matrix as the module documentation shows it.
+fn render_zero_window_matrix() -> String {
+    let mut doc = String::new();
+    let rows: Vec<_> = KINDS.into_iter().zip(ZERO_WINDOW_MATRIX).collect();
+    render_table(
+        &mut doc,
+        ES,
+        ZERO_WINDOW_POSITIONS.map(|(name, _)| name),
+        &rows,
+    );
+    doc
+}
+
 fn state_name(state: State) -> &'static str {
     match state {
         State::Closed => "CLOSED",
@@ -993,6 +1083,7 @@ fn assert_documented(marker: &str, rendered: &str) {
 fn the_documented_matrices_are_the_ones_tested() {
     assert_documented("matrix", &render_matrix());
     assert_documented("ack matrix", &render_ack_matrix());
+    assert_documented("zero-window matrix", &render_zero_window_matrix());
 }
 
 /// RFC 5961 §7: at most `Config::challenge_ack_limit` challenge ACKs per connection per
