@@ -202,6 +202,14 @@ impl Connection {
                     probe: false,
                 })
             }
+            Admission::ZeroWindowControl { carried: true }
+                if seg.ack.is_none() && !seg.flags.rst() =>
+            {
+                // Text or FIN with neither ACK nor RST: nothing the zero-window allowance
+                // accepts ("valid ACKs, URGs, and RSTs"), so simply not acceptable, and
+                // answered like any such segment (RFC 9293 §3.10.7.4 first step).
+                ControlFlow::Break(Reply::Ack)
+            }
             Admission::ZeroWindowControl { carried } => ControlFlow::Continue(Admitted {
                 start: self.rcv.nxt,
                 text: &[],
