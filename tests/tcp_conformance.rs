@@ -27,6 +27,7 @@
 //! | `ack` | `<SEQ=SND.NXT><ACK=RCV.NXT+1><CTL=ACK>` at once | the FIN was taken (eighth step) |
 //! | `dly` | `<SEQ=SND.NXT><ACK=RCV.NXT+1><CTL=ACK>` after 40 ms | the byte was taken; its ACK may be delayed (RFC 1122 §4.2.3.2) |
 //! | `syn-ack` | `<SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>` | our SYN,ACK again, for the peer's SYN again |
+//! | `rst` | `<SEQ=SEG.ACK><CTL=RST>` | an unacceptable ACK in SYN-RECEIVED (fifth step; second matrix only) |
 //!
 //! `→ STATE` is the state afterwards where it changed. In TIME-WAIT, the 2·MSL wait is
 //! restarted only by the peer's FIN retransmitted, a FIN just left of the window (fifth
@@ -41,33 +42,35 @@
 //!
 //! The rules the cells follow, step by step of §3.10.7.4:
 //!
-//! - A SYN is answered before the sequence number is looked at: "irrespective of the
-//!   sequence number", a challenge ACK, and the segment is dropped (RFC 5961 §4.2, fourth
-//!   step). SYN+ACK and SYN+FIN are SYNs: the stack drops SYN+FIN before any connection
-//!   sees it (`tests/stack_input_checks.rs`), and a connection that is handed one answers
-//!   it as the SYN it is, so SYN+FIN never closes anything. In TIME-WAIT a SYN may open a
-//!   new incarnation (RFC 6191), which the stack decides before the connection sees it
-//!   (`Connection::admits_new_incarnation`); the connection itself answers with a challenge.
-//! - First, the sequence number: a segment with no byte in the window (a zero-length one:
-//!   SEG.SEQ not in it) is not acceptable; it is answered `dup` unless it is a reset, which
-//!   is dropped silently (RFC 5961 §3.2: "If the RST bit is set and the sequence number is
-//!   outside the current receive window, silently drop the segment").
-//! - Second, the RST bit: exactly at RCV.NXT it resets (CLOSED; SYN-RECEIVED from a passive
-//!   OPEN returns to LISTEN), anywhere else in the window it draws a challenge ACK (RFC 5961
-//!   §3.2). RST+ACK is the same: the ACK field is not looked at before. In TIME-WAIT every
-//!   reset is ignored (RFC 1337 §3, remedy 1: "ignore RST segments in TIME-WAIT state"), a
-//!   deliberate departure from the letter of the second step, which closes.
-//! - Fifth, the ACK bit: without it the segment is dropped, so an acceptable FIN without
-//!   ACK is `—`. An ACK of our FIN moves FIN-WAIT-1 to FIN-WAIT-2, CLOSING to TIME-WAIT and
-//!   LAST-ACK to CLOSED (the last two end processing there); in SYN-RECEIVED an ACK of our
-//!   SYN enters ESTABLISHED and processing goes on.
-//! - Seventh and eighth, text and FIN: taken in order in ESTABLISHED, FIN-WAIT-1 and
-//!   FIN-WAIT-2; a byte or FIN at the right edge is out of order and held, and the ACK that
-//!   says what is missing goes out at once. After the peer's FIN (CLOSE-WAIT, CLOSING,
-//!   LAST-ACK, TIME-WAIT) text "should not occur" and is ignored, and so is a second FIN
-//!   past the first: the eighth step's "advance RCV.NXT over the FIN" is for the peer's one
-//!   FIN, whose retransmission arrives left of the window. Linux ignores both the same way
-//!   in CLOSE-WAIT, CLOSING and LAST-ACK.
+//! - Fourth, "check the SYN bit", comes first: "irrespective of the sequence number", a
+//!   challenge ACK, and the segment is dropped (RFC 5961 §4.2, as RFC 9293 took it in).
+//!   SYN+ACK and SYN+FIN are SYNs: the stack drops SYN+FIN before any connection sees it
+//!   (`tests/stack_input_checks.rs`), and a connection that is handed one answers it as the
+//!   SYN it is, so SYN+FIN never closes anything. In TIME-WAIT a SYN may open a new
+//!   incarnation (RFC 6191), which the stack decides before the connection sees it
+//!   (`Connection::admits_new_incarnation`); the connection itself answers with a
+//!   challenge.
+//! - First, "check sequence number": a segment with no byte in the window (a zero-length
+//!   one: SEG.SEQ not in it) is not acceptable; it is answered `dup` unless it is a reset,
+//!   which is dropped silently (RFC 5961 §3.2: "If the RST bit is set and the sequence
+//!   number is outside the current receive window, silently drop the segment").
+//! - Second, "check the RST bit": exactly at RCV.NXT it resets (CLOSED; SYN-RECEIVED from a
+//!   passive OPEN returns to LISTEN), anywhere else in the window it draws a challenge ACK
+//!   (RFC 5961 §3.2). RST+ACK is the same: the ACK field is not looked at before. In
+//!   TIME-WAIT every reset is ignored (RFC 1337 §3, fix (F1): "Ignore RST segments in
+//!   TIME-WAIT state"), a deliberate departure from the letter of the second step, which
+//!   closes.
+//! - Fifth, "check the ACK field": without the ACK bit the segment is dropped, so an
+//!   acceptable FIN without ACK is `—`. An ACK of our FIN moves FIN-WAIT-1 to FIN-WAIT-2,
+//!   CLOSING to TIME-WAIT and LAST-ACK to CLOSED (the last two end processing there); in
+//!   SYN-RECEIVED an ACK of our SYN enters ESTABLISHED and processing goes on.
+//! - Seventh, "process the segment text", and eighth, "check the FIN bit": taken in order
+//!   in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2; a byte or FIN at the right edge is out of
+//!   order and held, and the ACK that says what is missing goes out at once. After the
+//!   peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT) text "should not occur" and is
+//!   ignored, and so is a second FIN past the first: the eighth step's "advance RCV.NXT
+//!   over the FIN" is for the peer's one FIN, whose retransmission arrives left of the
+//!   window. Linux ignores both the same way in CLOSE-WAIT, CLOSING and LAST-ACK.
 //!
 //! SYN-RECEIVED (from a passive OPEN, our SYN,ACK not yet acknowledged, SND.NXT = ISS + 1):
 //! RFC 9293's fourth step returns a passive connection to LISTEN on an acceptable SYN. Just
@@ -76,6 +79,10 @@
 //! does; the letter of the first step would send `<SEQ=ISS+1><ACK=IRS+1><CTL=ACK>`, which a
 //! peer in SYN-SENT drops); with an acceptable ACK it is the SYN,ACK of a simultaneous open
 //! and completes the handshake (RFC 9293 figure 8, line 7).
+//!
+//! 395 cells in all: 288 in the matrix by SEG.SEQ below, 80 in the one by SEG.ACK, 27 with a
+//! zero window; the test prints how many pass and names every one that fails by its
+//! coordinates.
 //!
 //! The matrix, one table per state (rows: the segment; columns: SEG.SEQ):
 //!
