@@ -70,7 +70,8 @@
 //!   peer's FIN (CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT) text "should not occur" and is
 //!   ignored, and so is a second FIN past the first: the eighth step's "advance RCV.NXT
 //!   over the FIN" is for the peer's one FIN, whose retransmission arrives left of the
-//!   window. Linux ignores both the same way in CLOSE-WAIT, CLOSING and LAST-ACK.
+//!   window. Linux ignores both the same way in CLOSE-WAIT, CLOSING and LAST-ACK (its
+//!   `tcp_rcv_state_process` stops at the seventh step for SEG.SEQ >= RCV.NXT there).
 //!
 //! SYN-RECEIVED (from a passive OPEN, our SYN,ACK not yet acknowledged, SND.NXT = ISS + 1):
 //! RFC 9293's fourth step returns a passive connection to LISTEN on an acceptable SYN. Just
