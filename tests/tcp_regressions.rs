@@ -20,6 +20,8 @@
 //! | (issue 14) Filling part of a gap was not acknowledged at once (RFC 5681 §4.2) | `a_segment_filling_part_of_a_gap_is_acknowledged_at_once` |
 //! | (issue 14) Restart after idle counted pure ACKs as sending (RFC 5681 §4.1) | `restart_after_idle_ignores_pure_acks` |
 //! | (issue 14) NewReno's `recover` went stale after 2^31 bytes | `recover_does_not_go_stale_after_two_gigabytes` (unit test in `src/tcp/recovery/new_reno.rs`) |
+//! | (issue 15) Any FIN outside the window restarted TIME-WAIT's 2·MSL, not only the peer's FIN retransmitted (RFC 9293 §3.10.7.4 fifth step) | cells TIME-WAIT × FIN, FIN+ACK at SEG.SEQ=RCV.NXT+RCV.WND of `tests/tcp_conformance.rs` |
+//! | (issue 15) A FIN without ACK at RCV.NXT into a zero window went unanswered (RFC 9293 §3.10.7.4 first step) | cell ESTABLISHED, RCV.WND=0 × FIN at SEG.SEQ=RCV.NXT of `tests/tcp_conformance.rs` |
 
 mod common;
 

@@ -202,6 +202,14 @@ impl Connection {
                     probe: false,
                 })
             }
+            Admission::ZeroWindowControl { carried: true }
+                if seg.ack.is_none() && !seg.flags.rst() =>
+            {
+                // Text or FIN with neither ACK nor RST: nothing the zero-window allowance
+                // accepts ("valid ACKs, URGs, and RSTs"), so simply not acceptable, and
+                // answered like any such segment (RFC 9293 §3.10.7.4 first step).
+                ControlFlow::Break(Reply::Ack)
+            }
             Admission::ZeroWindowControl { carried } => ControlFlow::Continue(Admitted {
                 start: self.rcv.nxt,
                 text: &[],
@@ -216,8 +224,14 @@ impl Connection {
                     self.rcv
                         .note_duplicate(text_start, text_start + payload.len());
                 }
-                if self.state == State::TimeWait && seg.flags.fin() {
-                    // A retransmitted FIN: acknowledge it and restart 2·MSL.
+                if self.state == State::TimeWait
+                    && seg.flags.fin()
+                    && seg.seq + seg.segment_len(payload.len()) == self.rcv.nxt
+                {
+                    // The peer's FIN retransmitted, ending where its first copy did:
+                    // acknowledge it and restart 2·MSL (RFC 9293 §3.10.7.4 fifth step,
+                    // TIME-WAIT). A FIN anywhere else is not one the peer sent, and
+                    // restarting for it would let anyone hold the wait open for ever.
                     self.restart_time_wait(now);
                 }
                 ControlFlow::Break(if span.len() == 0 {
