@@ -1,11 +1,18 @@
 //! The SYN flood case: Debian's `hping3 -S --flood --rand-source` from the peer namespace
 //! against the echo server, at the highest rate it reaches, while `xdptcp probe` (Linux
-//! sockets, in the peer namespace too) keeps one established connection echoing 64 B a
+//! sockets, in the peer namespace too, on the same core as hping3) keeps one established connection echoing 64 B a
 //! thousand times a second and makes new connections one after another, each checking its
 //! own echo. Each repetition measures the server quiet first (the same probe, no flood), then
 //! under the flood; the server is xdptcp (`serve --app echo`, SYN cookies when the backlog is
 //! full, answered in the XDP program) or Linux (`serve --stack kernel`, with
 //! `net.ipv4.tcp_syncookies = 1` in the stack's namespace).
+//!
+//! The case has a routed lab of its own (stack, router, peer), as a server on the Internet
+//! sees a flood: the SYN,ACKs to the forged sources go to the router, which has no route for
+//! them and drops them, whichever server sent them. (On a direct veth pair, the XDP program's
+//! SYN,ACKs, sent back whence their SYN came, would all land in the peer's namespace, where
+//! the probe runs, while Linux's, routed by address, would not: the two would not meet the
+//! same flood.)
 //!
 //! Recorded per variant: the established connection's p99 quiet and under the flood and
 //! their ratio, the share of new connections that echoed exactly, the server's resident
@@ -13,13 +20,15 @@
 //! cookies the XDP program and the stack sent.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xdptcp::lab::{PEER_IFACE, STACK_IP};
+use xdptcp::lab::{Lab, Topology, PEER_IFACE, STACK_IFACE, STACK_IP};
 
 use super::outputs::read_summary;
-use super::process::Server;
+use super::process::{run_client, Ready, Server, CLIENT_GRACE};
+use super::runs::stack_args;
 use super::runs::RunError;
 use super::{s, Bench, ECHO_PORT};
 
@@ -66,11 +75,20 @@ fn stats_total(table: &str, label: &str) -> Result<f64, RunError> {
 
 impl Bench<'_> {
     pub(super) fn flood(&mut self) {
+        let name = format!("{}-f", self.args.lab);
+        let lab = match Lab::up_with(&name, 1, Topology::Routed) {
+            Ok(lab) => lab,
+            Err(e) => {
+                self.failures.push(format!("flood: the routed lab: {e}"));
+                println!("  flood: the routed lab: {e}");
+                return;
+            }
+        };
         let seconds = self.args.flood_seconds;
         self.repeat(
             "flood",
             &["xdptcp", "linux"],
-            |b, variant, _rep| b.flood_run(variant == "linux", seconds),
+            |b, variant, _rep| b.flood_run(&lab, variant == "linux", seconds),
             |b, variant, rep, m| {
                 let p99 = |s: &BTreeMap<String, f64>| s.get("rtt_p99_us").copied();
                 let (quiet, flooded) = (p99(&m.quiet), p99(&m.flooded));
@@ -112,13 +130,33 @@ impl Bench<'_> {
     }
 
     /// One repetition: the server, the quiet probe, the flood with the probe beside it.
-    fn flood_run(&mut self, kernel: bool, seconds: f64) -> Result<FloodRun, RunError> {
-        self.offloads(kernel)?;
+    fn flood_run(&mut self, lab: &Lab, kernel: bool, seconds: f64) -> Result<FloodRun, RunError> {
+        // xdptcp's frames hold one MTU: no coalescing toward it. Linux gets the same path.
+        lab.set_segmentation_offloads(false)?;
         if kernel {
-            self.in_stack_ns(&["sysctl", "-q", "-w", "net.ipv4.tcp_syncookies=1"])?;
+            in_ns(
+                &lab.stack_ns(),
+                &["sysctl", "-q", "-w", "net.ipv4.tcp_syncookies=1"],
+            )?;
         }
-        let server = self.start_server(kernel, "echo", ECHO_PORT)?;
-        let result = self.flood_probe(&server, kernel, seconds);
+        let mut args = vec![s("serve")];
+        args.extend(stack_args(kernel, STACK_IFACE));
+        args.extend([
+            s("--port"),
+            ECHO_PORT.to_string(),
+            s("--app"),
+            s("echo"),
+            s("--cores"),
+            self.args.server_core.to_string(),
+        ]);
+        let server = Server::start(
+            &lab.stack_ns(),
+            &self.exe,
+            &args,
+            self.log_path("flood-server.log"),
+            Ready::Marker("serving"),
+        )?;
+        let result = self.flood_probe(lab, &server, kernel, seconds);
         let output = server.stop();
         result.map_err(|e| RunError::Server {
             source: Box::new(e),
@@ -129,18 +167,19 @@ impl Bench<'_> {
 
     fn flood_probe(
         &mut self,
+        lab: &Lab,
         server: &Server,
         kernel: bool,
         seconds: f64,
     ) -> Result<FloodRun, RunError> {
-        let quiet = self.probe(QUIET_SECONDS, "quiet")?;
+        let quiet = self.probe(lab, QUIET_SECONDS, "quiet")?;
         let rss_before = resident_kib(server.pid())?;
-        let sent_before = self.peer_tx_packets()?;
+        let sent_before = peer_tx_packets(lab)?;
         let started = Instant::now();
         // hping3 ends by itself (timeout sends SIGTERM); a little longer than the probe.
         let flood_for = format!("{:.0}", seconds.ceil() + 1.0);
         let mut flood = Command::new("ip")
-            .args(["netns", "exec", &self.peer_ns(), "taskset", "-c"])
+            .args(["netns", "exec", &lab.peer_ns(), "taskset", "-c"])
             .arg(self.args.load_core.to_string())
             .args([
                 "timeout",
@@ -156,16 +195,16 @@ impl Bench<'_> {
             .spawn()
             .map_err(|e| failure(format!("cannot start hping3: {e}")))?;
         std::thread::sleep(Duration::from_millis(300));
-        let flooded = self.probe(seconds, "flooded");
+        let flooded = self.probe(lab, seconds, "flooded");
         let _ = flood.wait();
         let flood_seconds = started.elapsed().as_secs_f64();
         let flooded = flooded?;
-        let sent = self.peer_tx_packets()?.saturating_sub(sent_before);
+        let sent = peer_tx_packets(lab)?.saturating_sub(sent_before);
         let rss_after = resident_kib(server.pid())?;
         let cookies = if kernel {
             None
         } else {
-            let table = self.in_stack_ns_output(&[&self.exe.display().to_string(), "stats"])?;
+            let table = in_ns(&lab.stack_ns(), &[&self.exe.display().to_string(), "stats"])?;
             Some((
                 stats_total(&table, "SYN cookies sent by XDP")?,
                 stats_total(&table, "SYN cookies sent by the stack")?,
@@ -183,13 +222,23 @@ impl Bench<'_> {
     }
 
     /// `xdptcp probe` from the peer namespace for `seconds`; its summary.
-    fn probe(&self, seconds: f64, what: &str) -> Result<BTreeMap<String, f64>, RunError> {
+    fn probe(
+        &self,
+        lab: &Lab,
+        seconds: f64,
+        what: &str,
+    ) -> Result<BTreeMap<String, f64>, RunError> {
         let summary = self.work.join(format!("probe-{what}.summary"));
         let _ = std::fs::remove_file(&summary);
+        // On the load core, as hping3: a probe the scheduler moves beside the server (which
+        // spins while idle on its own core) measures that sharing, quiet or flooded.
         let args = [
+            s("-c"),
+            self.args.load_core.to_string(),
+            self.exe.display().to_string(),
             s("probe"),
             s("--target"),
-            self.target(ECHO_PORT),
+            format!("{STACK_IP}:{ECHO_PORT}"),
             s("--duration"),
             seconds.to_string(),
             s("--size"),
@@ -201,30 +250,19 @@ impl Bench<'_> {
             s("--summary"),
             summary.display().to_string(),
         ];
-        self.run_in_peer(&self.exe, &args, seconds)?;
+        let limit = Duration::from_secs_f64(seconds) + CLIENT_GRACE;
+        run_client(&lab.peer_ns(), Path::new("taskset"), &args, limit)?;
         Ok(read_summary(&summary)?)
     }
+}
 
-    /// Frames the peer's interface has sent.
-    fn peer_tx_packets(&self) -> Result<u64, RunError> {
-        let path = format!("/sys/class/net/{PEER_IFACE}/statistics/tx_packets");
-        let text = self.in_peer_ns_output(&["cat", &path])?;
-        text.trim()
-            .parse()
-            .map_err(|_| failure(format!("{path} in the peer namespace: {text:?}")))
-    }
-
-    fn in_stack_ns(&self, command: &[&str]) -> Result<(), RunError> {
-        self.in_stack_ns_output(command).map(|_| ())
-    }
-
-    fn in_stack_ns_output(&self, command: &[&str]) -> Result<String, RunError> {
-        in_ns(&self.stack_ns(), command)
-    }
-
-    fn in_peer_ns_output(&self, command: &[&str]) -> Result<String, RunError> {
-        in_ns(&self.peer_ns(), command)
-    }
+/// Frames the peer's interface has sent.
+fn peer_tx_packets(lab: &Lab) -> Result<u64, RunError> {
+    let path = format!("/sys/class/net/{PEER_IFACE}/statistics/tx_packets");
+    let text = in_ns(&lab.peer_ns(), &["cat", &path])?;
+    text.trim()
+        .parse()
+        .map_err(|_| failure(format!("{path} in the peer namespace: {text:?}")))
 }
 
 /// Runs `command` in namespace `ns` to completion; its standard output.
