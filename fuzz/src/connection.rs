@@ -110,6 +110,8 @@ struct Harness {
     /// Our latest TSval, for the peer to echo.
     our_tsval: u32,
     segments_out: usize,
+    /// `XDPTCP_FUZZ_TRACE` set: every step printed, for reading a crash input.
+    trace: bool,
 }
 
 /// Runs one script.
@@ -159,6 +161,7 @@ pub fn run(data: &[u8]) {
         read: 0,
         our_tsval: 0,
         segments_out: 0,
+        trace: std::env::var_os("XDPTCP_FUZZ_TRACE").is_some(),
     };
     h.conn.set_timestamp_offset(0x1234_5678);
     if setup & 1 != 0 {
@@ -206,6 +209,9 @@ impl Harness {
             }
             op::STEP => {
                 let step = STEPS_MS[usize::from(input.u8()? % 8)];
+                if self.trace {
+                    eprintln!("{:?} step {step} ms", self.now);
+                }
                 self.advance(Duration::from_millis(step));
                 Some(())
             }
@@ -299,8 +305,10 @@ impl Harness {
         } else {
             0
         };
+        // A SYN takes the first sequence number; its text follows (RFC 9293 §3.4).
+        let text_start = seq.0.wrapping_add(u32::from(flags.syn()));
         let payload: Vec<u8> = (0..len as u32)
-            .map(|i| peer_byte(seq.0.wrapping_add(i)))
+            .map(|i| peer_byte(text_start.wrapping_add(i)))
             .collect();
         let seg = TcpRepr {
             src_port,
@@ -312,6 +320,9 @@ impl Harness {
             urgent,
             options,
         };
+        if self.trace {
+            eprintln!("{:?} in  {seg:?} +{len} in {:?}", self.now, self.conn.state());
+        }
         self.conn.handle_segment(self.now, &seg, &payload);
         Some(())
     }
@@ -323,6 +334,9 @@ impl Harness {
 
     fn app_call(&mut self, input: &mut Input<'_>) -> Option<()> {
         let call = input.u8()?;
+        if self.trace {
+            eprintln!("{:?} app call {} in {:?}", self.now, call % 8, self.conn.state());
+        }
         match call % 8 {
             app::SEND => {
                 let n = usize::from(input.u16()?) % 20_000;
@@ -419,6 +433,9 @@ impl Harness {
         let seg = TcpRepr::parse(&packet).expect("our options parse");
         let payload = packet.payload();
         let c = &self.conn;
+        if self.trace {
+            eprintln!("{:?} out {seg:?} +{} in {:?}", self.now, payload.len(), c.state());
+        }
         assert_eq!(seg.src_port, LOCAL_PORT);
         if let Some((tsval, _)) = seg.options.timestamps {
             self.our_tsval = tsval;

@@ -604,7 +604,7 @@ fn peer_syn_options(mss: u16, shift: u8) -> TcpOptions {
         mss: Some(mss),
         window_scale: Some(shift),
         sack_permitted: true,
-        timestamps: Some((1_000, 0)),
+        timestamps: Some((1, 0)),
         ..TcpOptions::default()
     }
 }
