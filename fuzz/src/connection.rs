@@ -412,6 +412,11 @@ impl Harness {
 
     /// Sends what the connection owes, checks each segment, polls events, checks state.
     fn settle(&mut self) {
+        if self.conn.state() == State::Listen {
+            // Back in LISTEN after a reset in SYN-RECEIVED (RFC 9293 §3.10.7.4, first
+            // step): a new incarnation, with fresh buffers and streams.
+            (self.sent, self.read) = (0, 0);
+        }
         let mut buf = [0u8; MAX_HEADER_LEN + 2 * MSS as usize];
         let mut count = 0;
         while let Some(n) = self.conn.poll_transmit(self.now, &mut buf) {
