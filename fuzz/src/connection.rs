@@ -32,6 +32,9 @@ pub const REMOTE_PORT: u16 = 40_000;
 /// Our ISS and the peer's usual ISN: near the wrap, so sequence arithmetic crosses it.
 pub const ISS: u32 = 0xffff_f000;
 pub const PEER_ISS: u32 = 0x7fff_ff00;
+/// The connection's timestamp offset: every TSval it sends is its millisecond clock plus
+/// this (RFC 7323 §7.1: the values must not reveal the host's uptime).
+pub const TIMESTAMP_OFFSET: u32 = 0x1234_5678;
 /// (send buffer, receive buffer), by bits 4–5 of the set-up byte; the largest needs window
 /// scale shift 3.
 pub const BUFFERS: [(usize, usize); 4] = [
@@ -163,7 +166,7 @@ pub fn run(data: &[u8]) {
         segments_out: 0,
         trace: std::env::var_os("XDPTCP_FUZZ_TRACE").is_some(),
     };
-    h.conn.set_timestamp_offset(0x1234_5678);
+    h.conn.set_timestamp_offset(TIMESTAMP_OFFSET);
     if setup & 1 != 0 {
         h.conn.listen(None).expect("CLOSED → LISTEN");
     } else {
@@ -321,7 +324,11 @@ impl Harness {
             options,
         };
         if self.trace {
-            eprintln!("{:?} in  {seg:?} +{len} in {:?}", self.now, self.conn.state());
+            eprintln!(
+                "{:?} in  {seg:?} +{len} in {:?}",
+                self.now,
+                self.conn.state()
+            );
         }
         self.conn.handle_segment(self.now, &seg, &payload);
         Some(())
@@ -335,7 +342,12 @@ impl Harness {
     fn app_call(&mut self, input: &mut Input<'_>) -> Option<()> {
         let call = input.u8()?;
         if self.trace {
-            eprintln!("{:?} app call {} in {:?}", self.now, call % 8, self.conn.state());
+            eprintln!(
+                "{:?} app call {} in {:?}",
+                self.now,
+                call % 8,
+                self.conn.state()
+            );
         }
         match call % 8 {
             app::SEND => {
@@ -439,10 +451,22 @@ impl Harness {
         let payload = packet.payload();
         let c = &self.conn;
         if self.trace {
-            eprintln!("{:?} out {seg:?} +{} in {:?}", self.now, payload.len(), c.state());
+            eprintln!(
+                "{:?} out {seg:?} +{} in {:?}",
+                self.now,
+                payload.len(),
+                c.state()
+            );
         }
         assert_eq!(seg.src_port, LOCAL_PORT);
         if let Some((tsval, _)) = seg.options.timestamps {
+            let clock = (self.now.as_nanos() / 1_000_000) as u32;
+            assert_eq!(
+                tsval.wrapping_sub(TIMESTAMP_OFFSET),
+                clock,
+                "TSval {tsval} at {:?}: not the clock plus the offset",
+                self.now
+            );
             self.our_tsval = tsval;
         }
         if seg.flags.rst() {

@@ -695,6 +695,22 @@ pub fn scripts() -> Vec<(&'static str, Vec<u8>)> {
         ..Seg::default()
     });
     v.push(("listen_syn_rst", s));
+    // A reset in SYN-RECEIVED returns a passive open to LISTEN; then another SYN.
+    let mut s = open(PASSIVE, peer_syn_options(1_460, 7));
+    s.segment(&Seg {
+        flags: TcpFlags::RST,
+        ..Seg::default()
+    });
+    s.segment(&Seg {
+        flags: TcpFlags::SYN,
+        bases: 1,
+        seq_offset: 1_000,
+        window: 65_535,
+        options: peer_syn_options(1_460, 7),
+        ..Seg::default()
+    });
+    s.segment(&ack(0));
+    v.push(("syn_received_reset_then_syn", s));
     let mut s = Script::new(PASSIVE, 0);
     s.segment(&Seg {
         flags: TcpFlags::SYN,
