@@ -31,6 +31,7 @@ build: deps
 
 lint: deps
 	$(CARGO) fmt --check
+	$(CARGO) fmt --check --manifest-path fuzz/Cargo.toml
 	$(CARGO) clippy --all-targets -- -D warnings
 
 # Tests print only their summaries (the property test's transfers and mismatches, the
