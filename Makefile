@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: help demo deps build test lint unit-test bench micro instructions soak clean
+.PHONY: help demo deps build test lint unit-test fuzz fuzz-smoke bench micro instructions soak clean
 
 help:
 	@echo "make demo   xdptcp vs the Linux kernel: echo servers under the same load, reports, ratio, chart"
@@ -14,6 +14,7 @@ help:
 	@echo "make micro  criterion benchmarks only (frame parse, checksum, TCP cost per segment)"
 	@echo "make instructions  instructions per TCP operation (callgrind); CHECKOUTS=\"/tmp/base .\" compares"
 	@echo "make soak   the lossy-network property test over 10,000 more seeds, 25% reordering"
+	@echo "make fuzz   every cargo fuzz target for FUZZ_SECONDS each (default 1800), executions per target"
 	@echo "make build  release build"
 
 deps:
@@ -30,6 +31,7 @@ build: deps
 
 lint: deps
 	$(CARGO) fmt --check
+	$(CARGO) fmt --check --manifest-path fuzz/Cargo.toml
 	$(CARGO) clippy --all-targets -- -D warnings
 
 # Tests print only their summaries (the property test's transfers and mismatches, the
@@ -43,7 +45,20 @@ unit-test: deps
 	$(CARGO) test --benches
 	$(CARGO) test --doc
 
-test: lint unit-test
+test: lint unit-test fuzz-smoke
+
+# cargo fuzz (nightly, installed by deps): each target of fuzz/ for FUZZ_SECONDS, then its
+# executions; a crash stops it with the input in fuzz/artifacts/ (fuzz/run.sh says what next).
+# The smoke run, part of `make test`, gives each target FUZZ_SMOKE_SECONDS.
+FUZZ_SECONDS ?= 1800
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_TARGETS := wire_parsers connection stack_frames
+
+fuzz: deps
+	./fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: deps
+	./fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 # Criterion first (its medians feed the per-segment row), then the side-by-side runs on a
 # lab of their own; `xdptcp bench --help` lists the knobs (--reps, --only, ...).
@@ -64,3 +79,4 @@ soak: deps
 
 clean:
 	$(CARGO) clean
+	rm -rf fuzz/target

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what xdptcp needs to build, test and run its lab on Debian: the C toolchain and
 # libraries for the XDP program and xsk-rs, the network tools of the lab, the Linux peers the
-# interop tests talk to, and a Rust toolchain with rustfmt and clippy. Idempotent: it only
-# installs what is missing.
+# interop tests talk to, a Rust toolchain with rustfmt and clippy, and (for `all`) the
+# nightly toolchain and cargo-fuzz that `make fuzz` and `make fuzz-smoke` use. Idempotent:
+# it only installs what is missing.
 set -eu
 
 # `build`: what building xdptcp and running its lab need (make demo).
@@ -57,4 +58,18 @@ if command -v rustup >/dev/null 2>&1; then
             rustup component add "$component"
         fi
     done
+fi
+
+# The fuzz targets (fuzz/, `make fuzz`): cargo fuzz needs a nightly compiler (sanitizer
+# coverage flags) and the cargo-fuzz subcommand; libFuzzer itself is built by libfuzzer-sys
+# with the C++ compiler of build-essential.
+if [ "${1:-all}" = all ] && command -v rustup >/dev/null 2>&1; then
+    if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+        echo "installing the nightly Rust toolchain for cargo fuzz"
+        rustup toolchain install nightly --profile minimal
+    fi
+    if ! command -v cargo-fuzz >/dev/null 2>&1; then
+        echo "installing cargo-fuzz"
+        cargo install cargo-fuzz --locked
+    fi
 fi

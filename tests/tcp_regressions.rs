@@ -22,6 +22,7 @@
 //! | (issue 14) NewReno's `recover` went stale after 2^31 bytes | `recover_does_not_go_stale_after_two_gigabytes` (unit test in `src/tcp/recovery/new_reno.rs`) |
 //! | (issue 15) Any FIN outside the window restarted TIME-WAIT's 2·MSL, not only the peer's FIN retransmitted (RFC 9293 §3.10.7.4 fifth step) | cells TIME-WAIT × FIN, FIN+ACK at SEG.SEQ=RCV.NXT+RCV.WND of `tests/tcp_conformance.rs` |
 //! | (issue 15) A FIN without ACK at RCV.NXT into a zero window went unanswered (RFC 9293 §3.10.7.4 first step) | cell ESTABLISHED, RCV.WND=0 × FIN at SEG.SEQ=RCV.NXT of `tests/tcp_conformance.rs` |
+//! | (fuzzing, `fuzz/regressions/connection/`) A passive open sent back to LISTEN by a reset forgot its timestamp offset: the next SYN,ACK's TSval was the raw clock (RFC 7323 §7.1) | `a_reset_in_syn_received_keeps_the_timestamp_offset` |
 
 mod common;
 
@@ -475,4 +476,29 @@ fn restart_after_idle_ignores_pure_acks() {
     h.at(1_500);
     h.conn.send(&bytes(40_000), h.now).unwrap();
     assert_eq!(h.output().len(), 10, "the initial window of ten segments");
+}
+
+/// Found by the `connection` fuzz target (`fuzz/regressions/connection/`): a reset in
+/// SYN-RECEIVED sends a passive open back to LISTEN (RFC 9293 §3.10.7.4, first step), and
+/// the SYN,ACK that answers the next SYN must still carry TSval = offset + clock, not the
+/// bare clock, which tells anyone the host's uptime (RFC 7323 §7.1).
+#[test]
+fn a_reset_in_syn_received_keeps_the_timestamp_offset() {
+    const OFFSET: u32 = 7000;
+    let mut h = Harness::with_config(options_config(), ISS);
+    h.conn.set_timestamp_offset(OFFSET);
+    h.conn.listen(None).unwrap();
+    let syn = |irs: u32, tsval: u32| seg(irs, 0, SYN).mss(1000).wscale(0).ts(tsval, 0);
+    h.send(syn(IRS, 500));
+    h.expect(&[out(ISS, IRS + 1, SYN | ACK, 60_000)
+        .mss(1000)
+        .wscale(0)
+        .ts(OFFSET, 500)]);
+    h.send(seg(IRS + 1, 0, RST));
+    assert_eq!(h.conn.state(), State::Listen);
+    h.at(5).send(syn(IRS + 10_000, 505));
+    h.expect(&[out(ISS, IRS + 10_001, SYN | ACK, 60_000)
+        .mss(1000)
+        .wscale(0)
+        .ts(OFFSET + 5, 505)]);
 }

@@ -315,8 +315,13 @@ impl Connection {
             ..Connection::new(self.config.clone(), self.local_port, self.snd.iss)
         };
         let nodelay = self.app.nodelay;
+        // The stack's per-connection timestamp offset outlives the peer it was forgotten
+        // with: without it the next SYN,ACK's TSval is the bare clock, which tells anyone
+        // the host's uptime (RFC 7323 §7.1). Found by the `connection` fuzz target.
+        let ts_offset = self.ts.offset();
         *self = fresh;
         self.app.nodelay = nodelay;
+        self.ts.set_offset(ts_offset);
         self.set_state(State::Listen);
     }
 }

@@ -37,6 +37,10 @@ impl Timestamps {
         self.offset = offset;
     }
 
+    pub fn offset(&self) -> u32 {
+        self.offset
+    }
+
     /// TSval for a segment sent at `now`.
     pub fn value(&self, now: Instant) -> u32 {
         clock_value(now, self.offset)
