@@ -386,3 +386,51 @@ fn with_cookies_always_every_listener_asks_at_once_and_one_that_stops_is_withdra
     assert_eq!(offload_changes(&mut lab, now), [(8080, false)]);
     assert_eq!(offload_changes(&mut lab, now), []);
 }
+
+#[test]
+fn challenge_acks_of_many_connections_stay_under_the_stacks_ceiling() {
+    // 200 connections (through cookies, the quickest way to open them here), each sent
+    // twelve resets inside the window but not at RCV.NXT, in the same instant: RFC 5961 §3.2
+    // answers each with a challenge ACK, at most ten per connection a second (§7), and all
+    // together at most the stack's ceiling (1,000 a second, drawn in [500, 1,500)).
+    let mut lab = Lab::new(SynCookies::Always, tcp::Config::default());
+    let syn = lab.client_syn();
+    let mut acks = Vec::new();
+    for port in 3000..3200 {
+        let syn = from_port(&syn, port);
+        let cookie = seq_of(&lab.server_replies(&syn)[0]);
+        let ack = handshake_ack(&syn, cookie.wrapping_add(1));
+        assert!(lab.server_replies(&ack).is_empty());
+        acks.push(ack);
+    }
+    assert_eq!(lab.net.stack(lab.server).connection_count(), 200);
+    let (mut challenged, mut most_on_one) = (0, 0);
+    for ack in &acks {
+        let seq = u32::from_be_bytes(ack[TCP + 4..TCP + 8].try_into().unwrap());
+        let mut on_this = 0;
+        for k in 0..12u32 {
+            let mut rst = ack.clone();
+            rst[TCP + 4..TCP + 8].copy_from_slice(&seq.wrapping_add(1000 + k).to_be_bytes());
+            rst[TCP + 13] = TcpFlags::RST.0;
+            mend(&mut rst);
+            on_this += lab
+                .server_replies(&rst)
+                .iter()
+                .filter(|r| flags(r) == TcpFlags::ACK)
+                .count();
+        }
+        most_on_one = most_on_one.max(on_this);
+        challenged += on_this;
+    }
+    println!("challenge ACKs: {challenged} for 2,400 resets on 200 connections, at most {most_on_one} on one");
+    assert!(most_on_one <= 10, "the per-connection limit: {most_on_one}");
+    assert!(
+        (500..1500).contains(&challenged),
+        "the stack's ceiling: {challenged}"
+    );
+    assert_eq!(
+        lab.net.stack(lab.server).connection_count(),
+        200,
+        "no reset outside RCV.NXT closes a connection"
+    );
+}

@@ -225,7 +225,8 @@ impl<'a> Workers<'a> {
         let tcp = &self.config.tcp;
         CookieAnswer {
             key: self.secret,
-            mss: tcp.mss,
+            // As the stacks clamp it: what the MTU carries (IPv4 and TCP headers).
+            mss: tcp.mss.min(self.facts.mtu.saturating_sub(40)),
             window: tcp.syn_window(),
             window_shift: tcp.window_scale_shift(),
             timestamps: tcp.timestamps,

@@ -34,6 +34,10 @@ pub struct StackConfig {
     pub arp: bool,
     /// When a listener answers SYNs with SYN cookies instead of half-open connections.
     pub syn_cookies: SynCookies,
+    /// About how many challenge ACKs all connections together may send a second (RFC 5961
+    /// §7), drawn afresh each second (see [`tcp::ChallengeAckCeiling`]); beside each
+    /// connection's own `tcp.challenge_ack_limit`.
+    pub challenge_ack_ceiling: u32,
     pub tcp: tcp::Config,
 }
 
@@ -83,6 +87,7 @@ impl StackConfig {
             arp: true,
             accept_partial_checksum: false,
             syn_cookies: SynCookies::default(),
+            challenge_ack_ceiling: 1000,
             tcp: tcp::Config::default(),
         }
     }

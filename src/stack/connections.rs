@@ -48,9 +48,7 @@ impl Stack {
             return Err(StackError::TooManyConnections(self.config.max_connections));
         }
         let iss = self.isn.isn(now, key.local(), key.remote());
-        let mut conn = Connection::new(self.tcp_config.clone(), local_port, iss);
-        conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
-        conn.set_timestamp_offset(self.isn.timestamp_offset(key.local(), key.remote()));
+        let mut conn = self.new_connection(key, iss);
         conn.connect(remote.port(), now)?;
         let id = self.insert(key, conn, None, true)?;
         self.stats.connections_opened += 1;

@@ -12,6 +12,17 @@ use crate::flow::{FlowKey, FlowTable};
 use crate::tcp::{self, Connection};
 
 impl Stack {
+    /// A connection for `key` with initial send sequence `iss`, sharing the stack's buffer
+    /// pools and challenge-ACK ceiling, its timestamps offset by the 4-tuple's secret
+    /// (RFC 7323 §7.1).
+    pub(super) fn new_connection(&self, key: FlowKey, iss: tcp::SeqNum) -> Connection {
+        let mut conn = Connection::new(self.tcp_config.clone(), key.local_port, iss);
+        conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
+        conn.set_challenge_ack_ceiling(self.challenge_ceiling.clone());
+        conn.set_timestamp_offset(self.isn.timestamp_offset(key.local(), key.remote()));
+        conn
+    }
+
     pub(super) fn insert(
         &mut self,
         key: FlowKey,

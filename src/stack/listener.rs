@@ -3,7 +3,7 @@
 
 use super::{ConnId, Stack, StackError, SynCookies};
 use crate::flow::FlowKey;
-use crate::tcp::{self, Connection};
+use crate::tcp;
 use crate::time::Instant;
 use crate::wire::TcpRepr;
 
@@ -140,9 +140,7 @@ impl Stack {
         }
         let port = l.port;
         let iss = self.isn.isn(now, key.local(), key.remote());
-        let mut conn = Connection::new(self.tcp_config.clone(), port, iss);
-        conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
-        conn.set_timestamp_offset(self.isn.timestamp_offset(key.local(), key.remote()));
+        let mut conn = self.new_connection(key, iss);
         if conn.listen(None).is_err() {
             return;
         }

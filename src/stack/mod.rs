@@ -99,6 +99,8 @@ pub struct Stack {
     tcp_config: Arc<tcp::Config>,
     send_pool: Arc<BufferPool>,
     recv_pool: Arc<BufferPool>,
+    /// The challenge ACKs all connections may still send this second (RFC 5961 §7).
+    challenge_ceiling: Arc<tcp::ChallengeAckCeiling>,
     isn: IsnGenerator,
     flows: FlowTable<ConnId>,
     conns: SlotMap<ConnId, ConnSlot>,
@@ -163,6 +165,10 @@ impl Stack {
             send_pool: BufferPool::new(tcp_config.send_buffer, pooled),
             recv_pool: BufferPool::new(tcp_config.recv_buffer, pooled),
             tcp_config: Arc::new(tcp_config),
+            challenge_ceiling: Arc::new(tcp::ChallengeAckCeiling::new(
+                config.challenge_ack_ceiling,
+                hash_seed.rotate_left(17),
+            )),
             isn,
             flows: FlowTable::new(config.max_connections, hash_seed),
             conns: SlotMap::with_capacity_and_key(config.max_connections.min(1 << 16)),

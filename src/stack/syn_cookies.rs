@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::{Stack, SynCookies};
 use crate::flow::FlowKey;
-use crate::tcp::{syn_cookie, Connection};
+use crate::tcp::syn_cookie;
 use crate::time::Instant;
 use crate::wire::TcpRepr;
 
@@ -106,9 +106,7 @@ impl Stack {
         }
         let options = syn_cookie::options_from_echo(mss, ack.options.timestamps.map(|(_, e)| e));
         let port = self.listeners[index].port;
-        let mut conn = Connection::new(self.tcp_config.clone(), port, cookie);
-        conn.set_buffer_pools(self.send_pool.clone(), self.recv_pool.clone());
-        conn.set_timestamp_offset(self.isn.timestamp_offset(local, remote));
+        let mut conn = self.new_connection(key, cookie);
         if conn.accept_syn_cookie(now, ack, payload, options).is_err()
             || !conn.state().is_synchronized()
         {

@@ -6,6 +6,7 @@
 //! `tests/tcp_state_diagram.rs`; its module documentation maps each arrow to its test.
 
 pub mod buffer;
+pub mod challenge_ceiling;
 pub mod config;
 pub mod congestion;
 pub mod connection;
@@ -17,6 +18,7 @@ pub mod syn_cookie;
 pub mod timer;
 
 pub use crate::wire::SeqNum;
+pub use challenge_ceiling::ChallengeAckCeiling;
 pub use config::{Config, ConfigError, Keepalive};
 pub use connection::{reset_reply, ConnStats, Connection, Event, State, UnknownState};
 pub use error::{ConnectionError, Error};

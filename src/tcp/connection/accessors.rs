@@ -155,6 +155,13 @@ impl Connection {
         self.rcv.buf.set_pool(recv);
     }
 
+    /// Shares `ceiling`, the stack's limit on challenge ACKs a second, with the other
+    /// connections that hold it (RFC 5961 §7); without one, only this connection's limit
+    /// applies.
+    pub fn set_challenge_ack_ceiling(&mut self, ceiling: Arc<crate::tcp::ChallengeAckCeiling>) {
+        self.challenge_ceiling = Some(ceiling);
+    }
+
     /// Disables (true) or enables (false) Nagle's algorithm (RFC 896, RFC 1122 §4.2.3.4).
     pub fn set_nodelay(&mut self, nodelay: bool) {
         self.app.nodelay = nodelay;

@@ -320,12 +320,20 @@ impl Connection {
                 }
             }
             Reply::ChallengeAck => {
+                // RFC 5961 §7: the connection's own budget first, then the stack's ceiling
+                // (see `challenge_ceiling`), so one connection cannot spend the ceiling.
                 if self
                     .ack_limits
                     .allow_challenge(now, self.config.challenge_ack_limit)
+                    && self
+                        .challenge_ceiling
+                        .as_ref()
+                        .is_none_or(|ceiling| ceiling.allow(now))
                 {
                     self.stats.challenge_acks += 1;
                     self.pending.insert(Owed::Ack);
+                } else {
+                    self.stats.acks_rate_limited += 1;
                 }
             }
             Reply::Reset { seq } => self.owe_reset(ResetReply {

@@ -139,6 +139,8 @@ pub struct Connection {
     /// A reset owed in answer to one segment.
     rst_pending: Option<ResetReply>,
     ack_limits: AckRateLimits,
+    /// The stack's ceiling on challenge ACKs, shared by its connections (RFC 5961 §7).
+    challenge_ceiling: Option<Arc<crate::tcp::ChallengeAckCeiling>>,
     direct: DirectDelivery,
     app: Application,
     stats: ConnStats,
@@ -179,6 +181,7 @@ impl Connection {
             pending: PendingOutput::default(),
             rst_pending: None,
             ack_limits: AckRateLimits::default(),
+            challenge_ceiling: None,
             direct: DirectDelivery::default(),
             app: Application {
                 nodelay: config.nodelay,

@@ -23,7 +23,8 @@ pub struct ConnStats {
     pub duplicate_acks_in: u64,
     pub out_of_order_segments_in: u64,
     pub challenge_acks: u64,
-    /// ACKs not sent in answer to unacceptable zero-length segments (rate limit).
+    /// ACKs withheld by a rate limit: answers to unacceptable zero-length segments, and
+    /// challenge ACKs beyond the connection's or the stack's budget (RFC 5961 §7).
     pub acks_rate_limited: u64,
     pub window_probes: u64,
     /// Segments dropped by PAWS: a timestamp older than TS.Recent (RFC 7323 §5.3).
