@@ -367,7 +367,6 @@ fn holes_fill_the_out_of_order_queue_only_to_its_bounds() {
         held.see(stack.buffer_memory().held);
     };
     let beside = lab.good_transfer(good, &mut holes);
-    drop(holes);
 
     let stack = lab.net.stack(server);
     let bound = stack.buffer_memory_bound();
@@ -495,7 +494,6 @@ fn nonsense_sack_blocks_leave_the_scoreboard_bounded_and_the_data_whole() {
         lab.net.run_until(limit, &mut sack_nonsense),
         "the transfer to the hostile peer stalled"
     );
-    drop(sack_nonsense);
 
     let c = lab.net.stack(server).connection(victim).unwrap();
     let stats = *c.stats();
@@ -681,7 +679,6 @@ fn a_peer_that_never_reads_stays_within_the_send_buffers_and_the_connection_limi
     lab.idle(Duration::from_secs(1), &mut never_read);
     let beside = lab.good_transfer(good, &mut never_read);
     lab.idle(Duration::from_secs(1), &mut never_read);
-    drop(never_read);
 
     let stack = lab.net.stack(server);
     let bound = stack.buffer_memory_bound();
