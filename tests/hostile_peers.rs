@@ -17,10 +17,10 @@
 //! 2. **SACK nonsense**: a real receiver of the server's data, whose ACKs are joined by
 //!    forged ones carrying SACK blocks beyond SND.NXT, reversed, wrapping past 2^31, below
 //!    SND.UNA, wider than any window and four tiny ones at a time — the "SACK panic" class.
-//!    Blocks that name nothing we sent are ignored (RFC 2018 §4 has the sender use only
-//!    blocks for data it sent), and the scoreboard keeps one record per segment sent, at
-//!    most `Scoreboard::CAPACITY` (RFC 6675 §3 bookkeeping, never split by a SACK block).
-//!    Every byte still arrives once, in order.
+//!    Blocks that name nothing we sent are ignored, and the scoreboard of RFC 6675 §3 keeps
+//!    one record per segment sent — no block splits one or adds one — at most
+//!    `Scoreboard::CAPACITY`. Nothing is sent again for them, and every byte still arrives
+//!    once, in order.
 //! 3. **zero window, then gone**: never reads, so its window closes while the server's
 //!    application has `send_buffer` bytes queued; then it vanishes and answers no persist
 //!    probe. A peer that answers probes may hold its window closed forever (RFC 9293
@@ -29,14 +29,16 @@
 //!    its buffer goes back.
 //! 4. **never reads, many connections**: opens more connections than `max_connections`
 //!    leaves room for and reads nothing the server writes to them. Each stays at its
-//!    `send_buffer` (the window closes, RFC 9293 §3.8.6.2.1: the sender queues, nothing
-//!    grows), the connections beyond the limit are refused, and the whole stack's buffer
-//!    memory stays within `max_connections` × (`send_buffer` + `recv_buffer`).
+//!    `send_buffer`, whose capacity is fixed (`xdptcp::tcp::buffer`), and lives on because
+//!    the peer answers the zero-window probes (RFC 9293 §3.8.6.1); the connections beyond
+//!    the limit are refused, and the whole stack's buffer memory stays within
+//!    `max_connections` × (`send_buffer` + `recv_buffer`).
 //!
 //! The hostile node is a real stack, which opens its connections; what it sends beyond
 //! that (cases 1 and 2) is forged and handed straight to the server. The simulated link has
-//! no bandwidth limit, so the throughput ratio shows that the hostile connection takes no
-//! share of the server's attention that slows another: timers, queues, buffers.
+//! no bandwidth limit and processing takes no virtual time, so the throughput ratio shows
+//! whether the hostile connection reaches into another through what the stack shares —
+//! timers, queues, buffer pools, the connection limit — not how a shared link is divided.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
