@@ -206,6 +206,12 @@ impl Network {
         self.frame_buf = buf;
     }
 
+    /// Puts `frame` on the wire as if `from`'s stack had sent it, delay and impairments of
+    /// the link included: how a test forges what a hostile peer sends.
+    pub fn inject(&mut self, from: NodeId, frame: &[u8]) {
+        self.transmit(from, frame);
+    }
+
     fn transmit(&mut self, from: NodeId, frame: &[u8]) {
         let dst = match EthernetFrame::new_checked(frame) {
             Ok(f) => f.dst(),

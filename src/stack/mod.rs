@@ -41,7 +41,7 @@ pub use config::{StackConfig, SynCookies};
 pub use error::{StackConfigError, StackError};
 pub use event::{DirectData, StackEvent};
 pub use neighbor::NeighborCache;
-pub use observe::{ConnectionFilter, ConnectionInfo, StateCounts};
+pub use observe::{BufferMemory, ConnectionFilter, ConnectionInfo, StateCounts};
 pub use route::Route;
 pub use stats::StackStats;
 pub use syn_cookies::OFFLOAD_HOLD;

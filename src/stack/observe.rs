@@ -30,6 +30,15 @@ impl StateCounts {
     }
 }
 
+/// Bytes of buffer storage a stack holds (see [`Stack::buffer_memory`]).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct BufferMemory {
+    /// Allocated to connections.
+    pub held: usize,
+    /// Idle in the pools, kept for reuse (at most `POOLED_BUFFERS` of each kind).
+    pub pooled: usize,
+}
+
 /// Which connections a listing wants; `None` matches all.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConnectionFilter {
@@ -114,6 +123,22 @@ impl Stack {
             totals.accumulate(slot.conn.stats());
         }
         totals
+    }
+
+    /// Send and receive buffer storage now: held by connections, and idle in the pools.
+    pub fn buffer_memory(&self) -> BufferMemory {
+        BufferMemory {
+            held: self.conns.values().map(|s| s.conn.buffer_memory()).sum(),
+            pooled: self.send_pool.idle() * self.send_pool.buffer_size()
+                + self.recv_pool.idle() * self.recv_pool.buffer_size(),
+        }
+    }
+
+    /// The most [`BufferMemory::held`] can reach: every connection `max_connections`
+    /// allows, each with both buffers allocated (capacity is fixed per connection, see
+    /// `crate::tcp::buffer`).
+    pub fn buffer_memory_bound(&self) -> usize {
+        self.config.max_connections * (self.tcp_config.send_buffer + self.tcp_config.recv_buffer)
     }
 
     /// Appends to `rows` the connections `filter` matches, at most `limit` of them; returns

@@ -4,8 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{ConnStats, Connection, ConnectionError, State};
+#[cfg(doc)]
+use crate::tcp::buffer::Assembler;
 use crate::tcp::buffer::BufferPool;
 use crate::tcp::congestion::{Algorithm, CongestionControl};
+#[cfg(doc)]
+use crate::tcp::recovery::scoreboard::Scoreboard;
 use crate::wire::SeqNum;
 
 impl Connection {
@@ -131,6 +135,38 @@ impl Connection {
     /// Bytes ready for [`Connection::recv`].
     pub fn recv_available(&self) -> usize {
         self.rcv.buf.len()
+    }
+
+    /// Out-of-order bytes held in the receive buffer past RCV.NXT (RFC 9293 §3.10.7.4: text
+    /// beyond a hole is kept for later). They live inside the receive buffer, so they never
+    /// exceed its capacity less what waits to be read.
+    pub fn out_of_order_bytes(&self) -> usize {
+        self.rcv
+            .assembler
+            .ranges()
+            .iter()
+            .map(|&(start, end)| end.since(start) as usize)
+            .sum()
+    }
+
+    /// Disjoint out-of-order ranges tracked, at most [`Assembler::MAX_RANGES`].
+    pub fn out_of_order_ranges(&self) -> usize {
+        self.rcv.assembler.ranges().len()
+    }
+
+    /// Segments on the SACK scoreboard (RFC 6675 §3), at most [`Scoreboard::CAPACITY`].
+    pub fn scoreboard_len(&self) -> usize {
+        self.sack.board.len()
+    }
+
+    /// Bytes of buffer storage this connection holds now: each ring counts its whole
+    /// capacity once allocated, nothing before (or after it went back to its pool).
+    pub fn buffer_memory(&self) -> usize {
+        [&self.snd.buf, &self.rcv.buf]
+            .into_iter()
+            .filter(|ring| ring.is_allocated())
+            .map(|ring| ring.capacity())
+            .sum()
     }
 
     /// True once the peer's FIN was processed (every byte before it has arrived).
