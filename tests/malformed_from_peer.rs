@@ -211,6 +211,7 @@ fn stop(mut guard: Server) -> String {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = server.kill();
+    let _ = server.wait();
     panic!("the server did not stop within 10 s of Ctrl-C");
 }
 
