@@ -24,11 +24,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xdptcp::lab::{Lab, Topology, PEER_IFACE, STACK_IFACE, STACK_IP};
+use xdptcp::lab::{Lab, PEER_IFACE, STACK_IP};
 
 use super::outputs::read_summary;
 use super::process::{run_client, Ready, Server, CLIENT_GRACE};
-use super::runs::stack_args;
 use super::runs::RunError;
 use super::{s, Bench, ECHO_PORT};
 
@@ -75,14 +74,8 @@ fn stats_total(table: &str, label: &str) -> Result<f64, RunError> {
 
 impl Bench<'_> {
     pub(super) fn flood(&mut self) {
-        let name = format!("{}-f", self.args.lab);
-        let lab = match Lab::up_with(&name, 1, Topology::Routed) {
-            Ok(lab) => lab,
-            Err(e) => {
-                self.failures.push(format!("flood: the routed lab: {e}"));
-                println!("  flood: the routed lab: {e}");
-                return;
-            }
+        let Some(lab) = self.routed_lab("flood", "f") else {
+            return;
         };
         let seconds = self.args.flood_seconds;
         self.repeat(
@@ -139,20 +132,10 @@ impl Bench<'_> {
                 &["sysctl", "-q", "-w", "net.ipv4.tcp_syncookies=1"],
             )?;
         }
-        let mut args = vec![s("serve")];
-        args.extend(stack_args(kernel, STACK_IFACE));
-        args.extend([
-            s("--port"),
-            ECHO_PORT.to_string(),
-            s("--app"),
-            s("echo"),
-            s("--cores"),
-            self.args.server_core.to_string(),
-        ]);
         let server = Server::start(
             &lab.stack_ns(),
             &self.exe,
-            &args,
+            &self.serve_args(kernel, "echo", ECHO_PORT),
             self.log_path("flood-server.log"),
             Ready::Marker("serving"),
         )?;

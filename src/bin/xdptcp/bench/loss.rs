@@ -20,9 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xdptcp::lab::{
-    Direction, Impairment, Lab, PathImpairment, Topology, PEER_IP, STACK_IFACE, STACK_IP,
-};
+use xdptcp::lab::{Direction, Impairment, Lab, PathImpairment, PEER_IP, STACK_IFACE, STACK_IP};
 
 use super::outputs::{read_summary, value};
 use super::process::listening;
@@ -238,14 +236,8 @@ fn drain_timed(mut from: impl Read, to: &Path) -> std::io::Result<(u64, f64)> {
 impl Bench<'_> {
     /// The loss case: the bulk runs, then the echo latency runs, on a routed lab of its own.
     pub(super) fn loss(&mut self) {
-        let name = format!("{}-l", self.args.lab);
-        let lab = match Lab::up_with(&name, 1, Topology::Routed) {
-            Ok(lab) => lab,
-            Err(e) => {
-                self.failures.push(format!("loss: the routed lab: {e}"));
-                println!("  loss: the routed lab: {e}");
-                return;
-            }
+        let Some(lab) = self.routed_lab("loss", "l") else {
+            return;
         };
         let data = PathBuf::from(format!("/dev/shm/xdptcp-bench-{}.in", std::process::id()));
         let made = Command::new("head")

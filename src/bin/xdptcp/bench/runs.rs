@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use xdptcp::lab::{LabError, PEER_IFACE, STACK_IFACE, STACK_IP};
+use xdptcp::lab::{Lab, LabError, Topology, PEER_IFACE, STACK_IFACE, STACK_IP};
 
 use super::outputs::{parenthesized, read_summary, sockperf_percentile};
 use super::process::{run_client, ProcessError, Ready, Server, CLIENT_GRACE};
@@ -105,6 +105,22 @@ impl Bench<'_> {
         app: &str,
         port: u16,
     ) -> Result<Server, RunError> {
+        let server = Server::start(
+            &self.stack_ns(),
+            &self.exe,
+            &self.serve_args(kernel, app, port),
+            self.log_path("server.log"),
+            Ready::Marker("serving"),
+        )?;
+        if !kernel && self.facts.xdptcp_modes.is_none() {
+            self.facts.xdptcp_modes = parenthesized(&server.output(), "serving");
+        }
+        Ok(server)
+    }
+
+    /// `serve --app <app>` on `port`, on xdptcp or (`kernel`) on Linux sockets, on the
+    /// server core.
+    pub(super) fn serve_args(&self, kernel: bool, app: &str, port: u16) -> Vec<String> {
         let mut args = vec![s("serve")];
         args.extend(stack_args(kernel, STACK_IFACE));
         args.extend([
@@ -115,17 +131,20 @@ impl Bench<'_> {
             s("--cores"),
             self.args.server_core.to_string(),
         ]);
-        let server = Server::start(
-            &self.stack_ns(),
-            &self.exe,
-            &args,
-            self.log_path("server.log"),
-            Ready::Marker("serving"),
-        )?;
-        if !kernel && self.facts.xdptcp_modes.is_none() {
-            self.facts.xdptcp_modes = parenthesized(&server.output(), "serving");
+        args
+    }
+
+    /// A routed lab of the case's own (`<lab>-<suffix>`), or None with the failure noted.
+    pub(super) fn routed_lab(&mut self, case: &str, suffix: &str) -> Option<Lab> {
+        let name = format!("{}-{suffix}", self.args.lab);
+        match Lab::up_with(&name, 1, Topology::Routed) {
+            Ok(lab) => Some(lab),
+            Err(e) => {
+                self.failures.push(format!("{case}: the routed lab: {e}"));
+                println!("  {case}: the routed lab: {e}");
+                None
+            }
         }
-        Ok(server)
     }
 
     /// `xdptcp load` from the peer namespace; returns its summary.
