@@ -1008,7 +1008,8 @@ fn load_runs_every_workload_on_both_stacks() {
             let report = text(&out);
             assert!(
                 out.status.success(),
-                "{workload} over {stack} failed: {report}"
+                "{workload} over {stack} failed: {report}\nserver output:\n{}",
+                server.output()
             );
             assert_eq!(
                 summary_value(&summary, "errors"),

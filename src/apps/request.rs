@@ -84,8 +84,14 @@ impl<P: RequestProtocol> RequestServer<P> {
                 }
             }
             if b.close_after {
+                // Our side is done: close it and give the connection back, as a server
+                // calls close(2). The stack still delivers what is queued, answers the
+                // peer's FIN and keeps TIME-WAIT on its own, so a new SYN reusing the
+                // 4-tuple frees it at once (RFC 6191) instead of leaving it allocated
+                // until 2·MSL has passed.
                 let _ = ctx.shutdown_write(conn);
-                break;
+                ctx.release(conn);
+                return;
             }
             let reply = match ctx.read(conn, &mut self.scratch) {
                 Ok(0) => {
