@@ -144,15 +144,84 @@ fn a_timeout_resends_only_what_the_peer_does_not_hold() {
     h.at(30).send(sack_ack(0, 3, 4));
     h.now = xdptcp::Instant::from_micros(32_500);
     h.tick().expect(&[data(0, &stream)]);
-    // No ACK comes; the RTO armed at 20 ms fires at 220 ms: every segment not SACKed is
-    // deemed lost and resent from the scoreboard as the one-segment window allows.
-    assert_eq!(h.conn.poll_deadline(), Some(ms(220)));
-    h.at(220).tick().expect(&[data(0, &stream)]);
+    // No ACK comes. Two SRTTs later (52.5 ms) the loss probe repeats the last segment,
+    // also in recovery, and twice more when unanswered, after 40 and 80 ms; all are lost,
+    // and the RTO the first probe restarted fires at 252.5 ms: every segment not SACKed
+    // is deemed lost and resent from the scoreboard as the one-segment window allows.
+    for at in [52_500, 92_500, 172_500] {
+        assert_eq!(
+            h.conn.poll_deadline(),
+            Some(xdptcp::Instant::from_micros(at))
+        );
+        h.now = xdptcp::Instant::from_micros(at);
+        h.tick().expect(&[with_psh(data(4, &stream))]);
+    }
+    assert_eq!(h.conn.stats().loss_probes, 3);
+    assert_eq!(
+        h.conn.poll_deadline(),
+        Some(xdptcp::Instant::from_micros(252_500))
+    );
+    h.now = xdptcp::Instant::from_micros(252_500);
+    h.tick().expect(&[data(0, &stream)]);
     assert_eq!(h.conn.stats().timeouts, 1);
     // Its ACK (still SACKing segment 3) opens the window to two: segments 1 and 2 go,
     // segment 3 (held by the peer) does not.
-    h.at(230)
+    h.at(260)
         .send(seg(IRS + 1, ISS + 1001, ACK).sack(&[(ISS + 3001, ISS + 4001)]));
     let next: Vec<u32> = h.output().iter().map(|s| s.seq - ISS - 1).collect();
     assert_eq!(next, vec![1000, 2000]);
+}
+
+#[test]
+fn a_flight_whose_acks_were_lost_is_probed_with_its_last_segment_not_new_data() {
+    let mut h = established();
+    let stream = bytes(15_000);
+    h.at(20);
+    h.conn.send(&stream, h.now).unwrap();
+    assert_eq!(h.output().len(), 10, "the initial window: ten segments");
+    // All ten arrive, every ACK of them is lost. Five segments wait unsent, but the probe
+    // at 20 + 2 × 10 ms repeats segment 9: the peer holds it, so it must answer at once
+    // (RFC 9293 §3.10.7.4), where one new segment may wait for its delayed ACK.
+    assert_eq!(h.conn.poll_deadline(), Some(ms(40)));
+    h.at(40).tick().expect(&[data(9, &stream)]);
+    assert_eq!(h.conn.stats().loss_probes, 1);
+    // The answer: everything acknowledged, the repeat reported as a duplicate (D-SACK):
+    // nothing was lost, the window is not cut, the waiting data goes.
+    let window = h.conn.congestion_window();
+    h.at(50)
+        .send(seg(IRS + 1, ISS + 10_001, ACK).sack(&[(ISS + 9001, ISS + 10_001)]));
+    assert_eq!(h.output().len(), 5);
+    assert!(h.conn.congestion_window() >= window);
+    assert_eq!(h.conn.stats().timeouts, 0);
+}
+
+#[test]
+fn a_recovery_whose_last_ack_was_lost_ends_by_a_probe_not_a_timeout() {
+    let mut h = established();
+    let stream = bytes(5_000);
+    h.at(20);
+    h.conn.send(&stream, h.now).unwrap();
+    assert_eq!(h.output().len(), 5);
+    // Segment 0 lost; 1..4 SACKed at 30 ms: RACK declares it lost at once (three
+    // SACKed segments past it), recovery resends it.
+    h.at(30).send(sack_ack(0, 1, 2));
+    h.send(sack_ack(0, 1, 3));
+    h.send(sack_ack(0, 1, 4));
+    h.expect(&[data(0, &stream)]);
+    h.send(sack_ack(0, 1, 5));
+    h.expect_nothing();
+    assert!(h.conn.in_fast_recovery());
+    // The repeat arrives but its ACK (of everything) is lost. Two SRTTs after the last
+    // segment sent, the probe repeats the last segment instead of waiting for the RTO.
+    assert_eq!(h.conn.poll_deadline(), Some(ms(50)));
+    h.at(50).tick().expect(&[with_psh(data(4, &stream))]);
+    // Its answer, a D-SACK for the duplicate, ends the recovery; no timeout, and no
+    // second cut of the window for the same episode.
+    let ssthresh = h.conn.slow_start_threshold();
+    h.at(60)
+        .send(seg(IRS + 1, ISS + 5001, ACK).sack(&[(ISS + 4001, ISS + 5001)]));
+    assert!(!h.conn.in_fast_recovery());
+    assert_eq!(h.conn.slow_start_threshold(), ssthresh);
+    assert_eq!(h.conn.stats().timeouts, 0);
+    assert_eq!(h.conn.stats().loss_probes, 1);
 }
