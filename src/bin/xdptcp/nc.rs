@@ -10,6 +10,7 @@
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -225,6 +226,8 @@ struct Nc {
     read_done: bool,
     reading_paused: bool,
     stdout: Option<crossbeam::channel::Sender<Vec<u8>>>,
+    /// Chunks the writer thread has written, back for reuse (no allocation per read).
+    written: crossbeam::channel::Receiver<Vec<u8>>,
     outcome: Arc<Mutex<Outcome>>,
 }
 
@@ -266,17 +269,39 @@ impl Nc {
                 self.reading_paused = true;
                 return;
             }
-            let mut chunk = vec![0u8; CHUNK];
-            match ctx.read(conn, &mut chunk) {
-                Ok(0) => self.read_done = true,
-                Ok(n) => {
-                    chunk.truncate(n);
-                    if stdout.send(chunk).is_err() {
-                        self.fail(ctx, NcError::StdoutClosed);
-                        return;
+            let mut chunk = self
+                .written
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+            chunk.clear();
+            // What has arrived, piece by piece as it lies (in its frame or the receive
+            // buffer), copied once into the chunk.
+            let mut more = true;
+            while chunk.len() < CHUNK {
+                let room = CHUNK - chunk.len();
+                let read = ctx.read_with(conn, |data| {
+                    let n = data.len().min(room);
+                    chunk.extend_from_slice(&data[..n]);
+                    n
+                });
+                match read {
+                    Ok(0) => {
+                        self.read_done = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        more = false;
+                        break;
                     }
                 }
-                Err(_) => return,
+            }
+            if !chunk.is_empty() && stdout.send(chunk).is_err() {
+                self.fail(ctx, NcError::StdoutClosed);
+                return;
+            }
+            if !more {
+                return;
             }
         }
     }
@@ -396,19 +421,24 @@ fn spawn_stdin_reader(sender: Sender<Message>) {
     });
 }
 
+/// Writes the received chunks to standard output and hands each back for reuse. It writes
+/// to its own descriptor for fd 1, unbuffered: `std::io::Stdout` is line-buffered, which
+/// for binary data means a scan for newlines and a copy of the tail of every chunk.
 fn spawn_stdout_writer(
     chunks: crossbeam::channel::Receiver<Vec<u8>>,
+    written: crossbeam::channel::Sender<Vec<u8>>,
     drained: Sender<Message>,
-) -> std::thread::JoinHandle<std::io::Result<()>> {
-    std::thread::spawn(move || {
-        let mut stdout = std::io::stdout().lock();
+) -> std::io::Result<std::thread::JoinHandle<std::io::Result<()>>> {
+    let mut stdout = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+    Ok(std::thread::spawn(move || {
         for chunk in chunks {
             stdout.write_all(&chunk)?;
+            let _ = written.try_send(chunk);
             // Progress report; the worker acts on it only when it paused reading.
             let _ = drained.try_send(Message::StdoutDrained);
         }
-        stdout.flush()
-    })
+        Ok(())
+    }))
 }
 
 pub fn run(args: &NcArgs) -> Result<(), NcError> {
@@ -429,6 +459,7 @@ pub fn run(args: &NcArgs) -> Result<(), NcError> {
         }
     };
     let (out_tx, out_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
+    let (written_tx, written_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let handler_outcome = outcome.clone();
     let mut stdout_sender = Some(out_tx);
@@ -446,6 +477,7 @@ pub fn run(args: &NcArgs) -> Result<(), NcError> {
         read_done: false,
         reading_paused: false,
         stdout: stdout_sender.take(),
+        written: written_rx.clone(),
         outcome: handler_outcome.clone(),
     })?;
     if let Mode::Listen { port, .. } = mode {
@@ -453,7 +485,8 @@ pub fn run(args: &NcArgs) -> Result<(), NcError> {
         log::info!("listening on {}:{port}", runtime.info().ipv4);
     }
     let sender = runtime.sender(0).ok_or(NcError::NoWorker)?;
-    let writer = spawn_stdout_writer(out_rx, sender.clone());
+    let writer =
+        spawn_stdout_writer(out_rx, written_tx, sender.clone()).map_err(NcError::Stdout)?;
     spawn_stdin_reader(sender);
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
