@@ -329,6 +329,14 @@ pub const DROP_REASONS: &[DropReason] = &[
         value: |s| s.drop_bad_arp,
     },
     DropReason {
+        reason: "bad_icmp",
+        value: |s| s.drop_bad_icmp,
+    },
+    DropReason {
+        reason: "bad_icmp_checksum",
+        value: |s| s.drop_bad_icmp_checksum,
+    },
+    DropReason {
         reason: "listen_overflow",
         value: |s| s.drop_listen_overflow,
     },
@@ -397,9 +405,11 @@ mod tests {
             drop_connection_limit: 1 << 14,
             drop_no_connection: 1 << 15,
             drop_reset_queue_full: 1 << 16,
+            drop_bad_icmp: 1 << 17,
+            drop_bad_icmp_checksum: 1 << 18,
             ..StackStats::default()
         };
-        assert_eq!(dropped(&stats), (1 << 17) - 1);
+        assert_eq!(dropped(&stats), (1 << 19) - 1);
         let debug = format!("{stats:?}");
         assert_eq!(debug.matches("drop_").count(), DROP_REASONS.len());
     }

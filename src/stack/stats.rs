@@ -32,6 +32,10 @@ pub struct StackStats {
     /// Segments with both SYN and FIN.
     pub drop_illegal_flags: u64,
     pub drop_bad_arp: u64,
+    /// ICMP messages shorter than their header, and errors quoting less than an IPv4 header
+    /// and 8 bytes of its payload (RFC 792).
+    pub drop_bad_icmp: u64,
+    pub drop_bad_icmp_checksum: u64,
     pub drop_listen_overflow: u64,
     pub drop_connection_limit: u64,
     pub drop_no_connection: u64,
@@ -62,6 +66,8 @@ impl StackStats {
             WireError::BadTcpChecksum => self.drop_bad_tcp_checksum += 1,
             WireError::BadTcpOption => self.drop_bad_tcp_option += 1,
             WireError::UnsupportedArp => self.drop_bad_arp += 1,
+            WireError::TruncatedIcmp | WireError::BadIcmpQuote => self.drop_bad_icmp += 1,
+            WireError::BadIcmpChecksum => self.drop_bad_icmp_checksum += 1,
         }
     }
 
@@ -84,5 +90,7 @@ impl StackStats {
             + self.drop_bad_tcp_checksum
             + self.drop_bad_tcp_option
             + self.drop_bad_arp
+            + self.drop_bad_icmp
+            + self.drop_bad_icmp_checksum
     }
 }
