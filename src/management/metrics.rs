@@ -161,6 +161,13 @@ pub const WORKER_METRICS: &[Metric] = &[
         value: |w| w.stats.stack.rst_sent,
     },
     Metric {
+        name: "xdp_icmp_steered_total",
+        label: "ICMP errors steered by XDP",
+        help: "ICMP destination unreachable messages about the stack's TCP segments the XDP program steered to the socket.",
+        kind: Counter,
+        value: |w| w.program.icmp_steered,
+    },
+    Metric {
         name: "icmp_received_total",
         label: "ICMP received",
         help: "ICMP messages taken in with a valid checksum (RFC 792).",
