@@ -530,6 +530,10 @@ fn malformed_and_unhandled_icmp_is_counted_and_dropped() {
     assert_eq!(stats.drop_bad_icmp_checksum, 1);
     assert_eq!(stats.drop_icmp_unhandled, 2, "echo, UDP");
     assert_eq!(stats.drop_icmp_no_connection, 1);
+    assert_eq!(
+        stats.rx_icmp, 3,
+        "each counted once: taken in, or malformed"
+    );
     assert_eq!(stats.path_mtu_lowered, 0);
     assert_eq!(stats.malformed(), 3);
     assert_eq!(lab.mss(), 1500 - HEADERS);

@@ -12,7 +12,7 @@
 use super::Stack;
 use crate::flow::FlowKey;
 use crate::tcp::{PathError, PathErrorKind, UnreachableReason};
-use crate::wire::{ethernet, Icmpv4Packet, Ipv4Packet, Unreachable, WireError};
+use crate::wire::{ethernet, Icmpv4Packet, Ipv4Packet, QuotedDatagram, Unreachable, WireError};
 
 impl Stack {
     /// An IPv4 frame carrying ICMP whose IPv4 header [`crate::wire::TcpFrame::parse`] has
@@ -34,15 +34,9 @@ impl Stack {
         if !icmp.verify_checksum() {
             return self.stats.count_malformed(WireError::BadIcmpChecksum);
         }
-        self.stats.rx_icmp += 1;
-        self.receive_unreachable(&icmp);
-    }
-
-    /// RFC 1122 §4.2.3.9: a destination unreachable error goes to the connection that sent
-    /// the datagram it quotes — TCP from our address, found by its 4-tuple seen from our
-    /// side. Other messages (echo, redirect, time exceeded, ...) are not acted on.
-    fn receive_unreachable(&mut self, icmp: &Icmpv4Packet<&[u8]>) {
+        // Other messages (echo, redirect, time exceeded, ...) are not acted on.
         let Some(code) = icmp.unreachable() else {
+            self.stats.rx_icmp += 1;
             self.stats.drop_icmp_unhandled += 1;
             return;
         };
@@ -50,6 +44,19 @@ impl Stack {
             Ok(quoted) => quoted,
             Err(e) => return self.stats.count_malformed(e),
         };
+        self.stats.rx_icmp += 1;
+        self.receive_unreachable(code, icmp.next_hop_mtu(), &quoted);
+    }
+
+    /// RFC 1122 §4.2.3.9: a destination unreachable error goes to the connection that sent
+    /// the datagram it quotes — TCP from our address, found by its 4-tuple seen from our
+    /// side.
+    fn receive_unreachable(
+        &mut self,
+        code: Unreachable,
+        next_hop_mtu: u16,
+        quoted: &QuotedDatagram<&[u8]>,
+    ) {
         let Some(tcp) = quoted.tcp().filter(|_| quoted.src() == self.config.ipv4) else {
             self.stats.drop_icmp_unhandled += 1;
             return;
@@ -70,7 +77,7 @@ impl Stack {
         };
         let error = PathError {
             seq: tcp.seq(),
-            kind: path_error_kind(code, icmp.next_hop_mtu(), quoted.total_len()),
+            kind: path_error_kind(code, next_hop_mtu, quoted.total_len()),
         };
         let outcome = slot.conn.handle_path_error(error);
         self.stats.count_path_error(outcome);

@@ -13,7 +13,7 @@ pub struct StackStats {
     pub tx_tcp_segments: u64,
     pub rx_arp: u64,
     pub tx_arp: u64,
-    /// ICMP messages taken in (checksum verified).
+    /// ICMP messages taken in: checksum verified and, for an error, a whole quote.
     pub rx_icmp: u64,
     pub drop_truncated: u64,
     pub drop_not_for_us: u64,
