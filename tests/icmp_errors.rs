@@ -408,6 +408,9 @@ fn a_port_unreachable_does_not_abort_an_established_connection() {
     let (received, _) = transfer_through_small_link(&mut lab, &data, 1500);
     assert_eq!(received.len(), 1000 + data.len());
     assert!(received[1000..] == data[..]);
+    // Acknowledged data since: the soft error is no longer reported.
+    let c = lab.net.stack(lab.client).connection(lab.conn).unwrap();
+    assert_eq!(c.soft_error(), None);
 }
 
 #[test]

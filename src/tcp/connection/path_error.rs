@@ -88,8 +88,8 @@ impl Connection {
 
     /// RFC 1122 §4.2.3.9 and RFC 5461 §4: an unreachable error never aborts a synchronized
     /// connection (RFC 5461 recommends treating even hard errors as soft there: they are
-    /// easily forged and often transient); it is kept and reported should the connection
-    /// time out. In SYN-SENT a hard error ends the open at once, as RFC 1122 says it should
+    /// easily forged and often transient); it is kept, until new data is acknowledged, and
+    /// reported should the connection time out. In SYN-SENT a hard error ends the open at once, as RFC 1122 says it should
     /// ("SHOULD abort") and RFC 5461 §4 leaves in place for connection establishment: no
     /// data is at stake, and the forger had to guess our ISS (the only sequence number
     /// in flight). The open ends without a reset (there is nothing to reset).
