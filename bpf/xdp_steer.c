@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * xdptcp's XDP program: steer the stack's own TCP traffic to the AF_XDP socket of the RX queue
- * it arrived on; pass everything else (ARP, ICMP, the kernel's own TCP, malformed frames) to
- * the kernel untouched.
+ * xdptcp's XDP program: steer the stack's own TCP traffic, and the ICMP errors about it, to the
+ * AF_XDP socket of the RX queue it arrived on; pass everything else (ARP, other ICMP, the
+ * kernel's own TCP, malformed frames) to the kernel untouched.
  *
  * A frame is the stack's when it is IPv4/TCP, not a fragment, addressed to the stack's IPv4
  * address, and its destination port is marked in "ports" (listening ports and the stack's
  * ephemeral range). User space fills "config", "ports" and "xsks" (one socket per queue).
+ *
+ * So is an ICMP destination unreachable message to the stack's address about a TCP segment
+ * the stack sent: the datagram it quotes (RFC 792: its IP header and first 8 bytes) is TCP
+ * from the stack's address, from a port marked in "ports". The stack checks the rest (the
+ * ICMP checksum, the quoted sequence number: RFC 5927) and lowers the path MTU on a
+ * "fragmentation needed" (RFC 1191). Every other ICMP message goes to the kernel.
  *
  * A SYN to a port whose worker has put it in "cookie_ports" for this queue (its backlog is
  * full, or it always wants cookies) is answered here with a SYN cookie (syn_cookie.h) and
@@ -60,14 +66,25 @@ struct {
 	__type(value, struct xdptcp_queue_stats);
 } stats SEC(".maps");
 
+/* The ICMP header (RFC 792), declared here: linux/icmp.h brings in libc headers that the BPF
+ * target does not have. */
+struct icmp_header {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 rest; /* for "fragmentation needed": unused, then the next-hop MTU (RFC 1191) */
+};
+
+#define ICMP_DESTINATION_UNREACHABLE 3
+
 #define IP_MORE_FRAGMENTS 0x2000
 #define IP_OFFSET_MASK 0x1fff
 
-/* The TCP header of the frame in [data, data_end) if it is TCP for the stack, else NULL. Every
- * header is bounds-checked before it is read; anything short or odd is not ours and goes to
- * the kernel as it is. */
-static __always_inline struct tcphdr *ours(void *data, void *data_end,
-					   const struct xdptcp_config *cfg)
+/* The IPv4 header of the frame in [data, data_end) if it is an IPv4 packet, not a fragment,
+ * addressed to the stack, else NULL. Every header is bounds-checked before it is read;
+ * anything short or odd is not ours and goes to the kernel as it is. */
+static __always_inline struct iphdr *for_our_address(void *data, void *data_end,
+						     const struct xdptcp_config *cfg)
 {
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > data_end)
@@ -80,18 +97,60 @@ static __always_inline struct tcphdr *ours(void *data, void *data_end,
 		return 0;
 	if (ip->version != 4 || ip->ihl < 5)
 		return 0;
-	if (ip->daddr != cfg->ipv4 || ip->protocol != IPPROTO_TCP)
+	if (ip->daddr != cfg->ipv4)
 		return 0;
 	if (ip->frag_off & bpf_htons(IP_MORE_FRAGMENTS | IP_OFFSET_MASK))
 		return 0;
+	return ip;
+}
 
+/* True when the stack owns local port `port` (network order). */
+static __always_inline int port_owned(__be16 port)
+{
+	__u32 key = bpf_ntohs(port);
+	__u8 *owned = bpf_map_lookup_elem(&ports, &key);
+	return owned && *owned;
+}
+
+/* The TCP header of a packet for the stack's address if it is TCP to a port the stack owns,
+ * else NULL. */
+static __always_inline struct tcphdr *ours(struct iphdr *ip, void *data_end)
+{
+	if (ip->protocol != IPPROTO_TCP)
+		return 0;
 	struct tcphdr *tcp = (void *)ip + ip->ihl * 4;
 	if ((void *)(tcp + 1) > data_end)
 		return 0;
+	return port_owned(tcp->dest) ? tcp : 0;
+}
 
-	__u32 port = bpf_ntohs(tcp->dest);
-	__u8 *owned = bpf_map_lookup_elem(&ports, &port);
-	return owned && *owned ? tcp : 0;
+/* True for an ICMP destination unreachable message about a TCP segment the stack sent: the
+ * quoted IPv4 header says TCP from the stack's address, and the quoted TCP header (of which
+ * the message carries the first 8 bytes: ports and sequence number) says from a port the
+ * stack owns. */
+static __always_inline int icmp_about_ours(struct iphdr *ip, void *data_end,
+					   const struct xdptcp_config *cfg)
+{
+	if (ip->protocol != IPPROTO_ICMP)
+		return 0;
+	struct icmp_header *icmp = (void *)ip + ip->ihl * 4;
+	if ((void *)(icmp + 1) > data_end)
+		return 0;
+	if (icmp->type != ICMP_DESTINATION_UNREACHABLE)
+		return 0;
+
+	struct iphdr *quoted = (void *)(icmp + 1);
+	if ((void *)(quoted + 1) > data_end)
+		return 0;
+	if (quoted->version != 4 || quoted->ihl < 5)
+		return 0;
+	if (quoted->saddr != cfg->ipv4 || quoted->protocol != IPPROTO_TCP)
+		return 0;
+
+	__be16 *quoted_ports = (void *)quoted + quoted->ihl * 4;
+	if ((void *)(quoted_ports + 4) > data_end)
+		return 0;
+	return port_owned(quoted_ports[0]);
 }
 
 /* True for a SYN (no ACK, RST or FIN) to a port this queue's worker answers with cookies. */
@@ -114,7 +173,8 @@ int xdptcp_steer(struct xdp_md *ctx)
 	struct xdptcp_queue_stats *st = bpf_map_lookup_elem(&stats, &queue);
 	struct xdptcp_config *cfg = bpf_map_lookup_elem(&config, &zero);
 
-	struct tcphdr *tcp = cfg && cfg->enabled ? ours(data, data_end, cfg) : 0;
+	struct iphdr *ip = cfg && cfg->enabled ? for_our_address(data, data_end, cfg) : 0;
+	struct tcphdr *tcp = ip ? ours(ip, data_end) : 0;
 	if (tcp) {
 		if (wants_cookie(tcp, queue)) {
 			int action = answer_syn_with_cookie(ctx, cfg);
@@ -131,6 +191,13 @@ int xdptcp_steer(struct xdp_md *ctx)
 		if (st)
 			st->steered++;
 		/* No socket on this queue: the lower bits of the flags are the fallback action. */
+		return bpf_redirect_map(&xsks, queue, XDP_PASS);
+	}
+	if (ip && icmp_about_ours(ip, data_end, cfg)) {
+		if (st) {
+			st->steered++;
+			st->icmp_steered++;
+		}
 		return bpf_redirect_map(&xsks, queue, XDP_PASS);
 	}
 	if (st)

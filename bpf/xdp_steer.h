@@ -49,6 +49,7 @@ struct xdptcp_queue_stats {
 	__u64 cookies_sent;   /* SYNs answered here with a cookie SYN,ACK (XDP_TX) */
 	__u64 cookie_skipped; /* SYNs to a cookie port steered to the socket instead: options
 			       * malformed, or no room to build the answer in the frame */
+	__u64 icmp_steered;   /* of "steered": ICMP errors about the stack's TCP segments */
 };
 
 #endif

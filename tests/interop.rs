@@ -2,8 +2,9 @@
 //! and removes (see `xdptcp::lab`): curl, wrk, the sockperf client, ncat and Python sockets
 //! on the peer side; `xdptcp serve` and `xdptcp nc` on the stack side. Also: the kernel
 //! keeps its own traffic, the XDP program is gone after a stop (also after SIGKILL), bad
-//! checksums are counted and dropped, every startup failure has a clear message, and the
-//! runtime's counters read right after traffic count it.
+//! checksums are counted and dropped, every startup failure has a clear message, the
+//! runtime's counters read right after traffic count it, and a Linux router's "fragmentation
+//! needed" lowers the path MTU of an `xdptcp nc` transfer (RFC 1191).
 //!
 //! These tests need root (namespaces, XDP, AF_XDP). Without it they say so and skip; in
 //! `make test`, run as root, they run. The tests take a lock so they run one at a time.
@@ -386,18 +387,24 @@ fn ncat_listen(lab: &Lab, port: u16, script_tail: &str) -> Child {
     panic!("ncat did not start listening on {port}");
 }
 
+/// A temporary file of `size` (as head -c takes it) random bytes.
+fn random_file(name: &str, size: &str) -> PathBuf {
+    let path = temp_path(name);
+    let status = Command::new("head")
+        .args(["-c", size, "/dev/urandom"])
+        .stdout(std::fs::File::create(&path).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    path
+}
+
 #[test]
 fn nc_carries_256_mib_each_way_intact() {
     let Some((_serial, lab)) = setup("nc", 1) else {
         return;
     };
-    let data = temp_path("nc-input");
-    let status = Command::new("head")
-        .args(["-c", "256M", "/dev/urandom"])
-        .stdout(std::fs::File::create(&data).unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let data = random_file("nc-input", "256M");
     let want = sha256(&data);
     let peer_ip = PEER_IP.to_string();
 
@@ -418,6 +425,53 @@ fn nc_carries_256_mib_each_way_intact() {
     assert_eq!(sha256(&got), want, "Linux → xdptcp: SHA-256 differs");
     println!("nc: 256 MiB each way, SHA-256 {want} both ways");
     for p in [&data, &received, &got] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// Path MTU discovery over the real datapath: the router's link toward the peer carries at
+/// most 1280 bytes, so the Linux router itself answers each larger segment of ours (Don't
+/// Fragment is always set) with ICMP "fragmentation needed" (RFC 1191 §4). The XDP program
+/// steers the error to the stack's socket, the stack lowers the connection's MSS, and 4 MiB
+/// from `xdptcp nc` reach Linux `ncat` with the SHA-256 they left with; the counters `nc
+/// --stats` prints show the errors steered and the path MTU lowered once. Without either
+/// step every full-sized segment is lost on the way and the transfer never completes.
+#[test]
+fn a_linux_router_s_fragmentation_needed_lowers_the_mss_and_nc_data_arrives_intact() {
+    let Some((_serial, lab)) = setup("pmtu", 1) else {
+        return;
+    };
+    let set = run_in(
+        &lab.router_ns(),
+        5,
+        "ip",
+        &["link", "set", "rt-peer", "mtu", "1280"],
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    let data = random_file("pmtu-input", "4M");
+    let received = temp_path("pmtu-at-peer");
+    let mut listener = ncat_listen(&lab, 5000, &format!("--recv-only > {}", received.display()));
+    let peer_ip = PEER_IP.to_string();
+    let out = nc(
+        &lab,
+        &["--stats", &peer_ip, "5000"],
+        &data,
+        Path::new("/dev/null"),
+    );
+    let report = text(&out);
+    assert!(out.status.success(), "nc failed: {report}");
+    assert!(listener.wait().unwrap().success());
+    let want = sha256(&data);
+    assert_eq!(sha256(&received), want, "SHA-256 differs");
+    let steered = counter(&report, "ICMP errors steered by XDP");
+    let lowered = counter(&report, "path MTU lowered");
+    assert!(steered >= 1, "{report}");
+    assert_eq!(lowered, 1, "one connection, lowered once: {report}");
+    println!(
+        "path MTU 1280 at the router: 4 MiB from xdptcp nc to Linux ncat, SHA-256 {want} both \
+         ends; {steered} ICMP errors steered by XDP, path MTU lowered {lowered}"
+    );
+    for p in [&data, &received] {
         let _ = std::fs::remove_file(p);
     }
 }

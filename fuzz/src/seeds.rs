@@ -16,7 +16,10 @@ use super::connection::{self, Script, Seg};
 use super::stack::{self, CLIENT, CLIENT_IP, CLIENT_PORT, PORT, SERVER_IP, SERVER_MAC};
 use xdptcp::wire::checksum::Checksum;
 use xdptcp::wire::tcp::fill_checksum;
-use xdptcp::wire::{ethernet, ipv4, MacAddr, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
+use xdptcp::wire::{
+    ethernet, ipv4, EtherType, EthernetRepr, Ipv4Repr, MacAddr, SeqNum, TcpFlags, TcpOptions,
+    TcpPacket, TcpRepr, Unreachable, UnreachableRepr,
+};
 
 /// One seed file.
 pub struct Seed {
@@ -175,6 +178,52 @@ fn arp(htype: u16, operation: u16, target: Ipv4Addr) -> Vec<u8> {
     f.extend_from_slice(&CLIENT_IP.octets());
     f.extend_from_slice(&[0; 6]);
     f.extend_from_slice(&target.octets());
+    f
+}
+
+/// An ICMP destination unreachable `reason` from the client's side to the server about a
+/// 1500-byte segment the server sent to the client (next-hop MTU `mtu`), quoting its IP
+/// header and `quote` bytes of TCP; `change` then applies to the ICMP message before the
+/// IPv4 header (not the ICMP checksum) is written around it.
+fn icmp(reason: Unreachable, mtu: u16, quote: usize, change: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let ip = |src, dst, protocol, payload_len| Ipv4Repr {
+        src,
+        dst,
+        protocol,
+        payload_len,
+        ttl: 64,
+        ident: 1,
+    };
+    let mut sent = vec![0u8; ipv4::HEADER_LEN + 20];
+    ip(SERVER_IP, CLIENT_IP, ipv4::PROTOCOL_TCP, 1480).emit(&mut sent);
+    TcpRepr {
+        src_port: PORT,
+        dst_port: CLIENT_PORT,
+        seq: SeqNum(1),
+        ack: Some(SeqNum(1)),
+        flags: TcpFlags::PSH,
+        window: 1000,
+        ..TcpRepr::default()
+    }
+    .emit(&mut sent[ipv4::HEADER_LEN..]);
+    let quoted = &sent[..ipv4::HEADER_LEN + quote];
+    let mut message = vec![0u8; UnreachableRepr::message_len(quoted.len())];
+    UnreachableRepr {
+        reason,
+        next_hop_mtu: mtu,
+    }
+    .emit(quoted, &mut message);
+    change(&mut message);
+    let mut f = vec![0u8; IP + ipv4::HEADER_LEN + message.len()];
+    EthernetRepr {
+        src: stack::CLIENT_MAC,
+        dst: SERVER_MAC,
+        ethertype: EtherType::Ipv4,
+    }
+    .emit(&mut f);
+    let len = message.len() as u16;
+    ip(CLIENT_IP, SERVER_IP, ipv4::PROTOCOL_ICMP, len).emit(&mut f[IP..]);
+    f[IP + ipv4::HEADER_LEN..].copy_from_slice(&message);
     f
 }
 
@@ -551,6 +600,33 @@ pub fn frames() -> Vec<(&'static str, Vec<u8>, &'static str)> {
             "rx_arp",
         ),
         ("arp_operation_unknown", arp(1, 9, SERVER_IP), "rx_arp"),
+        // ICMP (RFC 792): errors about the server's segments, taken in (and then checked
+        // against the connection) or malformed.
+        (
+            "icmp_fragmentation_needed",
+            icmp(Unreachable::FragmentationNeeded, 1280, 8, |_| {}),
+            "rx_icmp",
+        ),
+        (
+            "icmp_port_unreachable",
+            icmp(Unreachable::Port, 0, 8, |_| {}),
+            "rx_icmp",
+        ),
+        (
+            "icmp_truncated_header",
+            icmp(Unreachable::Port, 0, 8, |m| m.truncate(6)),
+            "drop_bad_icmp",
+        ),
+        (
+            "icmp_bad_checksum",
+            icmp(Unreachable::FragmentationNeeded, 1280, 8, |m| m[7] ^= 1),
+            "drop_bad_icmp_checksum",
+        ),
+        (
+            "icmp_quote_too_short",
+            icmp(Unreachable::FragmentationNeeded, 1280, 4, |_| {}),
+            "drop_bad_icmp",
+        ),
         ("arp_ieee802", arp(6, 1, SERVER_IP), "drop_bad_arp"),
         (
             "arp_truncated",

@@ -129,10 +129,13 @@ pub fn run(data: &[u8]) {
 }
 
 /// The counters one received frame ends in, exactly one of which it adds to.
-pub fn outcomes(s: &StackStats) -> [(&'static str, u64); 15] {
+pub fn outcomes(s: &StackStats) -> [(&'static str, u64); 18] {
     [
         ("rx_tcp_segments", s.rx_tcp_segments),
         ("rx_arp", s.rx_arp),
+        ("rx_icmp", s.rx_icmp),
+        ("drop_bad_icmp", s.drop_bad_icmp),
+        ("drop_bad_icmp_checksum", s.drop_bad_icmp_checksum),
         ("drop_truncated", s.drop_truncated),
         ("drop_not_for_us", s.drop_not_for_us),
         ("drop_unsupported_ethertype", s.drop_unsupported_ethertype),
@@ -170,6 +173,17 @@ pub fn receive_counted(stack: &mut Stack, now: Instant, frame: &[u8]) -> &'stati
     let later =
         |s: &StackStats| s.drop_no_connection + s.drop_listen_overflow + s.drop_connection_limit;
     assert!(later(&after) - later(&before) <= after.rx_tcp_segments - before.rx_tcp_segments);
+    // And what an ICMP message taken in became, within rx_icmp.
+    let icmp_later = |s: &StackStats| {
+        s.drop_icmp_unhandled
+            + s.drop_icmp_no_connection
+            + s.drop_icmp_out_of_window
+            + s.drop_icmp_mtu_not_lower
+            + s.path_mtu_lowered
+            + s.icmp_soft_errors
+            + s.icmp_opens_aborted
+    };
+    assert!(icmp_later(&after) - icmp_later(&before) <= after.rx_icmp - before.rx_icmp);
     moved[0].0
 }
 

@@ -8,8 +8,9 @@ use xdptcp::tcp::reset_reply;
 use xdptcp::wire::checksum::{checksum, Checksum};
 use xdptcp::wire::tcp::{HEADER_LEN as TCP_HEADER_LEN, MAX_HEADER_LEN, MAX_OPTIONS_LEN};
 use xdptcp::wire::{
-    ethernet, ipv4, ArpPacket, ArpRepr, EthernetFrame, EthernetRepr, Ipv4Packet, Ipv4Repr, SeqNum,
-    TcpChecksum, TcpFlags, TcpFrame, TcpOptions, TcpPacket, TcpRepr,
+    ethernet, icmp, ipv4, ArpPacket, ArpRepr, EthernetFrame, EthernetRepr, Icmpv4Packet,
+    Ipv4Packet, Ipv4Repr, SeqNum, TcpChecksum, TcpFlags, TcpFrame, TcpOptions, TcpPacket, TcpRepr,
+    UnreachableRepr,
 };
 
 /// Runs every parser on `data`.
@@ -22,6 +23,7 @@ pub fn run(data: &[u8]) {
         arp_round_trip(buf);
         if let Some(ip) = ipv4_round_trip(buf) {
             tcp_round_trip(ip.payload(), ip.src(), ip.dst());
+            icmp_round_trip(ip.payload());
         }
     }
     tcp_round_trip(data, Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
@@ -94,6 +96,36 @@ fn ethernet_round_trip(data: &[u8]) {
         &data[..ethernet::HEADER_LEN],
         "every header bit kept"
     );
+}
+
+/// Parses an ICMPv4 message; a destination unreachable with a whole quote, emitted again
+/// from what was read, reads back the same and passes its checksum.
+fn icmp_round_trip(data: &[u8]) {
+    let Ok(icmp) = Icmpv4Packet::new_checked(data) else {
+        assert!(data.len() < icmp::HEADER_LEN);
+        return;
+    };
+    let _ = (icmp.msg_type(), icmp.checksum(), icmp.verify_checksum());
+    let Some(reason) = icmp.unreachable() else {
+        return;
+    };
+    let Ok(quoted) = icmp.quoted() else {
+        return;
+    };
+    let tcp = quoted.tcp();
+    let _ = (quoted.total_len(), quoted.src(), quoted.dst());
+    let repr = UnreachableRepr {
+        reason,
+        next_hop_mtu: icmp.next_hop_mtu(),
+    };
+    let body = &data[icmp::HEADER_LEN..];
+    let mut buf = vec![0u8; UnreachableRepr::message_len(body.len())];
+    repr.emit(body, &mut buf);
+    let again = Icmpv4Packet::new_checked(&buf[..]).expect("an emitted message parses");
+    assert!(again.verify_checksum());
+    assert_eq!(again.unreachable(), Some(reason));
+    assert_eq!(again.next_hop_mtu(), repr.next_hop_mtu);
+    assert_eq!(again.quoted().expect("the same quote").tcp(), tcp);
 }
 
 fn arp_round_trip(data: &[u8]) {

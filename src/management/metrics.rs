@@ -161,6 +161,41 @@ pub const WORKER_METRICS: &[Metric] = &[
         value: |w| w.stats.stack.rst_sent,
     },
     Metric {
+        name: "xdp_icmp_steered_total",
+        label: "ICMP errors steered by XDP",
+        help: "ICMP destination unreachable messages about the stack's TCP segments the XDP program steered to the socket.",
+        kind: Counter,
+        value: |w| w.program.icmp_steered,
+    },
+    Metric {
+        name: "icmp_received_total",
+        label: "ICMP received",
+        help: "ICMP messages taken in with a valid checksum (RFC 792).",
+        kind: Counter,
+        value: |w| w.stats.stack.rx_icmp,
+    },
+    Metric {
+        name: "path_mtu_lowered_total",
+        label: "path MTU lowered",
+        help: "Fragmentation-needed errors, quoting a segment in flight, that lowered a connection's send MSS (RFC 1191, RFC 5927 4.1).",
+        kind: Counter,
+        value: |w| w.stats.stack.path_mtu_lowered,
+    },
+    Metric {
+        name: "icmp_soft_errors_total",
+        label: "ICMP soft errors",
+        help: "Destination unreachable errors a connection kept as soft errors, never aborting (RFC 1122 4.2.3.9, RFC 5461).",
+        kind: Counter,
+        value: |w| w.stats.stack.icmp_soft_errors,
+    },
+    Metric {
+        name: "icmp_opens_aborted_total",
+        label: "opens aborted by ICMP",
+        help: "Active opens ended in SYN-SENT by a protocol or port unreachable error quoting our SYN.",
+        kind: Counter,
+        value: |w| w.stats.stack.icmp_opens_aborted,
+    },
+    Metric {
         name: "connections_accepted_total",
         label: "connections accepted",
         help: "Connections opened by a peer (passive opens).",
@@ -329,6 +364,30 @@ pub const DROP_REASONS: &[DropReason] = &[
         value: |s| s.drop_bad_arp,
     },
     DropReason {
+        reason: "bad_icmp",
+        value: |s| s.drop_bad_icmp,
+    },
+    DropReason {
+        reason: "bad_icmp_checksum",
+        value: |s| s.drop_bad_icmp_checksum,
+    },
+    DropReason {
+        reason: "icmp_unhandled",
+        value: |s| s.drop_icmp_unhandled,
+    },
+    DropReason {
+        reason: "icmp_no_connection",
+        value: |s| s.drop_icmp_no_connection,
+    },
+    DropReason {
+        reason: "icmp_out_of_window",
+        value: |s| s.drop_icmp_out_of_window,
+    },
+    DropReason {
+        reason: "icmp_mtu_not_lower",
+        value: |s| s.drop_icmp_mtu_not_lower,
+    },
+    DropReason {
         reason: "listen_overflow",
         value: |s| s.drop_listen_overflow,
     },
@@ -397,9 +456,15 @@ mod tests {
             drop_connection_limit: 1 << 14,
             drop_no_connection: 1 << 15,
             drop_reset_queue_full: 1 << 16,
+            drop_bad_icmp: 1 << 17,
+            drop_bad_icmp_checksum: 1 << 18,
+            drop_icmp_unhandled: 1 << 19,
+            drop_icmp_no_connection: 1 << 20,
+            drop_icmp_out_of_window: 1 << 21,
+            drop_icmp_mtu_not_lower: 1 << 22,
             ..StackStats::default()
         };
-        assert_eq!(dropped(&stats), (1 << 17) - 1);
+        assert_eq!(dropped(&stats), (1 << 23) - 1);
         let debug = format!("{stats:?}");
         assert_eq!(debug.matches("drop_").count(), DROP_REASONS.len());
     }

@@ -4,7 +4,7 @@
 //! connections we opened, the queue the replies arrive on is the NIC's choice, so a frame
 //! may reach a worker that does not own its connection. Ownership needs no shared table:
 //! each worker opens connections only from its own slice of the ephemeral port range, so the
-//! destination port of a reply names its owner. Such a frame is copied into the owner's
+//! destination port of a reply (or the source port an ICMP error quotes) names its owner. Such a frame is copied into the owner's
 //! bounded lock-free queue (crossbeam `ArrayQueue`) and the owner is woken; when the queue is
 //! full the frame is dropped and counted (TCP retransmits it).
 //!
@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::wire::TcpFrame;
+use crate::wire::{ethernet, ipv4, FrameError, Icmpv4Packet, Ipv4Packet, TcpFrame};
 use crate::xdp::wait::Waker;
 
 /// Frames a worker's hand-off queue holds.
@@ -38,9 +38,23 @@ pub(super) struct Handoffs {
     ports_per_worker: u32,
 }
 
-/// The destination port of an IPv4/TCP frame.
-fn tcp_destination_port(frame: &[u8]) -> Option<u16> {
-    Some(TcpFrame::parse(frame).ok()?.tcp().dst_port())
+/// Our port of the connection an IPv4 frame is for: a TCP segment's destination port, or
+/// the source port of the TCP segment an ICMP error quotes.
+fn local_port(frame: &[u8]) -> Option<u16> {
+    match TcpFrame::parse(frame) {
+        Ok(parsed) => Some(parsed.tcp().dst_port()),
+        Err(FrameError::UnsupportedProtocol(ipv4::PROTOCOL_ICMP)) => quoted_source_port(frame),
+        Err(_) => None,
+    }
+}
+
+/// The source port of the TCP segment quoted by the destination unreachable error in
+/// `frame` (the only ICMP the stack acts on).
+fn quoted_source_port(frame: &[u8]) -> Option<u16> {
+    let ip = Ipv4Packet::new_checked(frame.get(ethernet::HEADER_LEN..)?).ok()?;
+    let icmp = Icmpv4Packet::new_checked(ip.payload()).ok()?;
+    icmp.unreachable()?;
+    Some(icmp.quoted().ok()?.tcp()?.src_port())
 }
 
 impl Handoffs {
@@ -74,7 +88,7 @@ impl Handoffs {
     /// If `frame` belongs to another worker's connection, queues a copy for it and returns
     /// true (the caller then drops its own).
     pub fn forward(&self, me: usize, frame: &[u8]) -> bool {
-        let Some(owner) = tcp_destination_port(frame).and_then(|p| self.owner_of_port(p)) else {
+        let Some(owner) = local_port(frame).and_then(|p| self.owner_of_port(p)) else {
             return false;
         };
         if owner == me {
@@ -131,5 +145,55 @@ mod tests {
         assert_eq!(h.owner_of_port(62_000), Some(1));
         assert_eq!(h.owner_of_port(63_999), Some(2));
         assert_eq!(h.owner_of_port(64_000), None);
+    }
+
+    /// An ICMP error from a router about a segment we sent from `port`.
+    fn icmp_error_about(port: u16) -> Vec<u8> {
+        use crate::wire::{EtherType, EthernetRepr, Ipv4Repr, MacAddr, SeqNum, TcpRepr};
+        use crate::wire::{Unreachable, UnreachableRepr};
+        use std::net::Ipv4Addr;
+        let (us, peer) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 2, 2));
+        let mut quoted = vec![0u8; 40];
+        let ip = |src, dst, protocol, payload_len| Ipv4Repr {
+            src,
+            dst,
+            protocol,
+            payload_len,
+            ttl: 64,
+            ident: 1,
+        };
+        ip(us, peer, ipv4::PROTOCOL_TCP, 1460).emit(&mut quoted);
+        TcpRepr {
+            src_port: port,
+            dst_port: 80,
+            seq: SeqNum(1),
+            ..TcpRepr::default()
+        }
+        .emit(&mut quoted[20..]);
+        let quoted = &quoted[..28];
+        let icmp_len = UnreachableRepr::message_len(quoted.len());
+        let mut frame = vec![0u8; ethernet::HEADER_LEN + 20 + icmp_len];
+        EthernetRepr {
+            src: MacAddr([2, 0, 0, 0, 0, 9]),
+            dst: MacAddr([2, 0, 0, 0, 0, 1]),
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(&mut frame);
+        let router = Ipv4Addr::new(10, 0, 0, 254);
+        ip(router, us, ipv4::PROTOCOL_ICMP, icmp_len as u16).emit(&mut frame[14..]);
+        UnreachableRepr {
+            reason: Unreachable::FragmentationNeeded,
+            next_hop_mtu: 1280,
+        }
+        .emit(quoted, &mut frame[34..]);
+        frame
+    }
+
+    #[test]
+    fn an_icmp_error_goes_to_the_owner_of_the_port_it_quotes() {
+        assert_eq!(local_port(&icmp_error_about(62_345)), Some(62_345));
+        let mut echo = icmp_error_about(62_345);
+        echo[34] = 8;
+        assert_eq!(local_port(&echo), None, "not an error about a segment");
     }
 }

@@ -7,6 +7,8 @@
 //!   every segment from an address no peer may have is counted in [`StackStats`] and
 //!   dropped) and TCP segments demultiplexed to connections through a fixed-capacity
 //!   [`FlowTable`]; segments for no connection draw the resets of RFC 9293 §3.10.7.1;
+//! - `icmp`: ICMP errors about our segments go, as typed events, to the connection of the
+//!   4-tuple they quote (path MTU discovery, soft errors; never a reset);
 //! - `listener`: SYNs to listening ports open connections, also on a 4-tuple in TIME-WAIT;
 //! - `connections`: what the application does with a connection, and `lifecycle`: how the
 //!   stack keeps track of it, from insertion through leaving the flow table to freeing;
@@ -25,6 +27,7 @@ mod config;
 mod connections;
 mod error;
 mod event;
+mod icmp;
 mod lifecycle;
 mod listener;
 mod neighbor;

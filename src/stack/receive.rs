@@ -1,13 +1,17 @@
 //! The receive path: a frame is validated layer by layer (each malformed class counted in
 //! [`super::StackStats`] and dropped), and a TCP segment goes to its connection, to a
-//! listener, or draws the reset of RFC 9293 §3.10.7.1 for no connection.
+//! listener, or draws the reset of RFC 9293 §3.10.7.1 for no connection. ICMP goes to
+//! `icmp`.
+
+use std::net::Ipv4Addr;
 
 use super::{ConnId, DirectData, Stack};
 use crate::flow::FlowKey;
 use crate::tcp;
 use crate::time::Instant;
 use crate::wire::{
-    EtherType, EthernetFrame, IpHeader, TcpChecksum, TcpFlags, TcpFrame, TcpRepr, WireError,
+    ipv4, EtherType, EthernetFrame, FrameError, IpHeader, TcpChecksum, TcpFlags, TcpFrame, TcpRepr,
+    WireError,
 };
 
 /// Most resets queued for segments to no connection; more are dropped and counted.
@@ -58,19 +62,18 @@ impl Stack {
     }
 
     /// A frame for IP: its layers are validated by [`TcpFrame::parse`]; then the segment
-    /// must be for our address and pass the TCP checksum before it is demultiplexed.
+    /// must be for our address and pass the TCP checksum before it is demultiplexed. ICMP,
+    /// whose IPv4 header the parse has validated, goes to [`Stack::receive_icmp`].
     fn receive_ip(&mut self, now: Instant, frame: &[u8]) {
         let parsed = match TcpFrame::parse(frame) {
             Ok(parsed) => parsed,
+            Err(FrameError::UnsupportedProtocol(ipv4::PROTOCOL_ICMP)) => {
+                return self.receive_icmp(frame);
+            }
             Err(e) => return self.stats.count_rejected(e),
         };
         let IpHeader::V4(ip) = parsed.ip();
-        if ip.dst() != self.config.ipv4 {
-            self.stats.drop_not_for_us += 1;
-            return;
-        }
-        if self.is_invalid_peer(ip.src()) {
-            self.stats.drop_bad_source_address += 1;
+        if !self.addresses_acceptable(ip.src(), ip.dst()) {
             return;
         }
         match parsed.tcp_checksum() {
@@ -100,6 +103,20 @@ impl Stack {
             remote_port: repr.src_port,
         };
         self.receive_tcp(now, key, &repr, parsed.payload(), parsed.payload_offset());
+    }
+
+    /// A packet must be for our address and from one a peer may have (RFC 1122 §3.2.1.3);
+    /// false, counted, when not.
+    pub(super) fn addresses_acceptable(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
+        if dst != self.config.ipv4 {
+            self.stats.drop_not_for_us += 1;
+            return false;
+        }
+        if self.is_invalid_peer(src) {
+            self.stats.drop_bad_source_address += 1;
+            return false;
+        }
+        true
     }
 
     fn receive_tcp(

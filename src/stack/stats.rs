@@ -1,5 +1,6 @@
 //! The stack's counters.
 
+use crate::tcp::PathErrorOutcome;
 use crate::wire::{FrameError, WireError};
 
 /// Counters of one stack. Every dropped frame is counted under exactly one reason.
@@ -12,6 +13,8 @@ pub struct StackStats {
     pub tx_tcp_segments: u64,
     pub rx_arp: u64,
     pub tx_arp: u64,
+    /// ICMP messages taken in: checksum verified and, for an error, a whole quote.
+    pub rx_icmp: u64,
     pub drop_truncated: u64,
     pub drop_not_for_us: u64,
     pub drop_unsupported_ethertype: u64,
@@ -32,6 +35,20 @@ pub struct StackStats {
     /// Segments with both SYN and FIN.
     pub drop_illegal_flags: u64,
     pub drop_bad_arp: u64,
+    /// ICMP messages shorter than their header, and errors quoting less than an IPv4 header
+    /// and 8 bytes of its payload (RFC 792).
+    pub drop_bad_icmp: u64,
+    pub drop_bad_icmp_checksum: u64,
+    /// ICMP messages the stack does not act on: other types than destination unreachable,
+    /// and errors about a datagram that was not TCP from our address.
+    pub drop_icmp_unhandled: u64,
+    /// ICMP errors quoting a 4-tuple no connection has.
+    pub drop_icmp_no_connection: u64,
+    /// ICMP errors quoting a sequence number that is not in flight (RFC 5927 §4.1).
+    pub drop_icmp_out_of_window: u64,
+    /// "Fragmentation needed" errors that would not lower the path MTU, or about a
+    /// datagram that would have fitted the MTU they report (RFC 1191 §§3–4).
+    pub drop_icmp_mtu_not_lower: u64,
     pub drop_listen_overflow: u64,
     pub drop_connection_limit: u64,
     pub drop_no_connection: u64,
@@ -44,6 +61,13 @@ pub struct StackStats {
     pub syn_cookies_accepted: u64,
     /// ACKs to a listener whose cookie was not valid (answered with a reset).
     pub syn_cookies_rejected: u64,
+    /// "Fragmentation needed" errors that lowered a connection's path MTU (RFC 1191).
+    pub path_mtu_lowered: u64,
+    /// Destination unreachable errors kept by a connection as soft errors (RFC 1122
+    /// §4.2.3.9): never an abort of a synchronized connection.
+    pub icmp_soft_errors: u64,
+    /// Active opens ended by a protocol or port unreachable error in SYN-SENT.
+    pub icmp_opens_aborted: u64,
     pub connections_opened: u64,
     pub connections_accepted: u64,
     pub connections_freed: u64,
@@ -62,6 +86,19 @@ impl StackStats {
             WireError::BadTcpChecksum => self.drop_bad_tcp_checksum += 1,
             WireError::BadTcpOption => self.drop_bad_tcp_option += 1,
             WireError::UnsupportedArp => self.drop_bad_arp += 1,
+            WireError::TruncatedIcmp | WireError::BadIcmpQuote => self.drop_bad_icmp += 1,
+            WireError::BadIcmpChecksum => self.drop_bad_icmp_checksum += 1,
+        }
+    }
+
+    /// Counts what a connection did with an ICMP error.
+    pub(super) fn count_path_error(&mut self, outcome: PathErrorOutcome) {
+        match outcome {
+            PathErrorOutcome::OutOfWindow => self.drop_icmp_out_of_window += 1,
+            PathErrorOutcome::MtuLowered { .. } => self.path_mtu_lowered += 1,
+            PathErrorOutcome::MtuNotLower => self.drop_icmp_mtu_not_lower += 1,
+            PathErrorOutcome::SoftError => self.icmp_soft_errors += 1,
+            PathErrorOutcome::OpenAborted => self.icmp_opens_aborted += 1,
         }
     }
 
@@ -84,5 +121,7 @@ impl StackStats {
             + self.drop_bad_tcp_checksum
             + self.drop_bad_tcp_option
             + self.drop_bad_arp
+            + self.drop_bad_icmp
+            + self.drop_bad_icmp_checksum
     }
 }

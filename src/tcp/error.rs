@@ -6,6 +6,7 @@
 //! was refused, reset or timed out reports exactly that, once, in
 //! [`super::Event::Closed`] / [`super::Connection::error`], and from then on in every call.
 
+use super::connection::UnreachableReason;
 use super::State;
 
 /// Why a connection ended abnormally (RFC 9293 §3.10: "connection refused", "connection
@@ -22,6 +23,11 @@ pub enum ConnectionError {
     /// timeout passed.
     #[error("connection timed out")]
     TimedOut,
+    /// An ICMP error said the destination is unreachable: a hard error during an active
+    /// open, or the soft error last received by a connection that then timed out (RFC 1122
+    /// §4.2.3.9).
+    #[error("destination unreachable ({0:?})")]
+    Unreachable(UnreachableReason),
 }
 
 /// Why an application call on a connection failed.

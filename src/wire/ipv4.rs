@@ -6,6 +6,8 @@ use std::net::Ipv4Addr;
 
 /// Length of an IPv4 header without options.
 pub const HEADER_LEN: usize = 20;
+/// IP protocol number of ICMP (RFC 792).
+pub const PROTOCOL_ICMP: u8 = 1;
 /// IP protocol number of TCP.
 pub const PROTOCOL_TCP: u8 = 6;
 

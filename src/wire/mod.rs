@@ -9,6 +9,7 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod frame;
+pub mod icmp;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;
@@ -17,6 +18,7 @@ pub use arp::{ArpOperation, ArpPacket, ArpRepr};
 pub use checksum::Checksum;
 pub use ethernet::{EtherType, EthernetFrame, EthernetRepr, MacAddr};
 pub use frame::{FrameError, IpHeader, TcpChecksum, TcpFrame};
+pub use icmp::{Icmpv4Packet, QuotedDatagram, QuotedTcp, Unreachable, UnreachableRepr};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
 pub use seq::SeqNum;
 pub use tcp::{SackBlocks, TcpFlags, TcpOptions, TcpPacket, TcpRepr};
@@ -44,4 +46,10 @@ pub enum WireError {
     BadTcpOption,
     #[error("ARP packet is not Ethernet/IPv4")]
     UnsupportedArp,
+    #[error("ICMP message shorter than its 8-byte header")]
+    TruncatedIcmp,
+    #[error("ICMP checksum mismatch")]
+    BadIcmpChecksum,
+    #[error("ICMP error quoting less than an IPv4 header and 8 bytes of its payload")]
+    BadIcmpQuote,
 }

@@ -1,6 +1,6 @@
 //! The steering program's per-CPU counters (its `stats` map, one entry per RX queue): frames
-//! it redirected to our sockets, frames it passed to the kernel and SYNs it answered with
-//! cookies, summed over CPUs.
+//! it redirected to our sockets (ICMP errors among them), frames it passed to the kernel and
+//! SYNs it answered with cookies, summed over CPUs.
 
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
@@ -17,6 +17,7 @@ struct QueueStatsValue {
     passed: u64,
     cookies_sent: u64,
     cookie_skipped: u64,
+    icmp_steered: u64,
 }
 
 /// Frames the program handled on one RX queue, summed over CPUs.
@@ -33,6 +34,9 @@ pub struct QueueCounters {
     /// the frame): steered to the socket instead, whose stack answers them.
     #[serde(default)]
     pub cookie_skipped: u64,
+    /// Of `steered`: ICMP errors about the stack's TCP segments.
+    #[serde(default)]
+    pub icmp_steered: u64,
 }
 
 /// Reads the program's counters from any thread: it holds a descriptor of its own to the
@@ -77,7 +81,7 @@ pub(super) fn lookup(
 ) -> Result<QueueCounters, XdpError> {
     let mut values = vec![QueueStatsValue::default(); possible_cpus];
     // SAFETY: a per-CPU array lookup writes one value per possible CPU, and `values` holds
-    // exactly that many (each 32 bytes, already a multiple of 8 as the kernel requires).
+    // exactly that many (each 40 bytes, already a multiple of 8 as the kernel requires).
     let err = unsafe {
         bpf::bpf_map_lookup_elem(
             fd,
@@ -98,5 +102,6 @@ pub(super) fn lookup(
             passed: acc.passed + v.passed,
             cookies_sent: acc.cookies_sent + v.cookies_sent,
             cookie_skipped: acc.cookie_skipped + v.cookie_skipped,
+            icmp_steered: acc.icmp_steered + v.icmp_steered,
         }))
 }

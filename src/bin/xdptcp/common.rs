@@ -128,6 +128,7 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
             "queue {}: XDP steered {} passed {}; socket rx {} tx {} (tx frames in flight {}, \
              kernel rx drops {} ring full {} fill empty {}); \
              TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {}; \
+             ICMP in {} (ICMP errors steered by XDP {}, path MTU lowered {}, soft errors {}); \
              frames handed to other queues {} (dropped {})",
             stats.queue,
             prog.steered,
@@ -143,6 +144,10 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
             stats.stack.rst_sent,
             stats.stack.malformed(),
             stats.connections,
+            stats.stack.rx_icmp,
+            prog.icmp_steered,
+            stats.stack.path_mtu_lowered,
+            stats.stack.icmp_soft_errors,
             stats.frames_handed_off,
             stats.handoff_drops,
         );

@@ -154,6 +154,9 @@ impl Connection {
         self.rtx.retries = 0;
         self.rtx.last_progress = now;
         self.probes.persist_backoff = 0;
+        // The path delivered since: an earlier ICMP soft error is no longer news (as Linux
+        // clears its soft error on an acknowledgment).
+        self.app.soft_error = None;
         let flight = self.snd.flight_size();
         let event = AckEvent {
             now,

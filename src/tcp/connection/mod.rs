@@ -23,6 +23,7 @@
 //! | `app` | SEND and RECEIVE, events |
 //! | `timestamps` | RFC 7323 timestamps: our clock, TS.Recent, PAWS |
 //! | `loss` | with SACK: the scoreboard, RACK-TLP, PRR (RFC 6675, 8985, 6937) |
+//! | `path_error`, `path_mtu` | ICMP errors about our segments: the RFC 5927 check, soft and hard errors, path MTU discovery (RFC 1191) |
 //! | `timers`, `retransmit`, `probes` | deadlines; the retransmission timeout; zero-window, override and keepalive probes |
 //! | `output`, `sender` | segment building; what data may go out (Nagle, silly-window avoidance) |
 //! | `reset`, `ack_limits`, `pending`, `events`, `stats` | resets for unexpected segments; ACK rate limits; owed output; events; counters |
@@ -37,6 +38,8 @@ mod events;
 mod loss;
 mod open;
 mod output;
+mod path_error;
+mod path_mtu;
 mod pending;
 mod probes;
 mod receive;
@@ -51,6 +54,8 @@ mod timers;
 mod timestamps;
 
 pub use events::Event;
+pub use path_error::{PathError, PathErrorKind, PathErrorOutcome, UnreachableReason};
+pub use path_mtu::MIN_PATH_MTU;
 pub use reset::reset_reply;
 pub use state::{State, UnknownState};
 pub use stats::ConnStats;
@@ -109,6 +114,8 @@ struct Application {
     writer_blocked: bool,
     /// The application released its handle.
     orphaned: bool,
+    /// The last ICMP soft error (RFC 1122 §4.2.3.9), reported if the connection times out.
+    soft_error: Option<UnreachableReason>,
 }
 
 /// One TCP connection.

@@ -3,7 +3,7 @@
 //! (RFC 1122 §4.2.3.6).
 
 use super::pending::Owed;
-use super::{Connection, ConnectionError, State};
+use super::{Connection, State};
 use crate::tcp::timer::Timer;
 use crate::time::Instant;
 
@@ -35,7 +35,7 @@ impl Connection {
     pub(super) fn on_persist_timeout(&mut self, now: Instant) {
         let unanswered = self.probes.window_probes_unanswered.saturating_add(1);
         if self.snd.wnd == 0 && self.gives_up(now, unanswered, self.config.data_retries) {
-            self.enter_closed(Some(ConnectionError::TimedOut));
+            self.enter_closed(Some(self.timed_out_error()));
             return;
         }
         self.pending.insert(Owed::PersistSend);
@@ -64,7 +64,7 @@ impl Connection {
             return;
         }
         if self.probes.keepalive_probes_sent >= keepalive.probes {
-            self.enter_closed(Some(ConnectionError::TimedOut));
+            self.enter_closed(Some(self.timed_out_error()));
             return;
         }
         self.probes.keepalive_probes_sent += 1;

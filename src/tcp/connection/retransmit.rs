@@ -2,7 +2,7 @@
 //! retransmission timeout with go-back-N, and the limits after which a connection gives up
 //! (RFC 1122 §4.2.3.5, and a user timeout as Linux's `TCP_USER_TIMEOUT`).
 
-use super::{Connection, ConnectionError};
+use super::Connection;
 use crate::tcp::congestion::CongestionControl;
 use crate::tcp::rtt::RttEstimator;
 use crate::tcp::timer::Timer;
@@ -123,7 +123,7 @@ impl Connection {
             (false, true) => self.config.synack_retries,
         };
         if self.gives_up(now, self.rtx.retries, limit) {
-            self.enter_closed(Some(ConnectionError::TimedOut));
+            self.enter_closed(Some(self.timed_out_error()));
             return;
         }
         self.rtx.rtt.back_off();
