@@ -221,6 +221,10 @@ struct Nc {
     connected: bool,
     conn: Option<ConnId>,
     to_send: VecDeque<Vec<u8>>,
+    /// Bytes of the first chunk of `to_send` already written.
+    sent_of_first: usize,
+    /// Chunks written to the connection, back to the stdin reader for reuse.
+    consumed: crossbeam::channel::Sender<Vec<u8>>,
     stdin_done: bool,
     write_closed: bool,
     read_done: bool,
@@ -241,13 +245,16 @@ impl Nc {
 
     fn flush_input(&mut self, ctx: &mut Context<'_>) {
         let Some(conn) = self.conn else { return };
-        while let Some(chunk) = self.to_send.front_mut() {
-            match ctx.write(conn, chunk) {
-                Ok(n) if n == chunk.len() => {
-                    self.to_send.pop_front();
+        while let Some(chunk) = self.to_send.front() {
+            match ctx.write(conn, &chunk[self.sent_of_first..]) {
+                Ok(n) if self.sent_of_first + n == chunk.len() => {
+                    self.sent_of_first = 0;
+                    if let Some(done) = self.to_send.pop_front() {
+                        let _ = self.consumed.try_send(done);
+                    }
                 }
                 Ok(n) => {
-                    chunk.drain(..n);
+                    self.sent_of_first += n;
                     return;
                 }
                 Err(_) => return,
@@ -400,11 +407,14 @@ impl Handler for Nc {
     }
 }
 
-fn spawn_stdin_reader(sender: Sender<Message>) {
+/// Reads standard input in chunks for the worker, reusing the ones it has written.
+fn spawn_stdin_reader(sender: Sender<Message>, consumed: crossbeam::channel::Receiver<Vec<u8>>) {
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         loop {
-            let mut chunk = vec![0u8; CHUNK];
+            let mut chunk = consumed.try_recv().unwrap_or_default();
+            // Zeroes only what a reused chunk lacks (none when it was full).
+            chunk.resize(CHUNK, 0);
             match stdin.read(&mut chunk) {
                 Ok(0) | Err(_) => {
                     let _ = sender.send(Message::StdinEnd);
@@ -460,6 +470,7 @@ pub fn run(args: &NcArgs) -> Result<(), NcError> {
     };
     let (out_tx, out_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
     let (written_tx, written_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
+    let (consumed_tx, consumed_rx) = crossbeam::channel::bounded::<Vec<u8>>(64);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
     let handler_outcome = outcome.clone();
     let mut stdout_sender = Some(out_tx);
@@ -472,6 +483,8 @@ pub fn run(args: &NcArgs) -> Result<(), NcError> {
         connected: false,
         conn: None,
         to_send: VecDeque::new(),
+        sent_of_first: 0,
+        consumed: consumed_tx.clone(),
         stdin_done: false,
         write_closed: false,
         read_done: false,
@@ -487,7 +500,7 @@ pub fn run(args: &NcArgs) -> Result<(), NcError> {
     let sender = runtime.sender(0).ok_or(NcError::NoWorker)?;
     let writer =
         spawn_stdout_writer(out_rx, written_tx, sender.clone()).map_err(NcError::Stdout)?;
-    spawn_stdin_reader(sender);
+    spawn_stdin_reader(sender, consumed_rx);
     let interrupted = install_stop_handler(runtime.stop_flag())?;
     runtime.wait();
     runtime.finish();
