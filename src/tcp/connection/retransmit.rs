@@ -134,8 +134,10 @@ impl Connection {
         let flight = self.snd.flight_size();
         let smss = u32::from(self.snd.mss);
         self.cc.on_retransmission_timeout(now, flight, smss);
-        if self.negotiated.sack {
-            // The scoreboard resends what is missing; SND.NXT stays.
+        if self.negotiated.sack && self.snd.syn_acked {
+            // The scoreboard resends what is missing; SND.NXT stays. It holds data only: an
+            // unacknowledged SYN (a passive open negotiates SACK before its SYN,ACK is
+            // acknowledged) goes again from SND.UNA below, as RFC 6298 §5.4 asks.
             self.sack_on_retransmission_timeout();
         } else {
             self.recovery.on_retransmission_timeout(self.snd.max);
