@@ -6,7 +6,11 @@
 //! - a new SYN that reuses the 4-tuple of a connection in TIME-WAIT (RFC 1122 §4.2.2.13)
 //!   leaves that connection to the application while it holds it, unread data and all;
 //! - a connection that reached CLOSED leaves the flow table at once, so a new SYN on its
-//!   4-tuple reaches the listener even while the application still holds the old handle.
+//!   4-tuple reaches the listener even while the application still holds the old handle;
+//! - while the listener's accept queue is full (handshakes completed, `Accepted` not yet
+//!   taken), the ACK completing another handshake is dropped and counted, established
+//!   connections keep transferring, and once the application takes the queued ones the
+//!   refused handshake completes on the retransmitted SYN,ACK.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
@@ -29,11 +33,17 @@ struct Pair {
 
 impl Pair {
     fn new(tcp: tcp::Config) -> Pair {
+        Pair::with_accept_queue(tcp, Network::node_config(2).accept_queue)
+    }
+
+    /// As [`Pair::new`], the server holding at most `accept_queue` connections untaken.
+    fn with_accept_queue(tcp: tcp::Config, accept_queue: usize) -> Pair {
         let mut net = Network::new(1);
         let mut client = Network::node_config(1);
         client.tcp = tcp.clone();
         let mut server = Network::node_config(2);
         server.tcp = tcp;
+        server.accept_queue = accept_queue;
         let client = net.add_node(client).unwrap();
         let server = net.add_node(server).unwrap();
         net.stack(server).listen(PORT, 16).unwrap();
@@ -94,6 +104,40 @@ impl Pair {
         let (server, event) = accepted[0];
         assert_eq!(event, StackEvent::Accepted { listen_port: PORT });
         (client, server)
+    }
+
+    /// Opens a connection from `port` and steps until the client has it established; the
+    /// server's application is not asked for anything.
+    fn open_from(&mut self, port: u16) -> ConnId {
+        let now = self.net.now();
+        let conn = self
+            .net
+            .stack(self.client)
+            .connect_from(now, port, Pair::server_addr())
+            .unwrap();
+        let client = self.client;
+        self.run_until("the client is established", |net| {
+            net.stack(client).connection(conn).map(|c| c.state()) == Ok(State::Established)
+        });
+        conn
+    }
+
+    /// Steps until the server's application has been handed `count` `Accepted` events (its
+    /// other events are consumed); returns the connections.
+    #[track_caller]
+    fn take_accepted(&mut self, count: usize) -> Vec<ConnId> {
+        let server = self.server;
+        let mut taken = Vec::new();
+        self.run_until("connections accepted", |net| {
+            while let Some((id, event)) = net.stack(server).poll_event() {
+                if let StackEvent::Accepted { .. } = event {
+                    taken.push(id);
+                }
+            }
+            taken.len() >= count
+        });
+        assert_eq!(taken.len(), count);
+        taken
     }
 
     fn state(&mut self, node: NodeId, conn: ConnId) -> State {
@@ -294,4 +338,56 @@ fn a_closed_unreleased_connection_does_not_block_a_new_syn() {
     // Freeing the old connection left the new one's flow entry alone.
     p.send(p.client, client, b"again");
     assert_eq!(p.read_exactly(p.server, new, 5), b"again");
+}
+
+#[test]
+fn a_full_accept_queue_drops_the_last_ack_until_the_application_takes_connections() {
+    let mut p = Pair::with_accept_queue(tcp::Config::default(), 2);
+    let (client, server) = p.connect();
+    let node = p.server;
+    assert_eq!(
+        p.net.stack(node).accept_queue_len(),
+        0,
+        "taken by poll_event"
+    );
+
+    // The application takes nothing now: two completed handshakes fill the queue.
+    for port in [CLIENT_PORT + 1, CLIENT_PORT + 2] {
+        p.open_from(port);
+    }
+    p.run_until("two connections wait in the accept queue", |net| {
+        net.stack(node).accept_queue_len() == 2
+    });
+    // A third: the client is established, the server drops the ACK that would complete it
+    // and keeps it in SYN-RECEIVED.
+    let third = p.open_from(CLIENT_PORT + 3);
+    p.run_until("the third handshake's ACK is dropped", |net| {
+        net.stack(node).stats().drop_accept_queue_full >= 1
+    });
+    let stats = p.net.stack(node).stats().clone();
+    assert_eq!(stats.connections_accepted, 3);
+    assert_eq!(stats.rst_sent, 0, "refused by a drop, not a reset");
+    assert_eq!(p.net.stack(node).accept_queue_len(), 2);
+    assert_eq!(p.net.stack(node).state_counts().get(State::SynReceived), 1);
+
+    // The connection the application holds keeps transferring, exactly, both ways.
+    let data: Vec<u8> = (0..30_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    p.send(p.client, client, &data);
+    assert_eq!(p.read_exactly(node, server, data.len()), data);
+    p.send(node, server, b"still here");
+    assert_eq!(p.read_exactly(p.client, client, 10), b"still here");
+    assert_eq!(p.net.stack(node).accept_queue_len(), 2);
+
+    // Taking the two queued connections makes room: the refused handshake completes when
+    // the client acknowledges the retransmitted SYN,ACK, and a new one is accepted at once.
+    assert_eq!(p.take_accepted(2).len(), 2);
+    let late = p.take_accepted(1)[0];
+    p.send(p.client, third, b"third");
+    assert_eq!(p.read_exactly(node, late, 5), b"third");
+    let fourth = p.open_from(CLIENT_PORT + 4);
+    let fresh = p.take_accepted(1)[0];
+    p.send(p.client, fourth, b"fourth");
+    assert_eq!(p.read_exactly(node, fresh, 6), b"fourth");
+    assert_eq!(p.net.stack(node).accept_queue_len(), 0);
+    assert_eq!(p.net.stack(node).stats().connections_accepted, 5);
 }

@@ -157,6 +157,9 @@ pub struct LimitsFile {
     pub connections_per_worker: Option<usize>,
     /// Half-open connections each worker holds per listening port.
     pub backlog: Option<usize>,
+    /// Connections each worker holds per listening port established and not yet taken by
+    /// the handler (Linux's accept queue).
+    pub accept_queue: Option<usize>,
     /// SYN cookies: `when-backlog-full` (the default), `always` or `off`.
     pub syn_cookies: Option<String>,
 }

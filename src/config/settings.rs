@@ -214,6 +214,11 @@ impl ServeFile {
             limits.backlog.unwrap_or(runtime.backlog),
             1..=1 << 20,
         )?;
+        runtime.accept_queue = within(
+            "limits.accept_queue",
+            limits.accept_queue.unwrap_or(runtime.accept_queue),
+            1..=1 << 20,
+        )?;
         if let Some(mode) = &limits.syn_cookies {
             runtime.syn_cookies = match mode.as_str() {
                 "when-backlog-full" => SynCookies::WhenBacklogFull,
@@ -360,7 +365,7 @@ mod tests {
              [[listen]]\nport = 7\napp = \"echo\"\n\
              [[listen]]\nport = 80\napp = \"http\"\nhttp_body = \"4K\"\n\
              [tcp]\nrecv_buffer = \"1M\"\nnagle = true\ncongestion = \"newreno\"\nsack = false\n\
-             [limits]\nbacklog = 64\nsyn_cookies = \"always\"\n",
+             [limits]\nbacklog = 64\naccept_queue = 128\nsyn_cookies = \"always\"\n",
         )
         .unwrap();
         let settings = file.settings().unwrap();
@@ -380,6 +385,7 @@ mod tests {
         assert!(!settings.runtime.tcp.sack);
         assert!(settings.runtime.tcp.timestamps);
         assert_eq!(settings.runtime.backlog, 64);
+        assert_eq!(settings.runtime.accept_queue, 128);
         assert_eq!(settings.runtime.syn_cookies, SynCookies::Always);
         assert_eq!(settings.stack, StackKind::Xdptcp);
         assert_eq!(

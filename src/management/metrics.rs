@@ -273,6 +273,13 @@ pub const WORKER_METRICS: &[Metric] = &[
         value: |w| w.stats.tx_frames_total as u64,
     },
     Metric {
+        name: "accept_queue",
+        label: "accept queue",
+        help: "Connections established and not yet taken by the handler (limits.accept_queue per listener).",
+        kind: Gauge,
+        value: |w| w.stats.accept_queue as u64,
+    },
+    Metric {
         name: "connections",
         label: "connections",
         help: "Connections held, in any state.",
@@ -392,6 +399,10 @@ pub const DROP_REASONS: &[DropReason] = &[
         value: |s| s.drop_listen_overflow,
     },
     DropReason {
+        reason: "accept_queue_full",
+        value: |s| s.drop_accept_queue_full,
+    },
+    DropReason {
         reason: "connection_limit",
         value: |s| s.drop_connection_limit,
     },
@@ -462,9 +473,10 @@ mod tests {
             drop_icmp_no_connection: 1 << 20,
             drop_icmp_out_of_window: 1 << 21,
             drop_icmp_mtu_not_lower: 1 << 22,
+            drop_accept_queue_full: 1 << 23,
             ..StackStats::default()
         };
-        assert_eq!(dropped(&stats), (1 << 23) - 1);
+        assert_eq!(dropped(&stats), (1 << 24) - 1);
         let debug = format!("{stats:?}");
         assert_eq!(debug.matches("drop_").count(), DROP_REASONS.len());
     }

@@ -67,6 +67,9 @@ pub struct RuntimeConfig {
     pub listen: Vec<u16>,
     /// Half-open connections each worker holds per listening port.
     pub backlog: usize,
+    /// Connections each worker holds per listening port established and not yet taken by
+    /// the handler (see [`crate::stack::StackConfig::accept_queue`]).
+    pub accept_queue: usize,
     /// When SYNs are answered with SYN cookies (by default once the backlog is full).
     pub syn_cookies: SynCookies,
     /// Source ports for active opens, split among workers. Keep it outside the kernel's
@@ -91,6 +94,7 @@ impl RuntimeConfig {
             cores: Vec::new(),
             listen: Vec::new(),
             backlog: 1024,
+            accept_queue: 4096,
             syn_cookies: SynCookies::default(),
             ephemeral_ports: 61_000..=65_535,
             max_connections_per_worker: 65_536,

@@ -253,6 +253,7 @@ impl<'a> Workers<'a> {
         stack_config.ephemeral_ports = first as u16..=last as u16;
         stack_config.tcp = config.tcp.clone();
         stack_config.syn_cookies = config.syn_cookies;
+        stack_config.accept_queue = config.accept_queue;
         let mut stack = Stack::new(stack_config, self.isn.clone(), self.seed ^ index as u64)?;
         for &port in &config.listen {
             stack.listen(port, config.backlog)?;

@@ -26,6 +26,8 @@ pub struct WorkerStats {
     pub stack: StackStats,
     pub socket: SocketStats,
     pub connections: usize,
+    /// Connections established and not yet taken by the handler, over every listener.
+    pub accept_queue: usize,
     /// The connections held, by state.
     pub states: StateCounts,
     /// TCP counters summed over every connection the worker has held (retransmissions,

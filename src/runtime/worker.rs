@@ -311,6 +311,7 @@ impl<H: Handler> Worker<H> {
                 s.stack = stack.stats().clone();
                 s.socket = socket.stats();
                 s.connections = stack.connection_count();
+                s.accept_queue = stack.accept_queue_len();
                 s.states = stack.state_counts();
                 s.tcp = stack.tcp_totals();
                 s.tx_frames_in_flight = socket.tx_frames_in_flight();

@@ -22,6 +22,10 @@ pub struct StackConfig {
     pub mtu: u16,
     /// Most connections this stack holds at once (the flow table is sized from it).
     pub max_connections: usize,
+    /// Connections each listener holds established and not yet taken by the application
+    /// (their `Accepted` event not yet polled): Linux's accept queue. Beyond it the ACK
+    /// completing a handshake is dropped (see `accept_queue`).
+    pub accept_queue: usize,
     /// Source ports for active opens.
     pub ephemeral_ports: RangeInclusive<u16>,
     /// Accept a TCP segment whose checksum field holds only the pseudo-header sum, the mark
@@ -67,6 +71,9 @@ impl StackConfig {
         if self.max_connections == 0 {
             return Err(StackConfigError::NoConnections);
         }
+        if self.accept_queue == 0 {
+            return Err(StackConfigError::NoAcceptQueue);
+        }
         if self.ephemeral_ports.is_empty() || *self.ephemeral_ports.start() == 0 {
             return Err(StackConfigError::EphemeralPorts);
         }
@@ -83,6 +90,8 @@ impl StackConfig {
             routes: Vec::new(),
             mtu: 1500,
             max_connections: 65_536,
+            // Linux's net.core.somaxconn default since 5.4, the ceiling of listen()'s backlog.
+            accept_queue: 4096,
             ephemeral_ports: 32_768..=60_999,
             arp: true,
             accept_partial_checksum: false,

@@ -15,6 +15,8 @@ pub enum StackConfigError {
     PrefixLen(u8),
     #[error("max_connections must be positive")]
     NoConnections,
+    #[error("accept_queue must be positive")]
+    NoAcceptQueue,
     #[error("empty or invalid ephemeral port range")]
     EphemeralPorts,
 }

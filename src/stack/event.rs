@@ -65,6 +65,10 @@ impl Stack {
                 // Events of connections the application does not hold are consumed here.
                 continue;
             }
+            if let StackEvent::Accepted { .. } = mapped {
+                // Handing out `Accepted` is this API's accept(): taken off the queue.
+                self.leave_accept_queue(id);
+            }
             return Some((id, mapped));
         }
         None

@@ -35,6 +35,7 @@ impl Stack {
             key,
             listen_port,
             half_open: listen_port.is_some(),
+            awaiting_accept: false,
             visible,
             released: false,
             in_tx_queue: false,
@@ -92,10 +93,11 @@ impl Stack {
         if slot.half_open && state != tcp::State::SynReceived {
             slot.half_open = false;
             if let Some(port) = slot.listen_port {
+                self.end_half_open(port);
                 if state.is_synchronized() {
                     self.stats.connections_accepted += 1;
+                    self.enter_accept_queue(id);
                 }
-                self.end_half_open(port);
             }
         }
     }
@@ -139,6 +141,7 @@ impl Stack {
 
     /// Removes a connection now, whatever its state.
     pub(super) fn free(&mut self, id: ConnId) {
+        self.leave_accept_queue(id);
         if let Some(mut slot) = self.conns.remove(id) {
             slot.cancel_timer(&mut self.timers);
             slot.leave_flow_table(&mut self.flows);

@@ -13,6 +13,9 @@ pub(super) struct Listener {
     pub(super) backlog: usize,
     /// Connections from this listener not yet ESTABLISHED.
     pub(super) half_open: usize,
+    /// Connections from this listener established and not yet taken by the application
+    /// (see `accept_queue`).
+    pub(super) accept_queue: usize,
     /// Whether its SYNs are answered with cookies before they reach the stack (see
     /// [`Stack::publish_cookie_offload`]), as last published.
     pub(super) cookies_offloaded: bool,
@@ -30,6 +33,7 @@ impl Stack {
             port,
             backlog: backlog.max(1),
             half_open: 0,
+            accept_queue: 0,
             cookies_offloaded: false,
             backlog_full_at: None,
         });

@@ -22,6 +22,7 @@
 //! - `config`, `error` and `stats`: settings, refusals and counters; `observe`: counts by
 //!   state, TCP totals and per-connection rows, computed when asked.
 
+mod accept_queue;
 mod arp;
 mod config;
 mod connections;
@@ -78,6 +79,9 @@ struct ConnSlot {
     listen_port: Option<u16>,
     /// Counted in its listener's `half_open`.
     half_open: bool,
+    /// Counted in its listener's `accept_queue`: established, not yet taken by the
+    /// application.
+    awaiting_accept: bool,
     /// The application has seen it (Accepted or the handle from `connect`).
     visible: bool,
     /// The application released its handle.

@@ -132,6 +132,9 @@ impl Stack {
                 self.give_up_flow(id);
                 return self.receive_tcp(now, key, repr, payload, payload_offset);
             }
+            if self.refuses_handshake_completion(id, repr) {
+                return;
+            }
             if self.conns.contains_key(id) {
                 return self.deliver(now, id, repr, payload, payload_offset);
             }

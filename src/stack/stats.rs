@@ -50,6 +50,9 @@ pub struct StackStats {
     /// datagram that would have fitted the MTU they report (RFC 1191 §§3–4).
     pub drop_icmp_mtu_not_lower: u64,
     pub drop_listen_overflow: u64,
+    /// ACKs that would have completed a handshake while the listener's accept queue was
+    /// full (dropped, so the handshake completes on a retransmission; see `accept_queue`).
+    pub drop_accept_queue_full: u64,
     pub drop_connection_limit: u64,
     pub drop_no_connection: u64,
     /// Resets and cookie SYN,ACKs not sent because their queue was full.

@@ -100,12 +100,17 @@ impl Stack {
             self.stats.syn_cookies_rejected += 1;
             return false;
         };
+        let port = self.listeners[index].port;
+        if self.accept_queue_full(port) {
+            // Dropped, not reset (see `accept_queue`): the peer's retransmission returns.
+            self.stats.drop_accept_queue_full += 1;
+            return true;
+        }
         if self.conns.len() >= self.config.max_connections {
             self.stats.drop_connection_limit += 1;
             return true;
         }
         let options = syn_cookie::options_from_echo(mss, ack.options.timestamps.map(|(_, e)| e));
-        let port = self.listeners[index].port;
         let mut conn = self.new_connection(key, cookie);
         if conn.accept_syn_cookie(now, ack, payload, options).is_err()
             || !conn.state().is_synchronized()
