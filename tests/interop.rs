@@ -551,6 +551,68 @@ fn linux_clients_half_close_and_still_get_the_rest() {
     assert!(ok, "{output}");
 }
 
+/// The number after `label` in a run's closing counters line (`print_stats`), summed over
+/// queues.
+fn closing_counter(output: &str, label: &str) -> u64 {
+    output
+        .match_indices(label)
+        .filter_map(|(at, _)| {
+            let rest = &output[at + label.len()..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// The smallest UMEM the configuration allows (`[umem] frame_count = 64`: 32 RX frames in
+/// the fill ring, 32 TX frames) under eight parallel 2 MiB echoes from Linux: the fill ring
+/// runs empty (the kernel drops and counts, XDP_STATISTICS) and every TX frame is in flight
+/// at times (the stack counts and sends later); TCP recovers each echo exactly, the server
+/// stays up, and a fresh connection afterwards echoes exactly.
+#[test]
+fn a_tiny_umem_runs_out_of_frames_drops_and_counts_and_keeps_echoing() {
+    let Some((_serial, lab)) = setup("umem", 1) else {
+        return;
+    };
+    let config = temp_path("tiny-umem.toml");
+    std::fs::write(&config, "[umem]\nframe_count = 64\n").unwrap();
+    let echo = serve(&lab, "echo", 7, &["--config", config.to_str().unwrap()]);
+    let ip = STACK_IP.to_string();
+    let size = (2 << 20).to_string();
+    let outputs: Vec<String> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let (ns, ip, size) = (lab.peer_ns(), &ip, &size);
+                scope.spawn(move || {
+                    text(&run_in(
+                        &ns,
+                        60,
+                        "python3",
+                        &["-c", HALF_CLOSE_CLIENT, ip, "7", size],
+                    ))
+                })
+            })
+            .collect();
+        clients.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    for out in &outputs {
+        assert_eq!(out.trim(), format!("received {size} equal True"), "{out}");
+    }
+    linux_echo(&lab.peer_ns(), 1 << 20);
+    let (ok, output) = echo.stop();
+    let _ = std::fs::remove_file(&config);
+    assert!(ok, "the server did not stop cleanly:\n{output}");
+    let fill_empty = closing_counter(&output, "fill empty ");
+    let tx_exhausted = closing_counter(&output, "tx frames exhausted ");
+    eprintln!("fill ring empty {fill_empty}, TX frames exhausted {tx_exhausted}");
+    assert!(fill_empty > 0, "the fill ring never ran empty:\n{output}");
+    assert!(tx_exhausted > 0, "TX frames never ran out:\n{output}");
+    assert!(
+        !output.contains("panicked"),
+        "a worker or handler panicked:\n{output}"
+    );
+}
+
 /// Sends a TCP SYN with a wrong checksum from a raw socket (the kernel adds the IP header).
 const BAD_CHECKSUM_SYN: &str = r#"
 import socket, struct, sys

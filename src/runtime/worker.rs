@@ -183,7 +183,12 @@ impl<H: Handler> Worker<H> {
             }
             return;
         }
-        self.socket.reclaim();
+        let reclaimed = self.socket.reclaim();
+        if self.socket.tx_starved() && reclaimed > 0 {
+            // Completions brought back TX frames the last turn lacked: build the frames it
+            // could not, now, instead of sleeping until other input comes.
+            return;
+        }
         let timeout = next_due.map_or(MAX_SLEEP, |due| {
             due.saturating_duration_since(now).min(MAX_SLEEP)
         });

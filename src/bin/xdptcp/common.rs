@@ -126,7 +126,7 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
         let prog = counters.get(worker).copied().unwrap_or_default();
         eprintln!(
             "queue {}: XDP steered {} passed {}; socket rx {} tx {} (tx frames in flight {}, \
-             kernel rx drops {} ring full {} fill empty {}); \
+             tx frames exhausted {}, kernel rx drops {} ring full {} fill empty {}); \
              TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {}; \
              ICMP in {} (ICMP errors steered by XDP {}, path MTU lowered {}, soft errors {}); \
              frames handed to other queues {} (dropped {})",
@@ -136,6 +136,7 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
             stats.socket.rx_frames,
             stats.socket.tx_frames,
             stats.tx_frames_in_flight,
+            stats.socket.tx_frames_exhausted,
             stats.socket.rx_dropped,
             stats.socket.rx_ring_full,
             stats.socket.rx_fill_ring_empty,
