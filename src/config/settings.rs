@@ -445,6 +445,10 @@ mod tests {
             "\"limits.syn_cookies\": \"sometimes\" is not a mode (when-backlog-full, always, off)"
         );
         assert_eq!(
+            check("[limits]\naccept_queue = 0"),
+            "\"limits.accept_queue\": must be 1..1048576, got 0"
+        );
+        assert_eq!(
             check("[tcp]\ncongestion = \"bbr\""),
             "\"tcp.congestion\": \"bbr\" is not an algorithm (cubic, newreno)"
         );
