@@ -28,6 +28,12 @@ pub struct ServeFile {
     pub xdp_mode: Option<XdpModeChoice>,
     /// Try zero-copy AF_XDP before copy mode (`--no-zero-copy` sets it false).
     pub zero_copy: Option<bool>,
+    /// Preferred busy polling on the AF_XDP sockets: microseconds one system call may poll
+    /// (`SO_BUSY_POLL`); 0, the default, sets no busy-poll option (`--busy-poll-us`).
+    pub busy_poll_us: Option<u32>,
+    /// With `busy_poll_us`: frames one NAPI run may take (`SO_BUSY_POLL_BUDGET`)
+    /// (`--busy-poll-budget`).
+    pub busy_poll_budget: Option<u16>,
     /// xdptcp, or the kernel's TCP for comparison (`--stack`).
     pub stack: Option<StackKind>,
     /// The ports to serve, each with its app (`--port` and `--app` give one).

@@ -12,7 +12,7 @@ use crate::runtime::{IdlePolicy, RuntimeConfig, MAX_BATCH};
 use crate::stack::SynCookies;
 use crate::tcp;
 use crate::xdp::program::MAX_QUEUES;
-use crate::xdp::XdpAttach;
+use crate::xdp::{BusyPoll, XdpAttach};
 
 /// Body size of the HTTP answer when the file and the flags give none.
 pub const DEFAULT_HTTP_BODY: u64 = 64;
@@ -114,6 +114,7 @@ impl ServeFile {
             XdpModeChoice::Generic => XdpAttach::Generic,
         };
         runtime.xsk.zero_copy = self.zero_copy.unwrap_or(true);
+        runtime.xsk.busy_poll = self.busy_poll()?;
         self.apply_umem(&mut runtime)?;
         self.apply_limits(&mut runtime)?;
         runtime.tcp = self.tcp_config()?;
@@ -170,6 +171,22 @@ impl ServeFile {
             IdleChoice::Hybrid => IdlePolicy::Hybrid {
                 spin: Duration::from_micros(spin_us),
             },
+        })
+    }
+
+    /// Busy polling when `busy_poll_us` is above 0; the budget is checked either way.
+    fn busy_poll(&self) -> Result<Option<BusyPoll>, SettingError> {
+        let budget = within(
+            "busy_poll_budget",
+            self.busy_poll_budget.unwrap_or(BusyPoll::DEFAULT_BUDGET),
+            1..=u16::MAX,
+        )?;
+        Ok(match self.busy_poll_us.unwrap_or(0) {
+            0 => None,
+            usecs => Some(BusyPoll {
+                usecs: within("busy_poll_us", usecs, 1..=1_000_000)?,
+                budget,
+            }),
         })
     }
 
@@ -437,6 +454,14 @@ mod tests {
         assert_eq!(
             check("[limits]\nsyn_cookies = \"sometimes\""),
             "\"limits.syn_cookies\": \"sometimes\" is not a mode (when-backlog-full, always, off)"
+        );
+        assert_eq!(
+            check("busy_poll_us = 2000000"),
+            "\"busy_poll_us\": must be 1..1000000, got 2000000"
+        );
+        assert_eq!(
+            check("busy_poll_budget = 0"),
+            "\"busy_poll_budget\": must be 1..65535, got 0"
         );
         assert_eq!(
             check("[tcp]\ncongestion = \"bbr\""),
