@@ -316,18 +316,12 @@ fn stats_and_ss_show_a_linux_clients_connection_and_the_filters_work() {
 }
 
 #[test]
-fn the_management_socket_is_0660_and_refuses_a_user_outside_its_group() {
+fn the_management_socket_is_0600_or_0660_for_its_group_and_refuses_a_user_outside_it() {
     let Some((_serial, lab, scratch)) = setup("perm") else {
         return;
     };
     let socket = scratch.socket();
     let sock = socket.to_str().unwrap();
-    let _server = Server::start(&lab, &socket, &[]);
-    let meta = std::fs::metadata(&socket).unwrap();
-    assert!(meta.file_type().is_socket());
-    assert_eq!(meta.permissions().mode() & 0o7777, 0o660);
-
-    // As nobody without any group: refused, with what to do.
     let as_nobody = |groups: &str| {
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", groups])
@@ -335,20 +329,64 @@ fn the_management_socket_is_0660_and_refuses_a_user_outside_its_group() {
             .output()
             .expect("setpriv (util-linux)")
     };
+    // No group: root's only; even a member of the socket's group is refused.
+    let server = Server::start(&lab, &socket, &[]);
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+    assert!(
+        server.output().contains("its user only, mode 0600"),
+        "{}",
+        server.output()
+    );
+    let refused = as_nobody("--groups=0");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("(mode 0600, owner uid 0"),
+        "{}",
+        text(&refused)
+    );
+    drop(server);
+
+    // A group named: the socket is root:adm 0660; nobody outside adm is refused, with what
+    // to do, and let in as a member.
+    let adm = xdptcp::host::group_id("adm").expect("a system group adm");
+    let server = Server::start(&lab, &socket, &["--management-group", "adm"]);
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o660);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), adm);
+    assert!(
+        server.output().contains("group adm, mode 0660"),
+        "{}",
+        server.output()
+    );
     let refused = as_nobody("--clear-groups");
     assert!(!refused.status.success());
     assert_eq!(
         text(&refused).trim_end(),
         format!(
             "xdptcp: permission denied on the management socket {sock} (mode 0660, owner uid 0, \
-             group root): run as root or as a member of group root"
+             group adm): run as root or as a member of group adm"
         )
     );
-    // The same user in the socket's group is let in.
-    let member = as_nobody("--groups=0");
+    let member = as_nobody(&format!("--groups={adm}"));
     assert!(member.status.success(), "{}", text(&member));
     assert!(text(&member).starts_with("xdptcp on "), "{}", text(&member));
     println!("as nobody: {}", text(&refused).trim_end());
+    drop(server);
+
+    // An unknown group: one line naming the key.
+    let (ok, output) = Server::spawn(
+        &lab,
+        &socket,
+        &["--management-group", "no-such-group-xdptcp"],
+    )
+    .wait_end();
+    assert!(!ok);
+    assert_eq!(
+        last_line(&output),
+        "xdptcp: \"management.group\": no group \"no-such-group-xdptcp\" in /etc/group"
+    );
 }
 
 #[test]

@@ -51,6 +51,9 @@ pub struct ManagementFile {
     /// The management socket for `xdptcp stats` and `xdptcp ss`: an absolute path, or
     /// `"off"` (`--management-socket`).
     pub socket: Option<String>,
+    /// The group whose members may use the socket (mode 0660, group owner this group);
+    /// without one only the server's user may (mode 0600) (`--management-group`).
+    pub group: Option<String>,
     /// Address and port of the Prometheus endpoint, off when absent (`--prometheus`).
     pub prometheus: Option<SocketAddr>,
 }

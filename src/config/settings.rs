@@ -49,6 +49,8 @@ pub struct ServeSettings {
 pub struct ManagementSettings {
     /// The management socket's path; `None` when turned off.
     pub socket: Option<PathBuf>,
+    /// The socket's group, as its name and id; `None`: the server's user only.
+    pub group: Option<(String, u32)>,
     /// The Prometheus endpoint's address; `None` (the default) when off.
     pub prometheus: Option<SocketAddr>,
 }
@@ -142,8 +144,21 @@ impl ServeFile {
                 ))
             }
         };
+        let group = match file.group.as_deref() {
+            None => None,
+            Some(name) => match crate::host::group_id(name) {
+                Some(gid) => Some((name.to_string(), gid)),
+                None => {
+                    return Err(SettingError::new(
+                        "management.group",
+                        format!("no group {name:?} in /etc/group"),
+                    ))
+                }
+            },
+        };
         Ok(ManagementSettings {
             socket,
+            group,
             prometheus: file.prometheus,
         })
     }
@@ -403,6 +418,7 @@ mod tests {
             settings.management,
             ManagementSettings {
                 socket: Some(PathBuf::from("/run/xdptcp/xdptcp.sock")),
+                group: None,
                 prometheus: None,
             }
         );
@@ -421,6 +437,7 @@ mod tests {
         assert_eq!(moved.socket, Some(PathBuf::from("/tmp/m.sock")));
         assert_eq!(moved.prometheus, Some("127.0.0.1:9464".parse().unwrap()));
         assert_eq!(settings("socket = \"off\"").socket, None);
+        assert_eq!(settings("group = \"root\"").group, Some(("root".into(), 0)));
     }
 
     #[test]
@@ -454,6 +471,10 @@ mod tests {
         assert_eq!(
             check("[limits]\nsyn_cookies = \"sometimes\""),
             "\"limits.syn_cookies\": \"sometimes\" is not a mode (when-backlog-full, always, off)"
+        );
+        assert_eq!(
+            check("[management]\ngroup = \"no-such-group-xdptcp\""),
+            "\"management.group\": no group \"no-such-group-xdptcp\" in /etc/group"
         );
         assert_eq!(
             check("busy_poll_us = 2000000"),

@@ -1,5 +1,5 @@
 //! Observing a running stack from outside the process: a management socket (a Unix stream
-//! socket, mode 0660) that `xdptcp stats`, `xdptcp ss` and `xdptcp capture` ask, and an optional Prometheus
+//! socket, mode 0600, or 0660 with a group) that `xdptcp stats`, `xdptcp ss` and `xdptcp capture` ask, and an optional Prometheus
 //! endpoint (plain HTTP over the kernel's TCP) that serves the same counters.
 //!
 //! Both run on threads of their own and reach the workers only through a
@@ -43,4 +43,4 @@ pub use protocol::{
     MAX_ROWS_PER_WORKER,
 };
 pub use server::ManagementServer;
-pub use socket::{ManagementSocket, DEFAULT_SOCKET_PATH, SOCKET_MODE};
+pub use socket::{ManagementSocket, DEFAULT_SOCKET_PATH, OWNER_ONLY_MODE, SOCKET_MODE};
