@@ -258,11 +258,12 @@ fn the_shipped_config_lists_every_key_with_its_default() {
     let text = std::fs::read_to_string(deploy("xdptcp.toml")).unwrap();
     let plain = ServeFile::parse(&text).unwrap().settings().unwrap();
     let mut every = ServeFile::parse(&uncommented(&text)).expect("every key is a known key");
-    // Three keys show an example, not a default: none is the default.
+    // Four keys show an example, not a default: none is the default.
     assert!(every.ip.is_some() && every.management.prometheus.is_some());
-    assert!(every.tcp.user_timeout_ms.is_some());
+    assert!(every.tcp.user_timeout_ms.is_some() && every.management.group.is_some());
     every.ip = None;
     every.management.prometheus = None;
+    every.management.group = None;
     every.tcp.user_timeout_ms = None;
     let every = every.settings().unwrap();
     assert_eq!(

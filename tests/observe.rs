@@ -316,18 +316,12 @@ fn stats_and_ss_show_a_linux_clients_connection_and_the_filters_work() {
 }
 
 #[test]
-fn the_management_socket_is_0660_and_refuses_a_user_outside_its_group() {
+fn the_management_socket_is_0600_or_0660_for_its_group_and_refuses_a_user_outside_it() {
     let Some((_serial, lab, scratch)) = setup("perm") else {
         return;
     };
     let socket = scratch.socket();
     let sock = socket.to_str().unwrap();
-    let _server = Server::start(&lab, &socket, &[]);
-    let meta = std::fs::metadata(&socket).unwrap();
-    assert!(meta.file_type().is_socket());
-    assert_eq!(meta.permissions().mode() & 0o7777, 0o660);
-
-    // As nobody without any group: refused, with what to do.
     let as_nobody = |groups: &str| {
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", groups])
@@ -335,20 +329,64 @@ fn the_management_socket_is_0660_and_refuses_a_user_outside_its_group() {
             .output()
             .expect("setpriv (util-linux)")
     };
+    // No group: root's only; even a member of the socket's group is refused.
+    let server = Server::start(&lab, &socket, &[]);
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+    assert!(
+        server.output().contains("its user only, mode 0600"),
+        "{}",
+        server.output()
+    );
+    let refused = as_nobody("--groups=0");
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("(mode 0600, owner uid 0"),
+        "{}",
+        text(&refused)
+    );
+    drop(server);
+
+    // A group named: the socket is root:adm 0660; nobody outside adm is refused, with what
+    // to do, and let in as a member.
+    let adm = xdptcp::host::group_id("adm").expect("a system group adm");
+    let server = Server::start(&lab, &socket, &["--management-group", "adm"]);
+    let meta = std::fs::metadata(&socket).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o660);
+    assert_eq!(std::os::unix::fs::MetadataExt::gid(&meta), adm);
+    assert!(
+        server.output().contains("group adm, mode 0660"),
+        "{}",
+        server.output()
+    );
     let refused = as_nobody("--clear-groups");
     assert!(!refused.status.success());
     assert_eq!(
         text(&refused).trim_end(),
         format!(
             "xdptcp: permission denied on the management socket {sock} (mode 0660, owner uid 0, \
-             group root): run as root or as a member of group root"
+             group adm): run as root or as a member of group adm"
         )
     );
-    // The same user in the socket's group is let in.
-    let member = as_nobody("--groups=0");
+    let member = as_nobody(&format!("--groups={adm}"));
     assert!(member.status.success(), "{}", text(&member));
     assert!(text(&member).starts_with("xdptcp on "), "{}", text(&member));
     println!("as nobody: {}", text(&refused).trim_end());
+    drop(server);
+
+    // An unknown group: one line naming the key.
+    let (ok, output) = Server::spawn(
+        &lab,
+        &socket,
+        &["--management-group", "no-such-group-xdptcp"],
+    )
+    .wait_end();
+    assert!(!ok);
+    assert_eq!(
+        last_line(&output),
+        "xdptcp: \"management.group\": no group \"no-such-group-xdptcp\" in /etc/group"
+    );
 }
 
 #[test]
@@ -543,4 +581,265 @@ fn the_prometheus_endpoint_passes_promtool_and_its_counters_move() {
         "promtool check metrics: no complaints; a scrape:\n{}",
         excerpt.join("\n")
     );
+}
+
+/// `xdptcp capture --socket SOCKET -w FILE ARGS` started in the background, its stderr
+/// in a file; waits until it captures.
+struct CaptureRun {
+    child: Child,
+    log: PathBuf,
+}
+
+impl CaptureRun {
+    fn start(sock: &str, file: &Path, args: &[&str]) -> CaptureRun {
+        let log = file.with_extension("log");
+        let child = Command::new(BIN)
+            .args(["capture", "--socket", sock, "-w", file.to_str().unwrap()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("xdptcp capture");
+        let run = CaptureRun { child, log };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !run.output().contains("Ctrl-C stops") {
+            assert!(
+                Instant::now() < deadline,
+                "not capturing:\n{}",
+                run.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        run
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for it to end by itself (after SIGINT if `interrupt`): its last line.
+    fn end(mut self, interrupt: bool) -> String {
+        if interrupt {
+            let pid = self.child.id().to_string();
+            let _ = Command::new("kill").args(["-INT", &pid]).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "capture failed:\n{}", self.output());
+                return last_line(&self.output());
+            }
+            assert!(Instant::now() < deadline, "did not end:\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for CaptureRun {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One TCP segment of a capture as tshark reads it, checksums checked.
+#[derive(Debug)]
+struct Segment {
+    src: String,
+    src_port: u16,
+    dst_port: u16,
+    flags: u16,
+    payload: String,
+    /// tshark's checksum verdicts, IP then TCP ("1" is good).
+    checksums: (String, String),
+}
+
+const SYN: u16 = 0x02;
+const ACK: u16 = 0x10;
+const FIN: u16 = 0x01;
+const RST: u16 = 0x04;
+
+fn tshark_segments(file: &Path) -> Vec<Segment> {
+    let out = Command::new("tshark")
+        .args(["-r", file.to_str().unwrap(), "-n"])
+        .args([
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+        ])
+        .args(["-T", "fields", "-E", "separator=|", "-e", "ip.src"])
+        .args(["-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "tcp.flags"])
+        .args(["-e", "tcp.payload", "-e", "ip.checksum.status"])
+        .args(["-e", "tcp.checksum.status"])
+        .output()
+        .expect("tshark (Debian's tshark package)");
+    assert!(out.status.success(), "tshark -r: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let f: Vec<&str> = line.split('|').collect();
+            let payload = (0..f[4].len() / 2)
+                .map(|i| u8::from_str_radix(&f[4][2 * i..2 * i + 2], 16).unwrap() as char)
+                .collect();
+            Segment {
+                src: f[0].to_string(),
+                src_port: f[1].parse().unwrap(),
+                dst_port: f[2].parse().unwrap(),
+                flags: u16::from_str_radix(f[3].trim_start_matches("0x"), 16).unwrap(),
+                payload,
+                checksums: (f[5].to_string(), f[6].to_string()),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_capture_holds_a_linux_clients_handshake_echo_and_close_and_filters_by_port() {
+    let Some((_serial, lab, scratch)) = setup("cap") else {
+        return;
+    };
+    let socket = scratch.socket();
+    let sock = socket.to_str().unwrap();
+    let _server = Server::start(&lab, &socket, &[]);
+
+    // No server on a socket path, and a file that cannot be written: one line each.
+    let missing = scratch.0.join("none.sock");
+    let file = scratch.0.join("echo.pcap");
+    let out = Command::new(BIN)
+        .args(["capture", "--socket", missing.to_str().unwrap(), "-w"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        text(&out).starts_with(&format!(
+            "xdptcp: no management socket at {}: is `xdptcp serve` running?",
+            missing.display()
+        )),
+        "{}",
+        text(&out)
+    );
+    assert!(!file.exists(), "no file is left when nothing was captured");
+    let unwritable = scratch.0.join("no-such-dir").join("x.pcap");
+    let out = xdptcp(&[
+        "capture",
+        "--socket",
+        sock,
+        "-w",
+        unwritable.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        text(&out).trim_end(),
+        format!(
+            "xdptcp: cannot write the capture file {}: No such file or directory (os error 2)",
+            unwritable.display()
+        )
+    );
+
+    // Port 7 while a Linux client echoes and closes, and a SYN to a port of the stack's
+    // ephemeral range (answered with a reset) that the filter leaves out.
+    let capture = CaptureRun::start(sock, &file, &["--port", "7"]);
+    let echoed = Command::new("ip")
+        .args(["netns", "exec", &lab.peer_ns(), "sh", "-c"])
+        .arg(format!(
+            "printf 'hello capture' | timeout 5 ncat {STACK_IP} 7"
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&echoed.stdout), "hello capture");
+    let refused = Command::new("ip")
+        .args(["netns", "exec", &lab.peer_ns(), "sh", "-c"])
+        .arg(format!("timeout 5 ncat {STACK_IP} 61500 </dev/null"))
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "{}", text(&refused));
+    // The close's last ACK may still be on its way.
+    std::thread::sleep(Duration::from_millis(300));
+    let summary = capture.end(true);
+    let segments = tshark_segments(&file);
+    let shown: Vec<String> = segments.iter().map(|s| format!("{s:?}")).collect();
+    let shown = shown.join("\n");
+    assert!(
+        summary.starts_with(&format!(
+            "{} frame(s) written to {}",
+            segments.len(),
+            file.display()
+        )) && summary.ends_with("; 0 dropped by capture"),
+        "{summary}\n{shown}"
+    );
+    for s in &segments {
+        assert_eq!(s.checksums, ("1".into(), "1".into()), "checksums: {s:?}");
+        assert!(s.src_port == 7 || s.dst_port == 7, "port filter: {s:?}");
+    }
+    let from_peer = |s: &Segment| s.src == PEER_IP.to_string();
+    let position = |what: &str, wanted: &dyn Fn(&Segment) -> bool| {
+        segments
+            .iter()
+            .position(wanted)
+            .unwrap_or_else(|| panic!("no {what} in:\n{shown}"))
+    };
+    let syn = position("SYN", &|s| from_peer(s) && s.flags & (SYN | ACK) == SYN);
+    let syn_ack = position("SYN,ACK", &|s| {
+        !from_peer(s) && s.flags & (SYN | ACK) == SYN | ACK
+    });
+    let ack = position("handshake ACK", &|s| {
+        from_peer(s) && s.flags & (SYN | ACK | FIN) == ACK
+    });
+    let data_in = position("data in", &|s| from_peer(s) && s.payload == "hello capture");
+    let data_out = position("data out", &|s| {
+        !from_peer(s) && s.payload == "hello capture"
+    });
+    let fin_in = position("FIN from the peer", &|s| from_peer(s) && s.flags & FIN != 0);
+    let fin_out = position("FIN from the stack", &|s| {
+        !from_peer(s) && s.flags & FIN != 0
+    });
+    assert!(syn < syn_ack && syn_ack < ack && ack <= data_in, "{shown}");
+    assert!(data_in < data_out, "{shown}");
+    // The last segment acknowledges the later FIN.
+    let last = segments.last().unwrap();
+    assert!(last.flags & ACK != 0 && last.flags & FIN == 0, "{shown}");
+    assert_ne!(
+        from_peer(last),
+        from_peer(&segments[fin_in.max(fin_out)]),
+        "{shown}"
+    );
+    assert!(segments.iter().all(|s| s.flags & RST == 0), "{shown}");
+    // tcpdump reads it too, one line a frame.
+    let dump = Command::new("tcpdump")
+        .args(["-n", "-r", file.to_str().unwrap()])
+        .output()
+        .expect("tcpdump");
+    assert!(dump.status.success(), "tcpdump -r: {}", text(&dump));
+    let dump = String::from_utf8_lossy(&dump.stdout).to_string();
+    assert_eq!(dump.lines().count(), segments.len(), "{dump}");
+    println!("{summary}\ntcpdump -n -r:\n{dump}");
+
+    // The port the filter left out: its SYN and the stack's reset, and --count ends it.
+    let other = scratch.0.join("other.pcap");
+    let capture = CaptureRun::start(sock, &other, &["--port", "61500", "--count", "2"]);
+    let _ = Command::new("ip")
+        .args(["netns", "exec", &lab.peer_ns(), "sh", "-c"])
+        .arg(format!("timeout 5 ncat {STACK_IP} 61500 </dev/null"))
+        .output()
+        .unwrap();
+    let summary = capture.end(false);
+    assert!(
+        summary.starts_with(&format!(
+            "2 frame(s) written to {} (1 received, 1 sent)",
+            other.display()
+        )),
+        "{summary}"
+    );
+    let segments = tshark_segments(&other);
+    assert_eq!(segments.len(), 2, "{segments:?}");
+    assert!(
+        from_peer(&segments[0]) && segments[0].flags & SYN != 0,
+        "{segments:?}"
+    );
+    assert!(
+        !from_peer(&segments[1]) && segments[1].flags & RST != 0,
+        "{segments:?}"
+    );
+    assert_eq!(segments[1].checksums, ("1".into(), "1".into()));
 }

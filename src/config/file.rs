@@ -28,6 +28,12 @@ pub struct ServeFile {
     pub xdp_mode: Option<XdpModeChoice>,
     /// Try zero-copy AF_XDP before copy mode (`--no-zero-copy` sets it false).
     pub zero_copy: Option<bool>,
+    /// Preferred busy polling on the AF_XDP sockets: microseconds one system call may poll
+    /// (`SO_BUSY_POLL`); 0, the default, sets no busy-poll option (`--busy-poll-us`).
+    pub busy_poll_us: Option<u32>,
+    /// With `busy_poll_us`: frames one NAPI run may take (`SO_BUSY_POLL_BUDGET`)
+    /// (`--busy-poll-budget`).
+    pub busy_poll_budget: Option<u16>,
     /// xdptcp, or the kernel's TCP for comparison (`--stack`).
     pub stack: Option<StackKind>,
     /// The ports to serve, each with its app (`--port` and `--app` give one).
@@ -45,6 +51,9 @@ pub struct ManagementFile {
     /// The management socket for `xdptcp stats` and `xdptcp ss`: an absolute path, or
     /// `"off"` (`--management-socket`).
     pub socket: Option<String>,
+    /// The group whose members may use the socket (mode 0660, group owner this group);
+    /// without one only the server's user may (mode 0600) (`--management-group`).
+    pub group: Option<String>,
     /// Address and port of the Prometheus endpoint, off when absent (`--prometheus`).
     pub prometheus: Option<SocketAddr>,
 }

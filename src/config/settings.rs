@@ -12,7 +12,7 @@ use crate::runtime::{IdlePolicy, RuntimeConfig, MAX_BATCH};
 use crate::stack::SynCookies;
 use crate::tcp;
 use crate::xdp::program::MAX_QUEUES;
-use crate::xdp::XdpAttach;
+use crate::xdp::{BusyPoll, XdpAttach};
 
 /// Body size of the HTTP answer when the file and the flags give none.
 pub const DEFAULT_HTTP_BODY: u64 = 64;
@@ -49,6 +49,8 @@ pub struct ServeSettings {
 pub struct ManagementSettings {
     /// The management socket's path; `None` when turned off.
     pub socket: Option<PathBuf>,
+    /// The socket's group, as its name and id; `None`: the server's user only.
+    pub group: Option<(String, u32)>,
     /// The Prometheus endpoint's address; `None` (the default) when off.
     pub prometheus: Option<SocketAddr>,
 }
@@ -114,6 +116,7 @@ impl ServeFile {
             XdpModeChoice::Generic => XdpAttach::Generic,
         };
         runtime.xsk.zero_copy = self.zero_copy.unwrap_or(true);
+        runtime.xsk.busy_poll = self.busy_poll()?;
         self.apply_umem(&mut runtime)?;
         self.apply_limits(&mut runtime)?;
         runtime.tcp = self.tcp_config()?;
@@ -141,8 +144,21 @@ impl ServeFile {
                 ))
             }
         };
+        let group = match file.group.as_deref() {
+            None => None,
+            Some(name) => match crate::host::group_id(name) {
+                Some(gid) => Some((name.to_string(), gid)),
+                None => {
+                    return Err(SettingError::new(
+                        "management.group",
+                        format!("no group {name:?} in /etc/group"),
+                    ))
+                }
+            },
+        };
         Ok(ManagementSettings {
             socket,
+            group,
             prometheus: file.prometheus,
         })
     }
@@ -170,6 +186,22 @@ impl ServeFile {
             IdleChoice::Hybrid => IdlePolicy::Hybrid {
                 spin: Duration::from_micros(spin_us),
             },
+        })
+    }
+
+    /// Busy polling when `busy_poll_us` is above 0; the budget is checked either way.
+    fn busy_poll(&self) -> Result<Option<BusyPoll>, SettingError> {
+        let budget = within(
+            "busy_poll_budget",
+            self.busy_poll_budget.unwrap_or(BusyPoll::DEFAULT_BUDGET),
+            1..=u16::MAX,
+        )?;
+        Ok(match self.busy_poll_us.unwrap_or(0) {
+            0 => None,
+            usecs => Some(BusyPoll {
+                usecs: within("busy_poll_us", usecs, 1..=1_000_000)?,
+                budget,
+            }),
         })
     }
 
@@ -392,6 +424,7 @@ mod tests {
             settings.management,
             ManagementSettings {
                 socket: Some(PathBuf::from("/run/xdptcp/xdptcp.sock")),
+                group: None,
                 prometheus: None,
             }
         );
@@ -410,6 +443,7 @@ mod tests {
         assert_eq!(moved.socket, Some(PathBuf::from("/tmp/m.sock")));
         assert_eq!(moved.prometheus, Some("127.0.0.1:9464".parse().unwrap()));
         assert_eq!(settings("socket = \"off\"").socket, None);
+        assert_eq!(settings("group = \"root\"").group, Some(("root".into(), 0)));
     }
 
     #[test]
@@ -447,6 +481,18 @@ mod tests {
         assert_eq!(
             check("[limits]\naccept_queue = 0"),
             "\"limits.accept_queue\": must be 1..1048576, got 0"
+        );
+        assert_eq!(
+            check("[management]\ngroup = \"no-such-group-xdptcp\""),
+            "\"management.group\": no group \"no-such-group-xdptcp\" in /etc/group"
+        );
+        assert_eq!(
+            check("busy_poll_us = 2000000"),
+            "\"busy_poll_us\": must be 1..1000000, got 2000000"
+        );
+        assert_eq!(
+            check("busy_poll_budget = 0"),
+            "\"busy_poll_budget\": must be 1..65535, got 0"
         );
         assert_eq!(
             check("[tcp]\ncongestion = \"bbr\""),

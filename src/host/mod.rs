@@ -12,6 +12,7 @@
 //! No `unsafe` here: system calls go through `rustix`'s safe wrappers.
 
 mod capabilities;
+mod groups;
 mod interface;
 mod isn_secret;
 mod neighbors;
@@ -21,6 +22,7 @@ mod routes;
 mod rtnetlink;
 
 pub use capabilities::{effective_capabilities, missing_capabilities, Capability};
+pub use groups::{group_id, group_name};
 pub use interface::{
     driver_name, interface_index, interface_ipv4, interface_mac, interface_mtu, rx_queue_count,
     NoSuchInterface,

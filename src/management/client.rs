@@ -1,13 +1,14 @@
 //! Asking a running `xdptcp serve` over its management socket, with an error that says
 //! what to do when it cannot be asked.
 
-use std::io::{self, BufReader};
+use std::io::{self, BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::protocol::{self, Answer, Request};
+use crate::host::group_name;
 
 /// How long a client waits for the answer: the server waits at most a second per worker
 /// round (see [`crate::runtime::OBSERVER_PATIENCE`]).
@@ -44,26 +45,8 @@ pub enum ClientError {
     Refused { path: PathBuf, reason: String },
 }
 
-/// The name of group `gid` in /etc/group, else the number.
-fn group_name(gid: u32) -> String {
-    let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
-    groups
-        .lines()
-        .find_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let id: u32 = fields.nth(1)?.parse().ok()?;
-            (id == gid).then(|| name.to_string())
-        })
-        .unwrap_or_else(|| gid.to_string())
-}
-
-/// Sends `request` to the server at `path` and returns its answer.
-pub fn request(path: &Path, request: &Request) -> Result<Answer, ClientError> {
-    let io_error = |source: io::Error| ClientError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+/// Connects to the server at `path`, with [`ANSWER_PATIENCE`] for each read and write.
+pub(super) fn connect(path: &Path) -> Result<UnixStream, ClientError> {
     let stream = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => ClientError::NoSocket {
             path: path.to_path_buf(),
@@ -76,28 +59,53 @@ pub fn request(path: &Path, request: &Request) -> Result<Answer, ClientError> {
                 group: group_name(meta.gid()),
             },
             // Not even the socket can be looked at: its directory is closed to us.
-            Err(source) => io_error(source),
+            Err(source) => io_error(path, source),
         },
         io::ErrorKind::ConnectionRefused => ClientError::NotListening {
             path: path.to_path_buf(),
         },
-        _ => io_error(e),
+        _ => io_error(path, e),
     })?;
     stream
         .set_read_timeout(Some(ANSWER_PATIENCE))
-        .map_err(io_error)?;
+        .map_err(|e| io_error(path, e))?;
     stream
         .set_write_timeout(Some(ANSWER_PATIENCE))
-        .map_err(io_error)?;
-    protocol::write_line(&mut &stream, request).map_err(io_error)?;
-    let mut reader = BufReader::new(&stream);
-    match protocol::read_line::<Answer>(&mut reader, protocol::MAX_ANSWER_LINE).map_err(io_error)? {
+        .map_err(|e| io_error(path, e))?;
+    Ok(stream)
+}
+
+pub(super) fn io_error(path: &Path, source: io::Error) -> ClientError {
+    ClientError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Sends `request` on `stream` and reads the answer line; a refusal is an error.
+pub(super) fn ask(
+    path: &Path,
+    stream: &UnixStream,
+    reader: &mut impl BufRead,
+    request: &Request,
+) -> Result<Answer, ClientError> {
+    protocol::write_line(&mut &*stream, request).map_err(|e| io_error(path, e))?;
+    match protocol::read_line::<Answer>(reader, protocol::MAX_ANSWER_LINE)
+        .map_err(|e| io_error(path, e))?
+    {
         Answer::Refused { reason } => Err(ClientError::Refused {
             path: path.to_path_buf(),
             reason,
         }),
         answer => Ok(answer),
     }
+}
+
+/// Sends `request` to the server at `path` and returns its answer.
+pub fn request(path: &Path, request: &Request) -> Result<Answer, ClientError> {
+    let stream = connect(path)?;
+    let mut reader = BufReader::new(&stream);
+    ask(path, &stream, &mut reader, request)
 }
 
 #[cfg(test)]
@@ -126,6 +134,5 @@ mod tests {
             "permission denied on the management socket /run/xdptcp/xdptcp.sock (mode 0660, \
              owner uid 0, group root): run as root or as a member of group root"
         );
-        assert_eq!(group_name(0), "root");
     }
 }

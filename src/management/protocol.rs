@@ -32,6 +32,10 @@ pub enum Request {
         filter: ConnectionFilter,
         limit: usize,
     },
+    /// The frames the workers receive and send (only those with TCP port `port`, if given),
+    /// streamed after the [`Answer::Capturing`] line (see `capture_stream`) until the client
+    /// shuts down its side.
+    Capture { port: Option<u16> },
 }
 
 /// The server's answer.
@@ -40,6 +44,8 @@ pub enum Request {
 pub enum Answer {
     Stats(StatsReport),
     Connections(ConnectionsReport),
+    /// A capture runs; its frames follow.
+    Capturing(CaptureStarted),
     /// The request could not be read or served.
     Refused {
         reason: String,
@@ -121,6 +127,17 @@ pub struct ConnectionsReport {
     pub workers_missing: usize,
 }
 
+/// The answer to [`Request::Capture`], before the frames.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureStarted {
+    pub runtime: RuntimeSummary,
+    /// Workers that had not started capturing when this was sent (a handler blocking its
+    /// loop); they start when they next turn.
+    pub workers_waiting: usize,
+    /// The most frames each worker holds for the capture before it drops them.
+    pub ring_frames: usize,
+}
+
 /// Reads one line of at most `limit` bytes (the newline excluded) and parses it.
 pub fn read_line<T: for<'de> Deserialize<'de>>(
     reader: &mut impl BufRead,
@@ -172,6 +189,8 @@ mod tests {
                 },
                 limit: 10,
             },
+            Request::Capture { port: Some(7) },
+            Request::Capture { port: None },
         ];
         for request in requests {
             let mut wire = Vec::new();

@@ -1,5 +1,6 @@
 //! Answering the management socket: one thread accepts clients one at a time, reads one
-//! request each and writes one answer. It reaches the workers only through a
+//! request each and writes one answer; a capture, which lasts, is handed to a thread of its
+//! own (see `capture_server`). It reaches the workers only through a
 //! [`RuntimeObserver`], so a slow or stuck client delays other clients (each has a few
 //! seconds) but never a worker.
 
@@ -11,9 +12,11 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::capture_server::CaptureThreads;
 use super::protocol::{self, Answer, ConnectionsReport, Request, RuntimeSummary, StatsReport};
 use super::{ManagementError, ManagementSocket, MAX_ROWS_PER_WORKER};
 use crate::runtime::{ConnectionQuery, RuntimeObserver};
+use crate::stack::ConnectionFilter;
 
 /// How long a client may take to send its request or take the answer.
 const CLIENT_PATIENCE: Duration = Duration::from_secs(3);
@@ -60,22 +63,37 @@ impl Drop for ManagementServer {
 
 /// Waits until `fd` is readable or `STOP_CHECK` passes.
 pub(super) fn wait_readable(fd: impl AsFd) {
+    let _ = readable_within(fd, STOP_CHECK);
+}
+
+/// True once `fd` is readable (or closed), false when `timeout` passes first.
+pub(super) fn readable_within(fd: impl AsFd, timeout: Duration) -> io::Result<bool> {
     let mut fds = [rustix::event::PollFd::new(
         &fd,
         rustix::event::PollFlags::IN,
     )];
     let timeout = rustix::event::Timespec {
-        tv_sec: 0,
-        tv_nsec: STOP_CHECK.as_nanos() as i64,
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
     };
-    let _ = rustix::event::poll(&mut fds, Some(&timeout));
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(n) => Ok(n > 0),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
-fn accept_until_stopped(socket: &ManagementSocket, observer: &RuntimeObserver, stop: &AtomicBool) {
+fn accept_until_stopped(
+    socket: &ManagementSocket,
+    observer: &RuntimeObserver,
+    stop: &Arc<AtomicBool>,
+) {
+    let mut captures = CaptureThreads::default();
     while !stop.load(Ordering::SeqCst) {
+        captures.reap();
         match socket.listener().accept() {
             Ok((client, _)) => {
-                if let Err(e) = answer_client(client, observer) {
+                if let Err(e) = answer_client(client, observer, stop, &mut captures) {
                     log::debug!("management client: {e}");
                 }
             }
@@ -92,13 +110,24 @@ fn accept_until_stopped(socket: &ManagementSocket, observer: &RuntimeObserver, s
     }
 }
 
-fn answer_client(client: UnixStream, observer: &RuntimeObserver) -> io::Result<()> {
+fn answer_client(
+    client: UnixStream,
+    observer: &RuntimeObserver,
+    stop: &Arc<AtomicBool>,
+    captures: &mut CaptureThreads,
+) -> io::Result<()> {
     client.set_nonblocking(false)?;
     client.set_read_timeout(Some(CLIENT_PATIENCE))?;
     client.set_write_timeout(Some(CLIENT_PATIENCE))?;
     let mut reader = BufReader::new(&client);
     let answer = match protocol::read_line::<Request>(&mut reader, protocol::MAX_REQUEST_LINE) {
-        Ok(request) => answer(&request, observer),
+        // A capture goes on on a thread of its own, so that stats and ss still answer.
+        Ok(Request::Capture { port }) => {
+            drop(reader);
+            return captures.start(client, observer, port, stop.clone());
+        }
+        Ok(Request::Stats) => Answer::Stats(StatsReport::of(observer)),
+        Ok(Request::Connections { filter, limit }) => connections(filter, limit, observer),
         Err(e) => Answer::Refused {
             reason: format!("unreadable request: {e}"),
         },
@@ -106,21 +135,16 @@ fn answer_client(client: UnixStream, observer: &RuntimeObserver) -> io::Result<(
     protocol::write_line(&mut &client, &answer)
 }
 
-/// The answer to `request`.
-pub(super) fn answer(request: &Request, observer: &RuntimeObserver) -> Answer {
-    match request {
-        Request::Stats => Answer::Stats(StatsReport::of(observer)),
-        Request::Connections { filter, limit } => {
-            let query = ConnectionQuery {
-                filter: *filter,
-                limit: (*limit).min(MAX_ROWS_PER_WORKER),
-            };
-            let workers = observer.connections(query);
-            Answer::Connections(ConnectionsReport {
-                runtime: RuntimeSummary::of(observer),
-                workers_missing: (observer.info().queues as usize).saturating_sub(workers.len()),
-                workers,
-            })
-        }
-    }
+/// The answer to [`Request::Connections`].
+fn connections(filter: ConnectionFilter, limit: usize, observer: &RuntimeObserver) -> Answer {
+    let query = ConnectionQuery {
+        filter,
+        limit: limit.min(MAX_ROWS_PER_WORKER),
+    };
+    let workers = observer.connections(query);
+    Answer::Connections(ConnectionsReport {
+        runtime: RuntimeSummary::of(observer),
+        workers_missing: (observer.info().queues as usize).saturating_sub(workers.len()),
+        workers,
+    })
 }

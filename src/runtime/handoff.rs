@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use crate::wire::{ethernet, ipv4, FrameError, Icmpv4Packet, Ipv4Packet, TcpFrame};
+use super::frame_ports::{frame_ports, FramePorts};
 use crate::xdp::wait::Waker;
 
 /// Frames a worker's hand-off queue holds.
@@ -41,20 +41,10 @@ pub(super) struct Handoffs {
 /// Our port of the connection an IPv4 frame is for: a TCP segment's destination port, or
 /// the source port of the TCP segment an ICMP error quotes.
 fn local_port(frame: &[u8]) -> Option<u16> {
-    match TcpFrame::parse(frame) {
-        Ok(parsed) => Some(parsed.tcp().dst_port()),
-        Err(FrameError::UnsupportedProtocol(ipv4::PROTOCOL_ICMP)) => quoted_source_port(frame),
-        Err(_) => None,
+    match frame_ports(frame)? {
+        FramePorts::Segment { dst, .. } => Some(dst),
+        FramePorts::Quoted { src, .. } => Some(src),
     }
-}
-
-/// The source port of the TCP segment quoted by the destination unreachable error in
-/// `frame` (the only ICMP the stack acts on).
-fn quoted_source_port(frame: &[u8]) -> Option<u16> {
-    let ip = Ipv4Packet::new_checked(frame.get(ethernet::HEADER_LEN..)?).ok()?;
-    let icmp = Icmpv4Packet::new_checked(ip.payload()).ok()?;
-    icmp.unreachable()?;
-    Some(icmp.quoted().ok()?.tcp()?.src_port())
 }
 
 impl Handoffs {
@@ -134,6 +124,7 @@ impl Handoffs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::frame_ports::tests::icmp_error_about;
 
     #[test]
     fn ports_name_their_owner() {
@@ -145,48 +136,6 @@ mod tests {
         assert_eq!(h.owner_of_port(62_000), Some(1));
         assert_eq!(h.owner_of_port(63_999), Some(2));
         assert_eq!(h.owner_of_port(64_000), None);
-    }
-
-    /// An ICMP error from a router about a segment we sent from `port`.
-    fn icmp_error_about(port: u16) -> Vec<u8> {
-        use crate::wire::{EtherType, EthernetRepr, Ipv4Repr, MacAddr, SeqNum, TcpRepr};
-        use crate::wire::{Unreachable, UnreachableRepr};
-        use std::net::Ipv4Addr;
-        let (us, peer) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 2, 2));
-        let mut quoted = vec![0u8; 40];
-        let ip = |src, dst, protocol, payload_len| Ipv4Repr {
-            src,
-            dst,
-            protocol,
-            payload_len,
-            ttl: 64,
-            ident: 1,
-        };
-        ip(us, peer, ipv4::PROTOCOL_TCP, 1460).emit(&mut quoted);
-        TcpRepr {
-            src_port: port,
-            dst_port: 80,
-            seq: SeqNum(1),
-            ..TcpRepr::default()
-        }
-        .emit(&mut quoted[20..]);
-        let quoted = &quoted[..28];
-        let icmp_len = UnreachableRepr::message_len(quoted.len());
-        let mut frame = vec![0u8; ethernet::HEADER_LEN + 20 + icmp_len];
-        EthernetRepr {
-            src: MacAddr([2, 0, 0, 0, 0, 9]),
-            dst: MacAddr([2, 0, 0, 0, 0, 1]),
-            ethertype: EtherType::Ipv4,
-        }
-        .emit(&mut frame);
-        let router = Ipv4Addr::new(10, 0, 0, 254);
-        ip(router, us, ipv4::PROTOCOL_ICMP, icmp_len as u16).emit(&mut frame[14..]);
-        UnreachableRepr {
-            reason: Unreachable::FragmentationNeeded,
-            next_hop_mtu: 1280,
-        }
-        .emit(quoted, &mut frame[34..]);
-        frame
     }
 
     #[test]

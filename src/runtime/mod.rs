@@ -38,9 +38,11 @@
 //! # Ok::<(), xdptcp::runtime::RuntimeError>(())
 //! ```
 
+mod capture;
 mod config;
 mod context;
 mod error;
+mod frame_ports;
 mod handler;
 mod handoff;
 mod host;
@@ -50,6 +52,9 @@ mod start;
 mod stats;
 mod worker;
 
+pub use capture::{
+    Capture, CaptureBusy, CapturedFrame, Direction, RING_FRAMES as CAPTURE_RING_FRAMES,
+};
 pub use config::{ConfigError, IdlePolicy, RuntimeConfig, MAX_BATCH};
 pub use context::Context;
 pub use error::RuntimeError;
@@ -68,6 +73,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::xdp::{self, BindMode, XdpMode, XdpProgram};
+use capture::CaptureTap;
 use start::{Datapath, HostFacts, Workers};
 use stats::StatsSlot;
 
@@ -88,6 +94,7 @@ struct WorkerHandle<M> {
     thread: Option<JoinHandle<()>>,
     sender: Sender<M>,
     stats: Arc<StatsSlot>,
+    capture: Arc<CaptureTap>,
 }
 
 /// A running stack on one interface. Dropping it stops the workers and detaches the XDP
@@ -146,7 +153,7 @@ impl<M: Send + 'static> Runtime<M> {
             runtime
                 .workers
                 .iter()
-                .map(|w| (w.stats.clone(), w.sender.waker.clone())),
+                .map(|w| (w.stats.clone(), w.sender.waker.clone(), w.capture.clone())),
             program_counters,
             runtime.info.clone(),
         );

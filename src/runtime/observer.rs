@@ -7,9 +7,11 @@
 //! worker that does not answer within [`OBSERVER_PATIENCE`] (a handler that blocks its loop)
 //! gives its latest counters, and no listing.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::capture::{Capture, CaptureBusy, CaptureTap, CapturedWorker};
 use super::stats::{ConnectionListing, ConnectionQuery, StatsSlot};
 use super::{RuntimeInfo, WorkerStats};
 use crate::xdp::{self, ProgramCounters, QueueCounters};
@@ -22,6 +24,7 @@ pub const OBSERVER_PATIENCE: Duration = Duration::from_secs(1);
 struct ObservedWorker {
     stats: Arc<StatsSlot>,
     waker: Arc<xdp::wait::Waker>,
+    capture: Arc<CaptureTap>,
 }
 
 struct Observed {
@@ -31,6 +34,8 @@ struct Observed {
     started: Instant,
     /// One listing at a time (a worker's slot holds one query).
     listing: Mutex<()>,
+    /// A capture runs (one at a time).
+    capturing: Arc<AtomicBool>,
 }
 
 /// A handle on a running runtime's counters, for any thread; cloning is cheap. It stays
@@ -51,7 +56,7 @@ impl std::fmt::Debug for RuntimeObserver {
 
 impl RuntimeObserver {
     pub(super) fn new(
-        workers: impl IntoIterator<Item = (Arc<StatsSlot>, Arc<xdp::wait::Waker>)>,
+        workers: impl IntoIterator<Item = (Arc<StatsSlot>, Arc<xdp::wait::Waker>, Arc<CaptureTap>)>,
         program: ProgramCounters,
         info: RuntimeInfo,
     ) -> RuntimeObserver {
@@ -59,12 +64,17 @@ impl RuntimeObserver {
             observed: Arc::new(Observed {
                 workers: workers
                     .into_iter()
-                    .map(|(stats, waker)| ObservedWorker { stats, waker })
+                    .map(|(stats, waker, capture)| ObservedWorker {
+                        stats,
+                        waker,
+                        capture,
+                    })
                     .collect(),
                 program,
                 info,
                 started: Instant::now(),
                 listing: Mutex::new(()),
+                capturing: Arc::new(AtomicBool::new(false)),
             }),
         }
     }
@@ -128,5 +138,28 @@ impl RuntimeObserver {
             .zip(requests)
             .filter_map(|(w, request)| w.stats.answer_listing(request, deadline))
             .collect()
+    }
+
+    /// Starts capturing the frames every worker receives and sends (only those with TCP
+    /// port `port`, if given) until the returned [`Capture`] drops; waits up to
+    /// [`OBSERVER_PATIENCE`] for the workers to start. One capture runs at a time.
+    pub fn capture(&self, port: Option<u16>) -> Result<Capture, CaptureBusy> {
+        let busy = &self.observed.capturing;
+        if busy
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Err(CaptureBusy);
+        }
+        let workers = self.observed.workers.iter().map(|w| CapturedWorker {
+            tap: &w.capture,
+            waker: &w.waker,
+        });
+        Ok(Capture::start(
+            workers,
+            port,
+            busy.clone(),
+            OBSERVER_PATIENCE,
+        ))
     }
 }

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use super::capture::{CaptureTap, WorkerCapture};
 use super::handoff::Handoffs;
 use super::stats::StatsSlot;
 use super::worker::Worker;
@@ -280,6 +281,7 @@ impl<'a> Workers<'a> {
             core,
             ..WorkerStats::default()
         }));
+        let capture = Arc::new(CaptureTap::new());
         let waker = self.wakers[index].clone();
         let (sender, messages) = crossbeam::channel::bounded(MESSAGE_QUEUE);
         let worker = Worker {
@@ -295,6 +297,7 @@ impl<'a> Workers<'a> {
             batch: self.config.batch,
             core,
             stats: stats.clone(),
+            capture: WorkerCapture::new(capture.clone()),
             handoffs: self.handoffs.clone(),
             cookie_ports,
         };
@@ -313,6 +316,7 @@ impl<'a> Workers<'a> {
                 waker,
             },
             stats,
+            capture,
         })
     }
 }

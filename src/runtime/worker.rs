@@ -4,6 +4,8 @@
 //! frame; new in-order data shown to the handler there) → messages from other threads → due
 //! timers → events to the handler (which reads and writes) → TX frames built in place in the
 //! UMEM → one kick → the counters copied out, if a reader asked for them (see `stats`).
+//! While a capture runs, each frame received and each frame built is also copied to it
+//! (see `capture`).
 //! When a turn finds nothing to do, the idle policy decides whether to spin
 //! or sleep in poll() until the next deadline. A spinning worker does not run whole turns
 //! while idle: it watches the RX ring, its messages and its hand-off inbox (a few loads) and
@@ -14,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::capture::{Direction, WorkerCapture};
 use super::handoff::Handoffs;
 use super::stats::{ConnectionListing, StatsSlot, WorkerEndGuard};
 use super::{Handler, HandlerHost, IdlePolicy};
@@ -44,6 +47,8 @@ pub(super) struct Worker<H: Handler> {
     pub batch: usize,
     pub core: Option<usize>,
     pub stats: Arc<StatsSlot>,
+    /// Where a running capture takes the frames received and sent (see `capture`).
+    pub capture: WorkerCapture,
     pub handoffs: Arc<Handoffs>,
     /// Where the worker marks its listeners whose SYNs on its queue the XDP program answers
     /// with cookies.
@@ -101,6 +106,7 @@ impl<H: Handler> Worker<H> {
     /// work done (frames, messages, events) and when the handler wants to run next.
     fn turn(&mut self, now: Instant, state: &mut LoopState) -> (usize, Option<Instant>) {
         state.turns += 1;
+        self.capture.refresh();
         let mut work = self.receive(now);
         for _ in 0..self.batch {
             let Ok(message) = self.messages.try_recv() else {
@@ -122,10 +128,7 @@ impl<H: Handler> Worker<H> {
             &mut state.next_neighbor_poll,
         );
         loop {
-            let stack = &mut self.stack;
-            let sent = self
-                .socket
-                .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
+            let sent = self.transmit(now);
             work += sent;
             if sent < self.batch {
                 break;
@@ -192,9 +195,16 @@ impl<H: Handler> Worker<H> {
         let timeout = next_due.map_or(MAX_SLEEP, |due| {
             due.saturating_duration_since(now).min(MAX_SLEEP)
         });
-        let (messages, handoffs, stats, me) =
-            (&self.messages, &self.handoffs, &self.stats, self.index);
-        let ready = || !messages.is_empty() || handoffs.has_frames(me) || stats.wanted();
+        let (messages, handoffs, stats, capture, me) = (
+            &self.messages,
+            &self.handoffs,
+            &self.stats,
+            &self.capture,
+            self.index,
+        );
+        let ready = || {
+            !messages.is_empty() || handoffs.has_frames(me) || stats.wanted() || capture.changed()
+        };
         match xdp::wait::sleep(self.socket.fd(), &self.waker, timeout, ready) {
             Ok(true) => state.sleeps += 1,
             Ok(false) => {}
@@ -210,9 +220,7 @@ impl<H: Handler> Worker<H> {
     fn shut_down(&mut self, state: &LoopState) {
         let now = Instant::now_monotonic();
         self.host.stop(&mut self.stack, now);
-        let stack = &mut self.stack;
-        self.socket
-            .transmit(self.batch, |frame| stack.poll_transmit(now, frame));
+        self.transmit(now);
         self.socket.flush();
         self.socket.reclaim();
         self.publish_stats(state.turns, state.sleeps);
@@ -235,7 +243,8 @@ impl<H: Handler> Worker<H> {
             if spins % CLOCK_EVERY_SPINS == 0
                 && (Instant::now_monotonic() >= until
                     || self.stop.load(Ordering::Relaxed)
-                    || self.stats.wanted())
+                    || self.stats.wanted()
+                    || self.capture.changed())
             {
                 return;
             }
@@ -252,19 +261,43 @@ impl<H: Handler> Worker<H> {
             handoffs,
             index,
             batch,
+            capture,
             ..
         } = self;
+        let capture = capture.ring();
         if handoffs.len() == 1 {
-            return socket.receive(*batch, |frame| host.receive(stack, now, frame));
+            return socket.receive(*batch, |frame| {
+                if let Some(ring) = capture {
+                    ring.offer(Direction::Received, frame);
+                }
+                host.receive(stack, now, frame)
+            });
         }
-        // Frames of another worker's connections go to it (see `handoff`).
+        // Frames of another worker's connections go to it (see `handoff`), captured here,
+        // where they came in.
         let mut n = socket.receive(*batch, |frame| {
+            if let Some(ring) = capture {
+                ring.offer(Direction::Received, frame);
+            }
             if !handoffs.forward(*index, frame) {
                 host.receive(stack, now, frame);
             }
         });
         n += handoffs.drain(*index, *batch, |frame| host.receive(stack, now, frame));
         n
+    }
+
+    /// Up to one batch of the stack's frames built into TX frames (and copied to a running
+    /// capture). Returns the frames queued.
+    fn transmit(&mut self, now: Instant) -> usize {
+        let (stack, capture) = (&mut self.stack, self.capture.ring());
+        self.socket.transmit(self.batch, |frame| {
+            let len = stack.poll_transmit(now, frame)?;
+            if let Some(ring) = capture {
+                ring.offer(Direction::Sent, &frame[..len]);
+            }
+            Some(len)
+        })
     }
 
     /// Answers the stack's neighbour requests from the kernel's table (see `crate::host`).

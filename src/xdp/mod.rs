@@ -5,12 +5,13 @@
 //! `bpf/`, attaches it and fills its maps, and [`counters`](ProgramCounters) reads its per-CPU
 //! counters; [`cookie_ports`](CookiePorts) tells it which SYNs to answer with cookies; [`socket`] owns a UMEM and the four rings of one
 //! queue and moves frames between them and the stack; [`wait`] sleeps on a socket until it
-//! has frames or another thread has work. What the kernel knows about the interface (its
+//! has frames or another thread has work; [`BusyPoll`] sets the busy-poll socket options. What the kernel knows about the interface (its
 //! index, queues and driver) comes from [`crate::host`].
 
 #![allow(unsafe_code)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod busy_poll;
 mod cookie_ports;
 mod counters;
 mod privileges;
@@ -20,6 +21,7 @@ pub mod wait;
 
 pub use privileges::{check_privileges, REQUIRED_CAPABILITIES};
 
+pub use busy_poll::BusyPoll;
 pub use cookie_ports::{CookieAnswer, CookiePorts};
 pub use counters::{ProgramCounters, QueueCounters};
 pub use program::{UnknownXdpMode, XdpAttach, XdpMode, XdpProgram};
@@ -87,6 +89,18 @@ pub enum XdpError {
         iface: String,
         queue: u32,
         detail: String,
+    },
+    #[error(
+        "setting {option} = {value} on the AF_XDP socket of {iface} queue {queue} failed: {source} \
+         (busy polling needs Linux 5.11; a time or budget above the socket's needs CAP_NET_ADMIN); \
+         turn it off with busy_poll_us = 0"
+    )]
+    BusyPoll {
+        iface: String,
+        queue: u32,
+        option: &'static str,
+        value: i64,
+        source: io::Error,
     },
     #[error("updating XDP map {map} failed: {source}")]
     Map {

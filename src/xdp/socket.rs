@@ -15,7 +15,7 @@ use xsk_rs::config::{
 };
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
-use super::XdpError;
+use super::{BusyPoll, XdpError};
 use crate::host::NoSuchInterface;
 
 /// Sizes of one socket's UMEM and rings.
@@ -29,6 +29,8 @@ pub struct XskConfig {
     pub ring_size: u32,
     /// Try zero-copy before copy mode.
     pub zero_copy: bool,
+    /// Preferred busy polling with these options; `None`: none set (the kernel's default).
+    pub busy_poll: Option<BusyPoll>,
 }
 
 impl Default for XskConfig {
@@ -38,6 +40,7 @@ impl Default for XskConfig {
             frame_size: 4096,
             ring_size: 2048,
             zero_copy: true,
+            busy_poll: None,
         }
     }
 }
@@ -221,6 +224,9 @@ impl XskSocket {
         let (mut fill, comp) =
             rings.ok_or_else(|| invalid("no fill and completion rings".into()))?;
         let fd = rx.fd().as_raw_fd();
+        if let Some(busy) = config.busy_poll {
+            super::busy_poll::apply(fd, iface, queue, busy)?;
+        }
 
         let rx_frames = (config.frame_count / 2) as usize;
         let tx_descs = descs.split_off(rx_frames);

@@ -65,6 +65,13 @@ pub struct DatapathArgs {
     /// Use copy mode even if the driver supports zero-copy.
     #[arg(long)]
     pub no_zero_copy: bool,
+    /// Preferred busy polling on the AF_XDP sockets: microseconds one system call may poll
+    /// (SO_BUSY_POLL; 0 sets no busy-poll option) [default: 0].
+    #[arg(long, value_name = "USECS")]
+    pub busy_poll_us: Option<u32>,
+    /// With --busy-poll-us: frames one NAPI run may take (SO_BUSY_POLL_BUDGET) [default: 64].
+    #[arg(long, value_name = "FRAMES")]
+    pub busy_poll_budget: Option<u16>,
     /// Keep Nagle's algorithm on (it is off by default, for latency).
     #[arg(long)]
     pub nagle: bool,
@@ -90,6 +97,8 @@ impl DatapathArgs {
         if self.no_zero_copy {
             file.zero_copy = Some(false);
         }
+        file.busy_poll_us = self.busy_poll_us.or(file.busy_poll_us);
+        file.busy_poll_budget = self.busy_poll_budget.or(file.busy_poll_budget);
         if self.nagle {
             file.tcp.nagle = Some(true);
         }

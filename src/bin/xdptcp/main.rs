@@ -1,6 +1,7 @@
 //! The `xdptcp` command.
 
 mod bench;
+mod capture;
 mod common;
 mod floor;
 mod impair;
@@ -32,6 +33,9 @@ enum Command {
     /// The benchmark: every workload with both ends on xdptcp, both ends on Linux TCP, and
     /// on the bare AF_XDP floor, repeated; medians, ratios against the targets, charts.
     Bench(bench::BenchArgs),
+    /// Write the frames a running server receives and sends to a pcap file, from its
+    /// management socket (only while this runs).
+    Capture(capture::CaptureArgs),
     /// The bare AF_XDP floor (no TCP): frame ping-pong and frame blast over the same XDP
     /// program and sockets, to measure what the machine allows.
     Floor(floor::FloorArgs),
@@ -66,6 +70,8 @@ enum CommandError {
     #[error(transparent)]
     Bench(#[from] bench::BenchError),
     #[error(transparent)]
+    Capture(#[from] capture::CaptureError),
+    #[error(transparent)]
     Floor(#[from] floor::FloorError),
     #[error(transparent)]
     Lab(#[from] lab::LabCommandError),
@@ -89,6 +95,7 @@ enum CommandError {
 fn run(command: Command) -> Result<(), CommandError> {
     match command {
         Command::Bench(args) => bench::run(&args)?,
+        Command::Capture(args) => capture::run(&args)?,
         Command::Floor(args) => floor::run(&args)?,
         Command::Lab(args) => lab::run(&args)?,
         Command::Load(args) => load::run(&args)?,

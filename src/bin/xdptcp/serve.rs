@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// [default: /run/xdptcp/xdptcp.sock].
     #[arg(long, value_name = "PATH|off")]
     management_socket: Option<String>,
+    /// The group whose members may use the management socket (it is made root:GROUP mode
+    /// 0660); without one only the server's user may (mode 0600).
+    #[arg(long, value_name = "GROUP")]
+    management_group: Option<String>,
     /// Serve the counters to Prometheus at http://ADDR/metrics (kernel TCP), e.g.
     /// 127.0.0.1:9464 [default: off].
     #[arg(long, value_name = "ADDR")]
@@ -85,6 +89,9 @@ impl ServeArgs {
         file.stack = self.stack.or(file.stack);
         if let Some(socket) = &self.management_socket {
             file.management.socket = Some(socket.clone());
+        }
+        if let Some(group) = &self.management_group {
+            file.management.group = Some(group.clone());
         }
         file.management.prometheus = self.prometheus.or(file.management.prometheus);
         if let (Some(port), Some(app)) = (self.port, self.app) {
@@ -230,7 +237,10 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     // the program).
     let mut runtime = start(&settings)?;
     let socket = match &settings.management.socket {
-        Some(path) => Some(ManagementSocket::bind(path)?),
+        Some(path) => Some(ManagementSocket::bind(
+            path,
+            settings.management.group.as_ref().map(|(_, gid)| *gid),
+        )?),
         None => None,
     };
     let metrics = match settings.management.prometheus {
@@ -241,8 +251,12 @@ pub fn run(args: &ServeArgs) -> Result<(), ServeError> {
     let management = match socket {
         Some(socket) => {
             println!(
-                "xdptcp: management socket {} (xdptcp stats, xdptcp ss)",
-                socket.path().display()
+                "xdptcp: management socket {} (xdptcp stats, ss, capture; {})",
+                socket.path().display(),
+                match &settings.management.group {
+                    Some((name, _)) => format!("group {name}, mode 0660"),
+                    None => "its user only, mode 0600".to_string(),
+                }
             );
             Some(ManagementServer::start(socket, runtime.observer())?)
         }
