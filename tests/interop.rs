@@ -1008,11 +1008,100 @@ fn two_queues_serve_and_hand_frames_to_their_owner() {
             &got,
         );
         assert!(out.status.success(), "nc failed: {}", text(&out));
+        // veth reports no RSS: the workers split the ephemeral range and hand replies over.
+        assert!(
+            text(&out).contains("handed over (the interface reports no RSS configuration)"),
+            "{}",
+            text(&out)
+        );
         let _ = listener.wait();
         assert_eq!(sha256(&got), want);
         let _ = std::fs::remove_file(&got);
     }
     let _ = std::fs::remove_file(&data);
+}
+
+/// Linux clients holding `count` connections open at once (one process: fewer than the
+/// 20,000 descriptors a process may have here), then each echoing 100 bytes of its own.
+const MANY_CONNECTIONS_CLIENT: &str = r#"
+import asyncio, resource, sys
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, count + 1000), hard))
+async def main():
+    opening = asyncio.Semaphore(256)
+    async def open_one(i):
+        async with opening:
+            for attempt in range(5):
+                try:
+                    return await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+                except (OSError, asyncio.TimeoutError):
+                    await asyncio.sleep(0.2)
+            raise RuntimeError(f"connection {i} not opened")
+    conns = await asyncio.gather(*(open_one(i) for i in range(count)))
+    print("open", len(conns), flush=True)
+    async def echo(i, reader, writer):
+        data = (f"{i:08d}" * 13)[:100].encode()
+        writer.write(data)
+        await writer.drain()
+        got = await asyncio.wait_for(reader.readexactly(len(data)), 30)
+        return got == data
+    results = await asyncio.gather(*(echo(i, r, w) for i, (r, w) in enumerate(conns)))
+    print("echoed", sum(results), "of", count, flush=True)
+    for _, w in conns:
+        w.close()
+    await asyncio.gather(*(w.wait_closed() for _, w in conns), return_exceptions=True)
+asyncio.run(main())
+"#;
+
+/// 10,000 concurrent connections from Linux over four queues: each worker takes the
+/// connections whose SYNs reach its queue, every one echoes its own bytes, and the spread
+/// over the workers is printed.
+#[test]
+fn ten_thousand_linux_connections_spread_over_four_workers_and_all_echo() {
+    let Some((_serial, lab)) = setup("10k", 4) else {
+        return;
+    };
+    const CONNECTIONS: u32 = 10_000;
+    let server = serve(&lab, "echo", 7, &["--queues", "4"]);
+    let out = run_in(
+        &lab.peer_ns(),
+        120,
+        "python3",
+        &[
+            "-c",
+            MANY_CONNECTIONS_CLIENT,
+            &STACK_IP.to_string(),
+            "7",
+            &CONNECTIONS.to_string(),
+        ],
+    );
+    let report = text(&out);
+    std::thread::sleep(Duration::from_millis(500));
+    let (ok, output) = server.stop();
+    assert!(
+        out.status.success() && report.contains(&format!("echoed {CONNECTIONS} of {CONNECTIONS}")),
+        "{report}\nserver:\n{output}"
+    );
+    assert!(ok, "{output}");
+    let mut spread = Vec::new();
+    for queue in 0..4 {
+        let line = output
+            .lines()
+            .find(|l| l.starts_with(&format!("queue {queue}:")))
+            .unwrap_or_else(|| panic!("{output}"));
+        spread.push(counter(line, "(accepted "));
+    }
+    println!("connections accepted per worker (queues 0-3): {spread:?}");
+    assert_eq!(
+        spread.iter().sum::<u64>(),
+        u64::from(CONNECTIONS),
+        "{output}"
+    );
+    assert!(
+        spread.iter().all(|&n| n > 0),
+        "every worker took connections: {spread:?}"
+    );
 }
 
 /// Runs `xdptcp load` in the lab's peer namespace (on peer0 unless `--stack kernel`).

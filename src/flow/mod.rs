@@ -5,6 +5,12 @@
 //! touches one or two cache lines and nothing is allocated per packet. The hash is seeded from
 //! the stack's secret so a remote peer cannot aim 4-tuples at one probe chain.
 
+mod rss;
+mod toeplitz;
+
+pub use rss::{RssSteering, RssUnusable};
+pub use toeplitz::{tcp4_input, Toeplitz};
+
 use std::hash::BuildHasher;
 use std::net::{Ipv4Addr, SocketAddrV4};
 

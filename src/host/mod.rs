@@ -1,6 +1,7 @@
 //! Facts the stack takes from the host kernel, and settings of this process: the interface's
 //! index, queues, address, MAC, MTU and driver, the routes, neighbour MAC addresses, the
-//! ports kernel sockets listen on — read over rtnetlink, sysfs and procfs — and this
+//! ports kernel sockets listen on, the NIC's RSS configuration — read over rtnetlink, the
+//! ethtool generic netlink family, sysfs and procfs — and this
 //! process's privileges: root, capabilities, the locked-memory limit.
 //!
 //! The stack shares its IPv4 address with the kernel, and the kernel answers and sends ARP
@@ -19,6 +20,7 @@ mod neighbors;
 mod ports;
 mod process;
 mod routes;
+mod rss;
 mod rtnetlink;
 
 pub use capabilities::{effective_capabilities, missing_capabilities, Capability};
@@ -32,3 +34,4 @@ pub use neighbors::{neighbor, solicit_neighbor};
 pub use ports::kernel_listening_ports;
 pub use process::{is_root, locked_memory_limit, precise_timers};
 pub use routes::{route_to, routes, Route};
+pub use rss::{rss_config, RssConfig, RssHashFunction};

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam::queue::ArrayQueue;
 
-use super::frame_ports::frame_ports;
+use super::frame_flow::frame_flow;
 use crate::xdp::wait::Waker;
 
 /// The most captured frames a worker holds for the reader. With buffers of
@@ -79,7 +79,7 @@ impl CaptureRing {
     /// free, else counts it as dropped.
     pub fn offer(&self, direction: Direction, frame: &[u8]) {
         if let Some(port) = self.port {
-            if !frame_ports(frame).is_some_and(|ports| ports.has(port)) {
+            if !frame_flow(frame).is_some_and(|flow| flow.has(port)) {
                 return;
             }
         }
@@ -295,7 +295,7 @@ impl std::fmt::Debug for Capture {
 
 #[cfg(test)]
 mod tests {
-    use super::super::frame_ports::tests::segment;
+    use super::super::frame_flow::tests::segment;
     use super::*;
 
     fn one_worker(port: Option<u16>) -> (Capture, WorkerCapture) {

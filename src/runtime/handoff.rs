@@ -3,22 +3,35 @@
 //! The NIC (or veth) picks the RX queue of a frame; a connection lives on one worker. For
 //! connections we opened, the queue the replies arrive on is the NIC's choice, so a frame
 //! may reach a worker that does not own its connection. Ownership needs no shared table:
-//! each worker opens connections only from its own slice of the ephemeral port range, so the
-//! destination port of a reply (or the source port an ICMP error quotes) names its owner. Such a frame is copied into the owner's
-//! bounded lock-free queue (crossbeam `ArrayQueue`) and the owner is woken; when the queue is
-//! full the frame is dropped and counted (TCP retransmits it).
+//! it is a function of the frame's 4-tuple, by one of two rules ([`ReplyOwners`]):
+//!
+//! - where the NIC's RSS is a Toeplitz hash we can compute (read from the driver at start,
+//!   see [`crate::flow::RssSteering`]), every worker opens connections from the whole
+//!   ephemeral range but only from ports whose replies the hash sends to its own queue (as
+//!   mTCP and F-Stack do): the owner of a reply is the queue the hash names, which is the
+//!   queue it arrives on, and nothing is handed off unless the NIC's configuration changed
+//!   under us;
+//! - elsewhere (veth, whose queue choice is not the NIC's hash, or a hash we cannot
+//!   compute), each worker opens connections only from its own slice of the ephemeral
+//!   range, so the destination port of a reply (or the source port an ICMP error quotes)
+//!   names its owner.
+//!
+//! A frame for another worker is copied into the owner's bounded lock-free queue (crossbeam
+//! `ArrayQueue`) and the owner is woken; when the queue is full the frame is dropped and
+//! counted (TCP retransmits it).
 //!
 //! Connections others opened to us stay on the queue their first SYN arrived on: RSS hashes
-//! a flow's 4-tuple to the same queue every time. Choosing ephemeral ports whose replies the
-//! NIC's Toeplitz hash sends to the opening worker (as mTCP and F-Stack do) removes most
-//! hand-offs on real NICs; that is on the roadmap.
+//! a flow's 4-tuple to the same queue every time.
 
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use super::frame_ports::{frame_ports, FramePorts};
+use super::frame_flow::frame_flow;
+use crate::flow::{FlowKey, RssSteering};
+use crate::host::{RssConfig, RssHashFunction};
 use crate::xdp::wait::Waker;
 
 /// Frames a worker's hand-off queue holds.
@@ -31,24 +44,133 @@ struct Inbox {
     dropped: AtomicU64,
 }
 
-/// One inbox per worker.
-pub(super) struct Handoffs {
-    inboxes: Vec<Inbox>,
-    ephemeral_start: u16,
-    ports_per_worker: u32,
+/// Which worker owns a connection we opened, from its 4-tuple.
+#[derive(Clone, Debug)]
+pub(super) enum ReplyOwners {
+    /// Each worker opens from its own slice of the ephemeral range, in worker order.
+    PortSlices {
+        ephemeral: RangeInclusive<u16>,
+        /// At least 1 (the configuration has a port per queue at least).
+        ports_per_worker: u32,
+    },
+    /// Each worker opens from ports whose replies the NIC's RSS sends to its queue (worker
+    /// `i` serves queue `i`).
+    Rss {
+        ephemeral: RangeInclusive<u16>,
+        rss: Arc<RssSteering>,
+    },
 }
 
-/// Our port of the connection an IPv4 frame is for: a TCP segment's destination port, or
-/// the source port of the TCP segment an ICMP error quotes.
-fn local_port(frame: &[u8]) -> Option<u16> {
-    match frame_ports(frame)? {
-        FramePorts::Segment { dst, .. } => Some(dst),
-        FramePorts::Quoted { src, .. } => Some(src),
+impl ReplyOwners {
+    /// The rule for `workers` workers (serving queues `0..workers`) opening connections
+    /// from `ephemeral`, given the NIC's RSS configuration: the RSS rule where its hash is
+    /// one we compute, port slices otherwise; and a line saying which and why.
+    pub fn choose(
+        ephemeral: RangeInclusive<u16>,
+        workers: u32,
+        rss: Option<&RssConfig>,
+    ) -> (ReplyOwners, String) {
+        let span = u32::from(*ephemeral.end() - *ephemeral.start()) + 1;
+        let ports_per_worker = (span / workers.max(1)).max(1);
+        let slices = |why: String| {
+            let line = format!(
+                "active opens: {ports_per_worker} ephemeral ports per worker; replies the \
+                 NIC delivers to another worker's queue are handed over ({why})"
+            );
+            (
+                ReplyOwners::PortSlices {
+                    ephemeral: ephemeral.clone(),
+                    ports_per_worker,
+                },
+                line,
+            )
+        };
+        let Some(config) = rss else {
+            return slices("the interface reports no RSS configuration".into());
+        };
+        if config.hash_function != RssHashFunction::Toeplitz {
+            return slices(format!("its RSS hash is {}", config.hash_function));
+        }
+        if config.input_transform != 0 {
+            return slices(format!(
+                "its RSS input is transformed ({:#x})",
+                config.input_transform
+            ));
+        }
+        match RssSteering::new(&config.key, &config.indirection) {
+            Ok(steering) => {
+                let mut line = format!(
+                    "active opens: ephemeral ports chosen by the NIC's Toeplitz RSS hash \
+                     ({}-byte key, {}-entry indirection table) so replies reach the opening \
+                     worker's queue",
+                    config.key.len(),
+                    config.indirection.len()
+                );
+                if steering.highest_queue() >= workers {
+                    line.push_str(&format!(
+                        "; the table also names queues up to {}, which no worker serves: \
+                         connections hashed there are not seen (ethtool -X <iface> equal \
+                         {workers})",
+                        steering.highest_queue()
+                    ));
+                }
+                (
+                    ReplyOwners::Rss {
+                        ephemeral,
+                        rss: Arc::new(steering),
+                    },
+                    line,
+                )
+            }
+            Err(e) => slices(e.to_string()),
+        }
+    }
+
+    /// The worker that opened the connection `ours`, if we opened it (its port is one of
+    /// the ephemeral range).
+    fn owner(&self, ours: &FlowKey, workers: usize) -> Option<usize> {
+        let owner = match self {
+            ReplyOwners::PortSlices {
+                ephemeral,
+                ports_per_worker,
+            } => {
+                let offset = u32::from(ours.local_port.checked_sub(*ephemeral.start())?);
+                (offset / ports_per_worker) as usize
+            }
+            ReplyOwners::Rss { ephemeral, rss } => {
+                if !ephemeral.contains(&ours.local_port) {
+                    return None;
+                }
+                rss.reply_queue(ours) as usize
+            }
+        };
+        (owner < workers).then_some(owner)
+    }
+
+    /// The ephemeral ports worker `index` opens connections from.
+    pub fn ports_of(&self, index: usize) -> RangeInclusive<u16> {
+        match self {
+            ReplyOwners::PortSlices {
+                ephemeral,
+                ports_per_worker,
+            } => {
+                let first = u32::from(*ephemeral.start()) + ports_per_worker * index as u32;
+                let last = first + ports_per_worker - 1;
+                first as u16..=last as u16
+            }
+            ReplyOwners::Rss { ephemeral, .. } => ephemeral.clone(),
+        }
     }
 }
 
+/// One inbox per worker.
+pub(super) struct Handoffs {
+    inboxes: Vec<Inbox>,
+    owners: ReplyOwners,
+}
+
 impl Handoffs {
-    pub fn new(wakers: &[Arc<Waker>], ephemeral_start: u16, ports_per_worker: u32) -> Handoffs {
+    pub fn new(wakers: &[Arc<Waker>], owners: ReplyOwners) -> Handoffs {
         Handoffs {
             inboxes: wakers
                 .iter()
@@ -59,8 +181,7 @@ impl Handoffs {
                     dropped: AtomicU64::new(0),
                 })
                 .collect(),
-            ephemeral_start,
-            ports_per_worker: ports_per_worker.max(1),
+            owners,
         }
     }
 
@@ -68,17 +189,12 @@ impl Handoffs {
         self.inboxes.len()
     }
 
-    /// The worker that opened connections from `port`, if it is one of ours.
-    fn owner_of_port(&self, port: u16) -> Option<usize> {
-        let offset = u32::from(port.checked_sub(self.ephemeral_start)?);
-        let owner = (offset / self.ports_per_worker) as usize;
-        (owner < self.inboxes.len()).then_some(owner)
-    }
-
     /// If `frame` belongs to another worker's connection, queues a copy for it and returns
     /// true (the caller then drops its own).
     pub fn forward(&self, me: usize, frame: &[u8]) -> bool {
-        let Some(owner) = local_port(frame).and_then(|p| self.owner_of_port(p)) else {
+        let Some(owner) =
+            frame_flow(frame).and_then(|f| self.owners.owner(&f.ours, self.inboxes.len()))
+        else {
             return false;
         };
         if owner == me {
@@ -124,25 +240,124 @@ impl Handoffs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::frame_ports::tests::icmp_error_about;
+    use crate::runtime::frame_flow::tests::{icmp_error_about, segment};
+    use std::net::SocketAddrV4;
 
-    #[test]
-    fn ports_name_their_owner() {
-        let wakers: Vec<_> = (0..3).map(|_| Arc::new(Waker::new().unwrap())).collect();
-        let h = Handoffs::new(&wakers, 61_000, 1000);
-        assert_eq!(h.owner_of_port(60_999), None);
-        assert_eq!(h.owner_of_port(61_000), Some(0));
-        assert_eq!(h.owner_of_port(61_999), Some(0));
-        assert_eq!(h.owner_of_port(62_000), Some(1));
-        assert_eq!(h.owner_of_port(63_999), Some(2));
-        assert_eq!(h.owner_of_port(64_000), None);
+    fn ours(port: u16) -> FlowKey {
+        FlowKey::new(
+            SocketAddrV4::new("10.0.0.1".parse().unwrap(), port),
+            "10.0.2.2:80".parse().unwrap(),
+        )
+    }
+
+    fn rss(hash_function: RssHashFunction, input_transform: u32) -> RssConfig {
+        RssConfig {
+            hash_function,
+            key: vec![0x6d; 40],
+            indirection: (0..128).map(|i| i % 4).collect(),
+            input_transform,
+        }
     }
 
     #[test]
-    fn an_icmp_error_goes_to_the_owner_of_the_port_it_quotes() {
-        assert_eq!(local_port(&icmp_error_about(62_345)), Some(62_345));
+    fn the_rss_rule_is_chosen_only_for_a_plain_toeplitz_hash() {
+        let choose = |r: Option<&RssConfig>| ReplyOwners::choose(61_000..=65_535, 4, r);
+        let (owners, line) = choose(Some(&rss(RssHashFunction::Toeplitz, 0)));
+        assert!(matches!(owners, ReplyOwners::Rss { .. }), "{line}");
+        assert!(!line.contains("no worker serves"), "{line}");
+        for (config, why) in [
+            (None, "reports no RSS"),
+            (Some(rss(RssHashFunction::Xor, 0)), "hash is xor"),
+            (
+                Some(rss(RssHashFunction::Toeplitz, 1)),
+                "input is transformed",
+            ),
+        ] {
+            let (owners, line) = choose(config.as_ref());
+            assert!(
+                matches!(
+                    owners,
+                    ReplyOwners::PortSlices {
+                        ports_per_worker: 1134,
+                        ..
+                    }
+                ),
+                "{line}"
+            );
+            assert!(line.contains(why), "{line}");
+        }
+        let (_, line) =
+            ReplyOwners::choose(61_000..=65_535, 2, Some(&rss(RssHashFunction::Toeplitz, 0)));
+        assert!(
+            line.contains("queues up to 3, which no worker serves"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn port_slices_name_their_owner() {
+        let owners = ReplyOwners::PortSlices {
+            ephemeral: 61_000..=65_535,
+            ports_per_worker: 1000,
+        };
+        assert_eq!(owners.owner(&ours(60_999), 3), None);
+        assert_eq!(owners.owner(&ours(61_000), 3), Some(0));
+        assert_eq!(owners.owner(&ours(61_999), 3), Some(0));
+        assert_eq!(owners.owner(&ours(62_000), 3), Some(1));
+        assert_eq!(owners.owner(&ours(63_999), 3), Some(2));
+        assert_eq!(owners.owner(&ours(64_000), 3), None);
+        assert_eq!(owners.ports_of(1), 62_000..=62_999);
+    }
+
+    #[test]
+    fn with_rss_the_owner_is_the_queue_the_hash_names() {
+        let key: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+        let table: Vec<u32> = (0..128).map(|i| i % 2).collect();
+        let rss = Arc::new(RssSteering::new(&key, &table).unwrap());
+        let owners = ReplyOwners::Rss {
+            ephemeral: 61_000..=65_535,
+            rss: rss.clone(),
+        };
+        assert_eq!(
+            owners.ports_of(1),
+            61_000..=65_535,
+            "every worker draws on the range"
+        );
+        assert_eq!(owners.owner(&ours(5_000), 2), None, "not one of our ports");
+        let mut seen = [false; 2];
+        for port in 61_000..61_100 {
+            let owner = owners.owner(&ours(port), 2).unwrap();
+            assert_eq!(owner, rss.reply_queue(&ours(port)) as usize);
+            seen[owner] = true;
+        }
+        assert_eq!(seen, [true, true]);
+    }
+
+    #[test]
+    fn a_reply_and_an_icmp_error_go_to_the_owner_of_their_connection() {
+        let wakers: Vec<_> = (0..3).map(|_| Arc::new(Waker::new().unwrap())).collect();
+        let owners = ReplyOwners::PortSlices {
+            ephemeral: 61_000..=65_535,
+            ports_per_worker: 1000,
+        };
+        let handoffs = Handoffs::new(&wakers, owners);
+        assert!(
+            handoffs.forward(0, &segment(80, 62_345)),
+            "worker 1's reply"
+        );
+        assert!(handoffs.forward(0, &icmp_error_about(62_345)));
+        assert!(
+            !handoffs.forward(1, &segment(80, 62_345)),
+            "already with its owner"
+        );
+        assert!(
+            !handoffs.forward(0, &segment(62_345, 80)),
+            "a segment to a listener"
+        );
         let mut echo = icmp_error_about(62_345);
         echo[34] = 8;
-        assert_eq!(local_port(&echo), None, "not an error about a segment");
+        assert!(!handoffs.forward(0, &echo), "not an error about a segment");
+        assert_eq!(handoffs.counters(0), (2, 0));
+        assert_eq!(handoffs.drain(1, 10, |_| {}), 2);
     }
 }

@@ -42,7 +42,7 @@ mod capture;
 mod config;
 mod context;
 mod error;
-mod frame_ports;
+mod frame_flow;
 mod handler;
 mod handoff;
 mod host;

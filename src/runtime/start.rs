@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use super::capture::{CaptureTap, WorkerCapture};
-use super::handoff::Handoffs;
+use super::handoff::{Handoffs, ReplyOwners};
 use super::stats::StatsSlot;
 use super::worker::Worker;
 use super::{
@@ -16,7 +16,7 @@ use super::{
     WorkerStats,
 };
 use crate::host;
-use crate::stack::{Route, Stack, StackConfig, StackError, IP_TTL};
+use crate::stack::{ReplyQueue, Route, Stack, StackConfig, StackError, IP_TTL};
 use crate::tcp::IsnGenerator;
 use crate::wire::MacAddr;
 use crate::xdp::wait::Waker;
@@ -38,6 +38,8 @@ pub(super) struct HostFacts {
     pub gateway: Option<Ipv4Addr>,
     /// The driver's name, if the kernel names one (see [`host::driver_name`]).
     pub driver: Option<String>,
+    /// The NIC's RSS configuration, if it reports one (see [`host::rss_config`]).
+    pub rss: Option<host::RssConfig>,
 }
 
 /// `result`, its error naming `what` was being read from the kernel.
@@ -75,6 +77,10 @@ impl HostFacts {
             gateway: routes.iter().find(|r| r.len == 0).and_then(|r| r.gateway),
             routes,
             driver: host::driver_name(&config.iface).ok().flatten(),
+            rss: host::rss_config(&config.iface).unwrap_or_else(|e| {
+                log::warn!("cannot read the RSS configuration of {}: {e}", config.iface);
+                None
+            }),
         })
     }
 
@@ -170,8 +176,8 @@ pub(super) struct Workers<'a> {
     /// The key of `isn`, which the XDP program's cookies are made under too.
     secret: [u8; 16],
     seed: u64,
-    /// Each worker's share of the ephemeral ports.
-    ports_per_worker: u32,
+    /// Which worker owns a connection we opened, and so which ephemeral ports each uses.
+    owners: ReplyOwners,
     /// The idle policy the workers run (`Auto` resolved for this machine).
     pub idle: IdlePolicy,
     stop: Arc<AtomicBool>,
@@ -203,8 +209,13 @@ impl<'a> Workers<'a> {
                 Ok(Arc::new(waker))
             })
             .collect::<Result<Vec<_>, RuntimeError>>()?;
-        let ports_per_worker = config.ephemeral_span() / config.queues;
-        let handoffs = Handoffs::new(&wakers, *config.ephemeral_ports.start(), ports_per_worker);
+        let (owners, line) = ReplyOwners::choose(
+            config.ephemeral_ports.clone(),
+            config.queues,
+            facts.rss.as_ref(),
+        );
+        log::info!("{line}");
+        let handoffs = Handoffs::new(&wakers, owners.clone());
         let secret = host::isn_secret();
         Ok(Workers {
             config,
@@ -212,7 +223,7 @@ impl<'a> Workers<'a> {
             isn: IsnGenerator::with_key(secret),
             secret,
             seed: u64::from_ne_bytes(seed),
-            ports_per_worker,
+            owners,
             idle,
             stop,
             wakers,
@@ -237,13 +248,10 @@ impl<'a> Workers<'a> {
         }
     }
 
-    /// Worker `index`'s stack: the host's facts, its share of the ephemeral ports, the
-    /// configuration's listeners. ARP stays with the kernel (see [`crate::host`]).
+    /// Worker `index`'s stack: the host's facts, its ephemeral ports, the configuration's
+    /// listeners. ARP stays with the kernel (see [`crate::host`]).
     fn stack(&self, index: usize) -> Result<Stack, StackError> {
         let (config, facts) = (self.config, self.facts);
-        let first =
-            u32::from(*config.ephemeral_ports.start()) + self.ports_per_worker * index as u32;
-        let last = first + self.ports_per_worker - 1;
         let mut stack_config = StackConfig::new(facts.mac, facts.ipv4, facts.prefix_len);
         stack_config.gateway = facts.gateway;
         stack_config.routes = facts.routes.clone();
@@ -251,7 +259,13 @@ impl<'a> Workers<'a> {
         stack_config.arp = false;
         stack_config.accept_partial_checksum = facts.accept_partial_checksum();
         stack_config.max_connections = config.max_connections_per_worker;
-        stack_config.ephemeral_ports = first as u16..=last as u16;
+        stack_config.ephemeral_ports = self.owners.ports_of(index);
+        if let ReplyOwners::Rss { rss, .. } = &self.owners {
+            stack_config.reply_queue = Some(ReplyQueue {
+                rss: rss.clone(),
+                queue: index as u32,
+            });
+        }
         stack_config.tcp = config.tcp.clone();
         stack_config.syn_cookies = config.syn_cookies;
         stack_config.accept_queue = config.accept_queue;

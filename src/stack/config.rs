@@ -2,8 +2,10 @@
 
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use super::{Route, StackConfigError};
+use crate::flow::RssSteering;
 use crate::tcp;
 use crate::wire::MacAddr;
 
@@ -28,6 +30,9 @@ pub struct StackConfig {
     pub accept_queue: usize,
     /// Source ports for active opens.
     pub ephemeral_ports: RangeInclusive<u16>,
+    /// When set, an active open takes only ephemeral ports whose replies the NIC's RSS
+    /// delivers to this stack's queue, so they reach this stack and no other.
+    pub reply_queue: Option<ReplyQueue>,
     /// Accept a TCP segment whose checksum field holds only the pseudo-header sum, the mark
     /// of a local kernel's unfinished checksum offload (`CHECKSUM_PARTIAL`) arriving over
     /// veth. Real NICs deliver finished checksums; leave this off for them.
@@ -43,6 +48,13 @@ pub struct StackConfig {
     /// connection's own `tcp.challenge_ack_limit`.
     pub challenge_ack_ceiling: u32,
     pub tcp: tcp::Config,
+}
+
+/// The receive queue a stack serves, and how the NIC picks the queue of a frame.
+#[derive(Clone, Debug)]
+pub struct ReplyQueue {
+    pub rss: Arc<RssSteering>,
+    pub queue: u32,
 }
 
 /// When SYN cookies are used (RFC 4987 §3.6).
@@ -93,6 +105,7 @@ impl StackConfig {
             // Linux's net.core.somaxconn default since 5.4, the ceiling of listen()'s backlog.
             accept_queue: 4096,
             ephemeral_ports: 32_768..=60_999,
+            reply_queue: None,
             arp: true,
             accept_partial_checksum: false,
             syn_cookies: SynCookies::default(),

@@ -13,7 +13,8 @@ impl Stack {
     /// The port is chosen as RFC 6056 §3.3.3 (Algorithm 3) does: a keyed hash of the
     /// destination, plus a counter, within the range. Ports are therefore neither
     /// predictable nor the same from one run of a program to the next (which would reopen
-    /// 4-tuples the peer may still hold).
+    /// 4-tuples the peer may still hold). With [`StackConfig::reply_queue`] set, ports whose
+    /// replies the NIC would deliver to another queue are passed over.
     pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<ConnId, StackError> {
         self.check_remote(remote)?;
         let range = self.config.ephemeral_ports.clone();
@@ -25,7 +26,11 @@ impl Stack {
                 + (offset.wrapping_add(u32::from(self.next_ephemeral)) % span) as u16;
             self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
             let key = FlowKey::new(SocketAddrV4::new(self.config.ipv4, port), remote);
-            if self.flows.get(&key).is_none() && self.listener_index(port).is_none() {
+            let reaches_us = match &self.config.reply_queue {
+                Some(reply) => reply.rss.reply_queue(&key) == reply.queue,
+                None => true,
+            };
+            if reaches_us && self.flows.get(&key).is_none() && self.listener_index(port).is_none() {
                 return self.connect_from(now, port, remote);
             }
         }
@@ -127,5 +132,58 @@ impl Stack {
         let result = call(&mut slot.conn);
         self.after_change(id);
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::flow::RssSteering;
+    use crate::stack::{ReplyQueue, StackConfig};
+    use crate::tcp::IsnGenerator;
+    use crate::wire::MacAddr;
+
+    #[test]
+    fn with_a_reply_queue_every_ephemeral_port_brings_replies_to_that_queue() {
+        let key: Vec<u8> = (0..40u8).map(|i| i.wrapping_mul(73) ^ 0xa5).collect();
+        let table: Vec<u32> = (0..128).map(|i| i % 4).collect();
+        let rss = Arc::new(RssSteering::new(&key, &table).unwrap());
+        let mut config =
+            StackConfig::new(MacAddr([2, 0, 0, 0, 0, 1]), Ipv4Addr::new(10, 0, 0, 1), 24);
+        config.ephemeral_ports = 61_000..=61_999;
+        config.reply_queue = Some(ReplyQueue {
+            rss: rss.clone(),
+            queue: 2,
+        });
+        let mut stack = Stack::new(config, IsnGenerator::with_key([7; 16]), 1).unwrap();
+        let server: SocketAddrV4 = "10.0.0.2:80".parse().unwrap();
+        let now = Instant::from_nanos(0);
+        let mut ports = std::collections::BTreeSet::new();
+        // About a quarter of the range reaches queue 2; take them all, then run out.
+        loop {
+            match stack.connect(now, server) {
+                Ok(id) => {
+                    let key = stack.flow_key(id).unwrap();
+                    assert_eq!(rss.reply_queue(&key), 2, "port {}", key.local_port);
+                    assert!(ports.insert(key.local_port));
+                }
+                Err(StackError::NoEphemeralPort(remote)) => {
+                    assert_eq!(remote, server);
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let reaching = (61_000..=61_999u16)
+            .filter(|&p| {
+                let key = FlowKey::new(SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), p), server);
+                rss.reply_queue(&key) == 2
+            })
+            .count();
+        assert_eq!(ports.len(), reaching);
+        assert!((150..350).contains(&reaching), "{reaching}");
     }
 }

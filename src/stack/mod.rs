@@ -41,7 +41,7 @@ mod timer_wheel;
 mod timers;
 mod transmit;
 
-pub use config::{StackConfig, SynCookies};
+pub use config::{ReplyQueue, StackConfig, SynCookies};
 pub use error::{StackConfigError, StackError};
 pub use event::{DirectData, StackEvent};
 pub use neighbor::NeighborCache;

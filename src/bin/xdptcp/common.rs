@@ -136,7 +136,8 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
         eprintln!(
             "queue {}: XDP steered {} passed {}; socket rx {} tx {} (tx frames in flight {}, \
              tx frames exhausted {}, kernel rx drops {} ring full {} fill empty {}); \
-             TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {}; \
+             TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {} \
+             (accepted {} opened {}); \
              ICMP in {} (ICMP errors steered by XDP {}, path MTU lowered {}, soft errors {}); \
              frames handed to other queues {} (dropped {})",
             stats.queue,
@@ -154,6 +155,8 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
             stats.stack.rst_sent,
             stats.stack.malformed(),
             stats.connections,
+            stats.stack.connections_accepted,
+            stats.stack.connections_opened,
             stats.stack.rx_icmp,
             prog.icmp_steered,
             stats.stack.path_mtu_lowered,

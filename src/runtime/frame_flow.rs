@@ -1,30 +1,31 @@
-//! The TCP ports a frame is about, read without checking checksums: a segment's own ports,
-//! or those of the segment an ICMP destination unreachable quotes. The hand-off between
-//! workers routes by them and a capture filters by them.
+//! The connection a frame is about, read without checking checksums: a TCP segment's, or
+//! that of the segment an ICMP destination unreachable quotes. The hand-off between workers
+//! routes by it and a capture filters by its ports.
 
+use std::net::SocketAddrV4;
+
+use crate::flow::FlowKey;
 use crate::wire::{ethernet, ipv4, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, TcpPacket};
 
-/// Where a frame's TCP ports come from.
+/// A frame's connection, from this host's side.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum FramePorts {
-    /// A TCP segment's source and destination ports.
-    Segment { src: u16, dst: u16 },
-    /// The ports of the TCP segment an ICMP destination unreachable quotes (a segment sent
-    /// the other way: its source port is the port of ours).
-    Quoted { src: u16, dst: u16 },
+pub(super) struct FrameFlow {
+    pub ours: FlowKey,
+    /// True for an ICMP error quoting a segment of the connection (a segment we sent: its
+    /// source is our side).
+    pub quoted: bool,
 }
 
-impl FramePorts {
+impl FrameFlow {
     /// True if either port is `port`.
     pub fn has(self, port: u16) -> bool {
-        let (FramePorts::Segment { src, dst } | FramePorts::Quoted { src, dst }) = self;
-        src == port || dst == port
+        self.ours.local_port == port || self.ours.remote_port == port
     }
 }
 
-/// The ports of an IPv4 frame carrying TCP or an ICMP error about TCP; `None` for anything
-/// else or a frame too short to say.
-pub(super) fn frame_ports(frame: &[u8]) -> Option<FramePorts> {
+/// The connection of an IPv4 frame carrying TCP or an ICMP error about TCP; `None` for
+/// anything else or a frame too short to say.
+pub(super) fn frame_flow(frame: &[u8]) -> Option<FrameFlow> {
     let ethernet = EthernetFrame::new_checked(frame).ok()?;
     if ethernet.ethertype() != EtherType::Ipv4 {
         return None;
@@ -33,18 +34,25 @@ pub(super) fn frame_ports(frame: &[u8]) -> Option<FramePorts> {
     match ip.protocol() {
         ipv4::PROTOCOL_TCP => {
             let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-            Some(FramePorts::Segment {
-                src: tcp.src_port(),
-                dst: tcp.dst_port(),
+            Some(FrameFlow {
+                ours: FlowKey::new(
+                    SocketAddrV4::new(ip.dst(), tcp.dst_port()),
+                    SocketAddrV4::new(ip.src(), tcp.src_port()),
+                ),
+                quoted: false,
             })
         }
         ipv4::PROTOCOL_ICMP => {
             let icmp = Icmpv4Packet::new_checked(ip.payload()).ok()?;
             icmp.unreachable()?;
-            let quoted = icmp.quoted().ok()?.tcp()?;
-            Some(FramePorts::Quoted {
-                src: quoted.src_port(),
-                dst: quoted.dst_port(),
+            let quoted = icmp.quoted().ok()?;
+            let tcp = quoted.tcp()?;
+            Some(FrameFlow {
+                ours: FlowKey::new(
+                    SocketAddrV4::new(quoted.src(), tcp.src_port()),
+                    SocketAddrV4::new(quoted.dst(), tcp.dst_port()),
+                ),
+                quoted: true,
             })
         }
         _ => None,
@@ -126,30 +134,28 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_segment_and_a_quoted_segment_give_their_ports_and_other_frames_none() {
-        let tcp = frame_ports(&segment(40_000, 7)).unwrap();
+    fn a_segment_and_a_quoted_segment_give_their_connection_and_other_frames_none() {
+        let tcp = frame_flow(&segment(40_000, 7)).unwrap();
+        let peer = Ipv4Addr::new(10, 0, 2, 2);
+        let us = Ipv4Addr::new(10, 0, 0, 1);
         assert_eq!(
-            tcp,
-            FramePorts::Segment {
-                src: 40_000,
-                dst: 7
-            }
+            tcp.ours,
+            FlowKey::new(SocketAddrV4::new(us, 7), SocketAddrV4::new(peer, 40_000))
         );
+        assert!(!tcp.quoted);
         assert!(tcp.has(7) && tcp.has(40_000) && !tcp.has(8));
-        let icmp = frame_ports(&icmp_error_about(62_345)).unwrap();
+        let icmp = frame_flow(&icmp_error_about(62_345)).unwrap();
         assert_eq!(
-            icmp,
-            FramePorts::Quoted {
-                src: 62_345,
-                dst: 80
-            }
+            icmp.ours,
+            FlowKey::new(SocketAddrV4::new(us, 62_345), SocketAddrV4::new(peer, 80))
         );
+        assert!(icmp.quoted);
         let mut arp = segment(1, 2);
         arp[12..14].copy_from_slice(&[0x08, 0x06]);
-        assert_eq!(frame_ports(&arp), None);
+        assert_eq!(frame_flow(&arp), None);
         let mut udp = segment(1, 2);
         udp[14 + 9] = 17;
-        assert_eq!(frame_ports(&udp), None);
-        assert_eq!(frame_ports(&segment(1, 2)[..30]), None, "truncated");
+        assert_eq!(frame_flow(&udp), None);
+        assert_eq!(frame_flow(&segment(1, 2)[..30]), None, "truncated");
     }
 }
