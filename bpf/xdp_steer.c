@@ -51,6 +51,23 @@ struct {
 	__type(value, struct xdptcp_config);
 } config SEC(".maps");
 
+/* The stack's addresses besides xdptcp_config.ipv4 (network order); the value is unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XDPTCP_MAX_ADDRESSES);
+	__type(key, __be32);
+	__type(value, __u8);
+} addresses SEC(".maps");
+
+/* True when `addr` is one of the stack's addresses. The map is looked up only when it holds
+ * any: the common case, one address, costs one comparison. */
+static __always_inline int address_owned(__be32 addr, const struct xdptcp_config *cfg)
+{
+	if (addr == cfg->ipv4)
+		return 1;
+	return cfg->more_addresses && bpf_map_lookup_elem(&addresses, &addr) != 0;
+}
+
 /* (queue, port) pairs whose SYNs are answered here with cookies; the value is unused. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -97,7 +114,7 @@ static __always_inline struct iphdr *for_our_address(void *data, void *data_end,
 		return 0;
 	if (ip->version != 4 || ip->ihl < 5)
 		return 0;
-	if (ip->daddr != cfg->ipv4)
+	if (!address_owned(ip->daddr, cfg))
 		return 0;
 	if (ip->frag_off & bpf_htons(IP_MORE_FRAGMENTS | IP_OFFSET_MASK))
 		return 0;
@@ -144,7 +161,7 @@ static __always_inline int icmp_about_ours(struct iphdr *ip, void *data_end,
 		return 0;
 	if (quoted->version != 4 || quoted->ihl < 5)
 		return 0;
-	if (quoted->saddr != cfg->ipv4 || quoted->protocol != IPPROTO_TCP)
+	if (!address_owned(quoted->saddr, cfg) || quoted->protocol != IPPROTO_TCP)
 		return 0;
 
 	__be16 *quoted_ports = (void *)quoted + quoted->ihl * 4;

@@ -17,10 +17,15 @@
 #define XDPTCP_COOKIE_SACK 0x2
 #define XDPTCP_COOKIE_WINDOW_SCALING 0x4
 
+/* Most addresses in "addresses" (the stack's own besides xdptcp_config.ipv4). */
+#define XDPTCP_MAX_ADDRESSES 1024
+
 /* Value of the one-entry "config" array. */
 struct xdptcp_config {
 	__be32 ipv4;   /* the stack's address; frames to others pass to the kernel */
 	__u32 enabled; /* 0 until user space has filled every map */
+	__u32 more_addresses; /* 1 when "addresses" holds further addresses of the stack */
+	__u32 reserved0;
 	/* What a cookie SYN,ACK needs (syn_cookie.h), as the stack would send it: */
 	__u64 key0;         /* the stack's ISN secret, bytes 0..8 as a little-endian word */
 	__u64 key1;         /* bytes 8..16 */

@@ -1111,6 +1111,72 @@ fn load_in_peer(lab: &Lab, args: &[&str]) -> Output {
     run_in(&lab.peer_ns(), 60, BIN, &full)
 }
 
+/// `xdptcp load` from the peer's own address and four more (`--more-ips`, the addresses the
+/// lab gave the peer): its connections to a Linux echo server come from all five, and every
+/// request is answered. The server's `ss` shows the spread while the load runs.
+#[test]
+fn load_opens_connections_from_every_address_it_is_given() {
+    let Some((_serial, lab)) = setup("addrs", 1) else {
+        return;
+    };
+    let more = lab.add_peer_addresses(4).expect("peer addresses");
+    let range = format!("{}-{}", more[0], more[3]);
+    let kernel = Running::start(
+        &lab,
+        &["serve", "--stack", "kernel", "--port", "7", "--app", "echo"],
+        "serving",
+    );
+    let summary = temp_path("addrs.summary");
+    let target = format!("{STACK_IP}:7");
+    let (out, peers) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            load_in_peer(
+                &lab,
+                &[
+                    "--target",
+                    &target,
+                    "--more-ips",
+                    &range,
+                    "--connections",
+                    "20",
+                    "--duration",
+                    "3",
+                    "--summary",
+                    summary.to_str().unwrap(),
+                ],
+            )
+        });
+        std::thread::sleep(Duration::from_millis(2_000));
+        let ss = run_in(&lab.stack_ns(), 10, "ss", &["-Htn", "state", "established"]);
+        let mut peers: Vec<String> = text(&ss)
+            .lines()
+            .filter(|l| l.contains(&format!("{STACK_IP}:7")))
+            .filter_map(|l| l.split_whitespace().last())
+            .filter_map(|peer| peer.rsplit_once(':').map(|(ip, _)| ip.to_string()))
+            .collect();
+        peers.sort();
+        peers.dedup();
+        (load.join().unwrap(), peers)
+    });
+    let report = text(&out);
+    assert!(
+        out.status.success(),
+        "{report}\nserver:\n{}",
+        kernel.output()
+    );
+    assert_eq!(summary_value(&summary, "errors"), 0.0, "{report}");
+    assert!(summary_value(&summary, "answered") > 100.0, "{report}");
+    let mut want: Vec<String> = std::iter::once(PEER_IP)
+        .chain(more.iter().copied())
+        .map(|a| a.to_string())
+        .collect();
+    want.sort();
+    assert_eq!(peers, want, "the server's peers while the load ran");
+    let (ok, output) = kernel.stop();
+    assert!(ok, "{output}");
+    let _ = std::fs::remove_file(&summary);
+}
+
 /// A `name value` field of a `--summary` file.
 fn summary_value(path: &Path, name: &str) -> f64 {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -16,6 +16,9 @@ pub struct ServeFile {
     pub interface: Option<String>,
     /// The stack's IPv4 address; by default the interface's (`--ip`).
     pub ip: Option<Ipv4Addr>,
+    /// Further addresses the stack owns, each an address or a range FIRST-LAST
+    /// (`--more-ips`).
+    pub more_ips: Option<Vec<String>>,
     /// Queues to serve from queue 0, one worker each (`--queues`).
     pub queues: Option<u32>,
     /// Cores to pin the workers to (`--cores`).

@@ -12,6 +12,7 @@
 //!
 //! ```toml
 //! interface = "xdp0"
+//! more_ips = ["10.0.2.10-10.0.2.49"]   # further addresses of the stack (load generators)
 //! queues = 1
 //! cores = [1]
 //! idle = "hybrid"          # auto, spin, poll, hybrid (with spin_us)
@@ -39,12 +40,14 @@
 //!
 //! `deploy/xdptcp.toml` lists every key with its default.
 
+mod addresses;
 mod error;
 mod file;
 mod read;
 mod settings;
 mod size;
 
+pub use addresses::{parse_address_range, NotAnAddressRange};
 pub use error::{ConfigFileError, ConfigProblem, SettingError};
 pub use file::XdpModeChoice;
 pub use file::{

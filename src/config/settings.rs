@@ -2,17 +2,19 @@
 //! `serve` runs: defaults for what is absent, every value checked with the key named.
 
 use std::fmt::Display;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{AppKind, IdleChoice, ServeFile, SettingError, StackKind, XdpModeChoice};
+use super::{
+    parse_address_range, AppKind, IdleChoice, ServeFile, SettingError, StackKind, XdpModeChoice,
+};
 use crate::runtime::{IdlePolicy, RuntimeConfig, MAX_BATCH};
 use crate::stack::SynCookies;
 use crate::tcp;
 use crate::xdp::program::MAX_QUEUES;
-use crate::xdp::{BusyPoll, XdpAttach};
+use crate::xdp::{BusyPoll, XdpAttach, MAX_ADDRESSES};
 
 /// Body size of the HTTP answer when the file and the flags give none.
 pub const DEFAULT_HTTP_BODY: u64 = 64;
@@ -107,6 +109,7 @@ impl ServeFile {
         };
         let mut runtime = RuntimeConfig::new(&interface);
         runtime.ipv4 = self.ip;
+        runtime.more_ipv4 = self.more_addresses()?;
         runtime.queues = within("queues", self.queues.unwrap_or(1), 1..=MAX_QUEUES)?;
         runtime.cores = self.checked_cores()?;
         runtime.idle = self.idle_policy()?;
@@ -161,6 +164,23 @@ impl ServeFile {
             group,
             prometheus: file.prometheus,
         })
+    }
+
+    /// `more_ips`: every address each entry names, in order.
+    fn more_addresses(&self) -> Result<Vec<Ipv4Addr>, SettingError> {
+        let mut all = Vec::new();
+        for entry in self.more_ips.iter().flatten() {
+            let addresses = parse_address_range(entry)
+                .map_err(|e| SettingError::new("more_ips", e.to_string()))?;
+            all.extend(addresses);
+        }
+        if all.len() > MAX_ADDRESSES {
+            return Err(SettingError::new(
+                "more_ips",
+                format!("at most {MAX_ADDRESSES} addresses, got {}", all.len()),
+            ));
+        }
+        Ok(all)
     }
 
     fn checked_cores(&self) -> Result<Vec<usize>, SettingError> {

@@ -76,6 +76,8 @@ pub const ROUTER_PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 1);
 /// The Linux peer's interface and address (routed topology).
 pub const PEER_IFACE: &str = "peer0";
 pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 2, 2);
+/// The last byte of the first of the peer's further addresses ([`Lab::add_peer_addresses`]).
+const PEER_MORE_ADDRESSES_FROM: u32 = 10;
 /// The peer's address in the direct topology (the stack's subnet).
 pub const DIRECT_PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 1, 3);
 
@@ -273,6 +275,39 @@ impl Lab {
 
     pub fn topology(&self) -> Topology {
         self.topology
+    }
+
+    /// Gives the peer `count` further addresses of its subnet after its own (10.77.2.10 on,
+    /// in the routed lab), so a load generator there reaches more 4-tuples toward one server
+    /// (`xdptcp load --more-ips`); returns them. The peer's kernel holds them, so it answers
+    /// ARP for them.
+    pub fn add_peer_addresses(&self, count: u32) -> Result<Vec<Ipv4Addr>, LabError> {
+        let first = u32::from(self.peer_ip()) & !0xff | PEER_MORE_ADDRESSES_FROM;
+        if count > 0xfe - PEER_MORE_ADDRESSES_FROM {
+            return Err(LabError::Command {
+                command: format!("add {count} peer addresses"),
+                stderr: format!(
+                    "at most {} fit the peer's /24",
+                    0xfe - PEER_MORE_ADDRESSES_FROM
+                ),
+            });
+        }
+        let addresses: Vec<Ipv4Addr> = (first..first + count).map(Ipv4Addr::from).collect();
+        for address in &addresses {
+            run(
+                "ip",
+                &[
+                    "-n",
+                    &self.peer_ns(),
+                    "addr",
+                    "add",
+                    &format!("{address}/24"),
+                    "dev",
+                    PEER_IFACE,
+                ],
+            )?;
+        }
+        Ok(addresses)
     }
 
     fn build_routed(&self) -> Result<(), LabError> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::stack::SynCookies;
 use crate::tcp;
-use crate::xdp::{XdpAttach, XskConfig};
+use crate::xdp::{self, XdpAttach, XskConfig};
 
 /// Most frames a worker takes from its RX ring (and builds for TX) per loop turn.
 pub const MAX_BATCH: usize = 1024;
@@ -59,6 +59,10 @@ pub struct RuntimeConfig {
     pub iface: String,
     /// The stack's address; by default the interface's (shared with the kernel).
     pub ipv4: Option<Ipv4Addr>,
+    /// Further addresses the stack owns (see [`crate::stack::StackConfig::more_ipv4`]): the
+    /// XDP program steers frames to them too. The kernel should have them on the interface
+    /// (it answers ARP for them).
+    pub more_ipv4: Vec<Ipv4Addr>,
     /// Number of queues to serve, from queue 0; one worker each.
     pub queues: u32,
     /// Cores to pin workers to (worker i on `cores[i % len]`); unpinned if empty.
@@ -90,6 +94,7 @@ impl RuntimeConfig {
         RuntimeConfig {
             iface: iface.into(),
             ipv4: None,
+            more_ipv4: Vec::new(),
             queues: 1,
             cores: Vec::new(),
             listen: Vec::new(),
@@ -121,6 +126,20 @@ impl RuntimeConfig {
         if !(1..=MAX_BATCH).contains(&self.batch) {
             return Err(ConfigError::Batch { batch: self.batch });
         }
+        if self.more_ipv4.len() > xdp::MAX_ADDRESSES {
+            return Err(ConfigError::TooManyAddresses {
+                count: self.more_ipv4.len(),
+            });
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(&twice) = self
+            .more_ipv4
+            .iter()
+            .chain(self.ipv4.iter())
+            .find(|&&a| !seen.insert(a))
+        {
+            return Err(ConfigError::AddressTwice { address: twice });
+        }
         if self.ephemeral_span() < self.queues {
             return Err(ConfigError::EphemeralPorts {
                 ports: self.ephemeral_span(),
@@ -140,6 +159,10 @@ pub enum ConfigError {
     Batch { batch: usize },
     #[error("the ephemeral port range needs at least one port per queue ({ports} ports for {queues} queues)")]
     EphemeralPorts { ports: u32, queues: u32 },
+    #[error("at most {} further addresses, not {count}", xdp::MAX_ADDRESSES)]
+    TooManyAddresses { count: usize },
+    #[error("the address {address} is given twice")]
+    AddressTwice { address: Ipv4Addr },
     #[error(transparent)]
     Tcp(#[from] tcp::ConfigError),
 }
@@ -158,6 +181,19 @@ mod tests {
             config.validate().unwrap_err().to_string()
         };
         assert_eq!(check(|c| c.queues = 0), "queues must be at least 1");
+        assert_eq!(
+            check(|c| {
+                c.ipv4 = Some(Ipv4Addr::new(10, 0, 0, 1));
+                c.more_ipv4 = vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 1)];
+            }),
+            "the address 10.0.0.1 is given twice"
+        );
+        assert_eq!(
+            check(|c| c.more_ipv4 = (0..1025)
+                .map(|i| Ipv4Addr::from_bits(0x0a00_0000 + i))
+                .collect()),
+            "at most 1024 further addresses, not 1025"
+        );
         assert_eq!(check(|c| c.batch = 0), "batch must be 1 to 1024, not 0");
         assert_eq!(
             check(|c| c.batch = 1025),

@@ -157,9 +157,11 @@ impl<M: Send + 'static> Runtime<M> {
             program_counters,
             runtime.info.clone(),
         );
-        runtime
-            .program
-            .enable(facts.ipv4, Some(&workers.cookie_answer()))?;
+        runtime.program.enable(
+            facts.ipv4,
+            &config.more_ipv4,
+            Some(&workers.cookie_answer()),
+        )?;
         Ok(runtime)
     }
 

@@ -12,8 +12,8 @@ use super::handoff::{Handoffs, ReplyOwners};
 use super::stats::StatsSlot;
 use super::worker::Worker;
 use super::{
-    Handler, HandlerHost, IdlePolicy, RuntimeConfig, RuntimeError, Sender, WorkerHandle,
-    WorkerStats,
+    ConfigError, Handler, HandlerHost, IdlePolicy, RuntimeConfig, RuntimeError, Sender,
+    WorkerHandle, WorkerStats,
 };
 use crate::host;
 use crate::stack::{ReplyQueue, Route, Stack, StackConfig, StackError, IP_TTL};
@@ -61,6 +61,9 @@ impl HostFacts {
                 },
             )?,
         };
+        if config.more_ipv4.contains(&ipv4) {
+            return Err(ConfigError::AddressTwice { address: ipv4 }.into());
+        }
         check_kernel_ports(&config.listen)?;
         let mac = reading(
             "the interface MAC address",
@@ -253,6 +256,7 @@ impl<'a> Workers<'a> {
     fn stack(&self, index: usize) -> Result<Stack, StackError> {
         let (config, facts) = (self.config, self.facts);
         let mut stack_config = StackConfig::new(facts.mac, facts.ipv4, facts.prefix_len);
+        stack_config.more_ipv4 = config.more_ipv4.clone();
         stack_config.gateway = facts.gateway;
         stack_config.routes = facts.routes.clone();
         stack_config.mtu = facts.mtu;

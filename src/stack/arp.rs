@@ -43,7 +43,7 @@ impl Stack {
         self.stats.rx_arp += 1;
         let repr = ArpRepr::parse(&packet);
         // RFC 826: merge the sender into the table if we have it or the request is for us.
-        let for_us = repr.target_ip == self.config.ipv4;
+        let for_us = self.owns_address(repr.target_ip);
         if (for_us || self.neighbors.lookup(repr.sender_ip).is_some())
             && !repr.sender_mac.is_multicast()
             && repr.sender_ip != Ipv4Addr::UNSPECIFIED
@@ -56,7 +56,7 @@ impl Stack {
                 ArpRepr {
                     operation: ArpOperation::Reply,
                     sender_mac: self.config.mac,
-                    sender_ip: self.config.ipv4,
+                    sender_ip: repr.target_ip,
                     target_mac: repr.sender_mac,
                     target_ip: repr.sender_ip,
                 },

@@ -14,6 +14,10 @@ use crate::wire::MacAddr;
 pub struct StackConfig {
     pub mac: MacAddr,
     pub ipv4: Ipv4Addr,
+    /// Further addresses of this host the stack owns as it owns `ipv4`: segments to them
+    /// are its, and active opens draw on them too (so one client reaches more 4-tuples
+    /// toward one server). They share `ipv4`'s link and routes.
+    pub more_ipv4: Vec<Ipv4Addr>,
     /// On-link prefix length of `ipv4`.
     pub prefix_len: u8,
     /// Next hop for destinations off the link that no entry of `routes` covers.
@@ -97,6 +101,7 @@ impl StackConfig {
         StackConfig {
             mac,
             ipv4,
+            more_ipv4: Vec::new(),
             prefix_len,
             gateway: None,
             routes: Vec::new(),

@@ -1,6 +1,6 @@
 //! What the application does with connections: open them, read and write, close, release.
 
-use std::net::SocketAddrV4;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 use super::{ConnId, Stack, StackError};
 use crate::flow::FlowKey;
@@ -8,36 +8,56 @@ use crate::tcp::Connection;
 use crate::time::Instant;
 
 impl Stack {
-    /// Active open toward `remote` from an ephemeral port.
+    /// Active open toward `remote` from an ephemeral port of one of our addresses (taken in
+    /// turn when there are several: [`StackConfig::more_ipv4`]).
     ///
-    /// The port is chosen as RFC 6056 §3.3.3 (Algorithm 3) does: a keyed hash of the
-    /// destination, plus a counter, within the range. Ports are therefore neither
-    /// predictable nor the same from one run of a program to the next (which would reopen
-    /// 4-tuples the peer may still hold). With [`StackConfig::reply_queue`] set, ports whose
-    /// replies the NIC would deliver to another queue are passed over.
+    /// [`StackConfig::more_ipv4`]: super::StackConfig::more_ipv4
     pub fn connect(&mut self, now: Instant, remote: SocketAddrV4) -> Result<ConnId, StackError> {
         self.check_remote(remote)?;
-        let range = self.config.ephemeral_ports.clone();
-        let span = u32::from(*range.end() - *range.start()) + 1;
-        let local = SocketAddrV4::new(self.config.ipv4, 0);
-        let offset = self.isn.port_offset(local, remote);
-        for _ in 0..span {
-            let port = *range.start()
-                + (offset.wrapping_add(u32::from(self.next_ephemeral)) % span) as u16;
-            self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
-            let key = FlowKey::new(SocketAddrV4::new(self.config.ipv4, port), remote);
-            let reaches_us = match &self.config.reply_queue {
-                Some(reply) => reply.rss.reply_queue(&key) == reply.queue,
-                None => true,
+        let addresses = 1 + self.config.more_ipv4.len();
+        for step in 0..addresses {
+            let turn = (self.next_local_address + step) % addresses;
+            let local_ip = match turn {
+                0 => self.config.ipv4,
+                n => self.config.more_ipv4[n - 1],
             };
-            if reaches_us && self.flows.get(&key).is_none() && self.listener_index(port).is_none() {
-                return self.connect_from(now, port, remote);
+            if let Some(port) = self.free_ephemeral_port(local_ip, remote) {
+                self.next_local_address = (turn + 1) % addresses;
+                return self.open(now, SocketAddrV4::new(local_ip, port), remote);
             }
         }
         Err(StackError::NoEphemeralPort(remote))
     }
 
-    /// Active open toward `remote` from `local_port`.
+    /// An ephemeral port of `local_ip` free toward `remote`, chosen as RFC 6056 §3.3.3
+    /// (Algorithm 3) does: a keyed hash of the addresses, plus a counter, within the range.
+    /// Ports are therefore neither predictable nor the same from one run of a program to the
+    /// next (which would reopen 4-tuples the peer may still hold). With
+    /// [`StackConfig::reply_queue`] set, ports whose replies the NIC would deliver to another
+    /// queue are passed over.
+    ///
+    /// [`StackConfig::reply_queue`]: super::StackConfig::reply_queue
+    fn free_ephemeral_port(&mut self, local_ip: Ipv4Addr, remote: SocketAddrV4) -> Option<u16> {
+        let range = self.config.ephemeral_ports.clone();
+        let span = u32::from(*range.end() - *range.start()) + 1;
+        let offset = self.isn.port_offset(SocketAddrV4::new(local_ip, 0), remote);
+        for _ in 0..span {
+            let port = *range.start()
+                + (offset.wrapping_add(u32::from(self.next_ephemeral)) % span) as u16;
+            self.next_ephemeral = self.next_ephemeral.wrapping_add(1);
+            let key = FlowKey::new(SocketAddrV4::new(local_ip, port), remote);
+            let reaches_us = match &self.config.reply_queue {
+                Some(reply) => reply.rss.reply_queue(&key) == reply.queue,
+                None => true,
+            };
+            if reaches_us && self.flows.get(&key).is_none() && self.listener_index(port).is_none() {
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// Active open toward `remote` from `local_port` of our address `ipv4`.
     pub fn connect_from(
         &mut self,
         now: Instant,
@@ -45,9 +65,19 @@ impl Stack {
         remote: SocketAddrV4,
     ) -> Result<ConnId, StackError> {
         self.check_remote(remote)?;
-        let key = FlowKey::new(SocketAddrV4::new(self.config.ipv4, local_port), remote);
+        self.open(now, SocketAddrV4::new(self.config.ipv4, local_port), remote)
+    }
+
+    /// Active open from `local` (one of our addresses) toward `remote`.
+    fn open(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> Result<ConnId, StackError> {
+        let key = FlowKey::new(local, remote);
         if self.flows.get(&key).is_some() {
-            return Err(StackError::PortInUse(local_port));
+            return Err(StackError::PortInUse(local.port()));
         }
         if self.conns.len() >= self.config.max_connections {
             return Err(StackError::TooManyConnections(self.config.max_connections));
@@ -137,7 +167,6 @@ impl Stack {
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
     use std::sync::Arc;
 
     use super::*;

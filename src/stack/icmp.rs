@@ -57,7 +57,7 @@ impl Stack {
         next_hop_mtu: u16,
         quoted: &QuotedDatagram<&[u8]>,
     ) {
-        let Some(tcp) = quoted.tcp().filter(|_| quoted.src() == self.config.ipv4) else {
+        let Some(tcp) = quoted.tcp().filter(|_| self.owns_address(quoted.src())) else {
             self.stats.drop_icmp_unhandled += 1;
             return;
         };

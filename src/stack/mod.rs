@@ -140,6 +140,9 @@ pub struct Stack {
     direct_wanted: bool,
     direct: Option<(ConnId, std::ops::Range<usize>)>,
     next_ephemeral: u16,
+    /// Which of our addresses the next active open tries first (0: `config.ipv4`, then
+    /// `config.more_ipv4` in order).
+    next_local_address: usize,
     ip_ident: u16,
     stats: StackStats,
     /// The TCP counters of the connections freed so far (see [`Stack::tcp_totals`]).
@@ -198,6 +201,7 @@ impl Stack {
             // Start the RFC 6056 counter at a random point, so that runs of a program do not
             // replay the same sequence of source ports.
             next_ephemeral: hash_seed as u16,
+            next_local_address: 0,
             ip_ident: 1,
             stats: StackStats::default(),
             freed_connection_totals: tcp::ConnStats::default(),

@@ -105,10 +105,10 @@ impl Stack {
         self.receive_tcp(now, key, &repr, parsed.payload(), parsed.payload_offset());
     }
 
-    /// A packet must be for our address and from one a peer may have (RFC 1122 §3.2.1.3);
-    /// false, counted, when not.
+    /// A packet must be for one of our addresses and from one a peer may have (RFC 1122
+    /// §3.2.1.3); false, counted, when not.
     pub(super) fn addresses_acceptable(&mut self, src: Ipv4Addr, dst: Ipv4Addr) -> bool {
-        if dst != self.config.ipv4 {
+        if !self.owns_address(dst) {
             self.stats.drop_not_for_us += 1;
             return false;
         }

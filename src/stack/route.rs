@@ -41,7 +41,7 @@ pub(super) fn directed_broadcast(ip: Ipv4Addr, prefix_len: u8) -> Ipv4Addr {
 
 impl Stack {
     /// True for an address no peer may have (RFC 1122 §3.2.1.3): the limited and our
-    /// subnet's broadcast, multicast, 0.0.0.0 and loopback; and our own address, which
+    /// subnet's broadcast, multicast, 0.0.0.0 and loopback; and our own addresses, which
     /// only a forger puts on a frame that comes in. Segments from one are discarded
     /// silently, and connections to one are refused (§4.2.3.10).
     #[inline]
@@ -51,8 +51,16 @@ impl Stack {
             | ip.is_multicast()
             | ip.is_unspecified()
             | ip.is_loopback()
-            | (ip == self.config.ipv4)
             | (ip == self.directed_broadcast)
+            | self.owns_address(ip)
+    }
+
+    /// True for `ipv4` and the further addresses of [`StackConfig::more_ipv4`].
+    ///
+    /// [`StackConfig::more_ipv4`]: super::StackConfig::more_ipv4
+    #[inline]
+    pub fn owns_address(&self, ip: Ipv4Addr) -> bool {
+        ip == self.config.ipv4 || self.config.more_ipv4.contains(&ip)
     }
 
     /// The neighbour a frame to `dst` goes to: the longest matching route, then the local

@@ -53,7 +53,7 @@ impl Stack {
             if reply.flags.rst() {
                 self.stats.rst_sent += 1;
             }
-            return Some(self.finish_tcp_frame(mac, key.remote_ip, buf, tcp_len));
+            return Some(self.finish_tcp_frame(mac, key.local_ip, key.remote_ip, buf, tcp_len));
         }
         None
     }
@@ -67,7 +67,7 @@ impl Stack {
                 self.tx_queue.pop_front();
                 continue;
             };
-            let remote_ip = slot.key.remote_ip;
+            let (local_ip, remote_ip) = (slot.key.local_ip, slot.key.remote_ip);
             let mac = self.resolve(now, remote_ip);
             let Some(slot) = self.conns.get_mut(id) else {
                 continue;
@@ -81,7 +81,7 @@ impl Stack {
                     slot.in_event_queue = true;
                     self.event_queue.push_back(id);
                 }
-                return Some(self.finish_tcp_frame(mac, remote_ip, buf, tcp_len));
+                return Some(self.finish_tcp_frame(mac, local_ip, remote_ip, buf, tcp_len));
             }
             slot.in_tx_queue = false;
             self.tx_queue.pop_front();
@@ -118,11 +118,13 @@ impl Stack {
         MIN_FRAME
     }
 
-    /// Writes Ethernet and IPv4 headers in front of a TCP segment of `tcp_len` bytes already
-    /// at `buf[ETH_IP_HEADERS..]`, fills the TCP checksum, and returns the frame length.
+    /// Writes Ethernet and IPv4 headers (from our `src_ip`) in front of a TCP segment of
+    /// `tcp_len` bytes already at `buf[ETH_IP_HEADERS..]`, fills the TCP checksum, and
+    /// returns the frame length.
     fn finish_tcp_frame(
         &mut self,
         dst_mac: MacAddr,
+        src_ip: Ipv4Addr,
         dst_ip: Ipv4Addr,
         buf: &mut [u8],
         tcp_len: usize,
@@ -135,7 +137,7 @@ impl Stack {
         .emit(buf);
         let ident = self.next_ident();
         Ipv4Repr {
-            src: self.config.ipv4,
+            src: src_ip,
             dst: dst_ip,
             protocol: ipv4::PROTOCOL_TCP,
             payload_len: tcp_len as u16,
@@ -145,7 +147,7 @@ impl Stack {
         .emit(&mut buf[ethernet::HEADER_LEN..]);
         tcpw::fill_checksum(
             &mut buf[ETH_IP_HEADERS..ETH_IP_HEADERS + tcp_len],
-            self.config.ipv4,
+            src_ip,
             dst_ip,
         );
         self.stats.tx_frames += 1;

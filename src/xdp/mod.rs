@@ -24,7 +24,7 @@ pub use privileges::{check_privileges, REQUIRED_CAPABILITIES};
 pub use busy_poll::BusyPoll;
 pub use cookie_ports::{CookieAnswer, CookiePorts};
 pub use counters::{ProgramCounters, QueueCounters};
-pub use program::{UnknownXdpMode, XdpAttach, XdpMode, XdpProgram};
+pub use program::{UnknownXdpMode, XdpAttach, XdpMode, XdpProgram, MAX_ADDRESSES};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};
 
 use std::io;

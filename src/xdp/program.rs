@@ -26,12 +26,17 @@ static OBJECT: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR")
 /// Mirrors `XDPTCP_MAX_QUEUES` in `bpf/xdp_steer.h`.
 pub const MAX_QUEUES: u32 = 64;
 
+/// Mirrors `XDPTCP_MAX_ADDRESSES` in `bpf/xdp_steer.h`.
+pub const MAX_ADDRESSES: usize = 1024;
+
 /// Mirrors `struct xdptcp_config` in `bpf/xdp_steer.h`.
 #[repr(C)]
 #[derive(Copy, Clone, Default)]
 struct ConfigValue {
     ipv4: u32, // network byte order
     enabled: u32,
+    more_addresses: u32,
+    reserved0: u32,
     cookie: CookieAnswerValue,
 }
 
@@ -99,6 +104,7 @@ pub struct XdpProgram {
     config_fd: RawFd,
     stats_fd: RawFd,
     cookie_ports_fd: RawFd,
+    addresses_fd: RawFd,
     possible_cpus: usize,
 }
 
@@ -204,11 +210,11 @@ impl XdpProgram {
         let config_fd = map_fd(object, c"config")?;
         let stats_fd = map_fd(object, c"stats")?;
         let cookie_ports_fd = map_fd(object, c"cookie_ports")?;
+        let addresses_fd = map_fd(object, c"addresses")?;
 
         let config = ConfigValue {
             ipv4: u32::from_ne_bytes(ipv4.octets()),
-            enabled: 0,
-            cookie: CookieAnswerValue::default(),
+            ..ConfigValue::default()
         };
         update(config_fd, "config", &0u32, &config)?;
 
@@ -226,6 +232,7 @@ impl XdpProgram {
             config_fd,
             stats_fd,
             cookie_ports_fd,
+            addresses_fd,
             possible_cpus: cpus.max(1) as usize,
         })
     }
@@ -256,13 +263,32 @@ impl XdpProgram {
         update(self.xsks_fd, "xsks", &queue, &(xsk_fd as u32))
     }
 
-    /// Starts steering (call after the ports and sockets are in place). With `cookies`, SYNs
-    /// to the (queue, port) pairs that [`CookiePorts`] marks are answered in the program with
-    /// the SYN cookie SYN,ACK the stack would send; without, no SYN is.
-    pub fn enable(&self, ipv4: Ipv4Addr, cookies: Option<&CookieAnswer>) -> Result<(), XdpError> {
+    /// Starts steering (call after the ports and sockets are in place): frames to `ipv4`
+    /// and to each of `more_addresses` are the stack's. With `cookies`, SYNs to the (queue,
+    /// port) pairs that [`CookiePorts`] marks are answered in the program with the SYN
+    /// cookie SYN,ACK the stack would send; without, no SYN is.
+    pub fn enable(
+        &self,
+        ipv4: Ipv4Addr,
+        more_addresses: &[Ipv4Addr],
+        cookies: Option<&CookieAnswer>,
+    ) -> Result<(), XdpError> {
+        if more_addresses.len() > MAX_ADDRESSES {
+            return Err(XdpError::Limit {
+                what: "further addresses",
+                value: more_addresses.len() as u64,
+                max: MAX_ADDRESSES as u64,
+            });
+        }
+        for address in more_addresses {
+            let key = u32::from_ne_bytes(address.octets());
+            update(self.addresses_fd, "addresses", &key, &1u8)?;
+        }
         let config = ConfigValue {
             ipv4: u32::from_ne_bytes(ipv4.octets()),
             enabled: 1,
+            more_addresses: u32::from(!more_addresses.is_empty()),
+            reserved0: 0,
             cookie: cookies.map(CookieAnswer::value).unwrap_or_default(),
         };
         update(self.config_fd, "config", &0u32, &config)

@@ -45,6 +45,11 @@ pub struct DatapathArgs {
     /// IPv4 address of the stack (default: the interface's, shared with the kernel).
     #[arg(long)]
     pub ip: Option<Ipv4Addr>,
+    /// Further addresses the stack owns, comma-separated, each an address or a range
+    /// FIRST-LAST (active opens take them in turn; the kernel should have them on the
+    /// interface, it answers ARP for them).
+    #[arg(long, value_delimiter = ',')]
+    pub more_ips: Vec<String>,
     /// Queues to serve (one worker each), from queue 0 [default: 1].
     #[arg(long)]
     pub queues: Option<u32>,
@@ -87,6 +92,9 @@ impl DatapathArgs {
             file.interface = Some(iface.clone());
         }
         file.ip = self.ip.or(file.ip);
+        if !self.more_ips.is_empty() {
+            file.more_ips = Some(self.more_ips.clone());
+        }
         file.queues = self.queues.or(file.queues);
         if !self.cores.is_empty() {
             file.cores = Some(self.cores.clone());

@@ -147,7 +147,7 @@ fn open(common: &Common, port: u16) -> Result<Endpoint, FloorError> {
     let socket = XskSocket::open(iface, 0, &XskConfig::default())?;
     program.set_socket(0, socket.fd())?;
     program.set_port(port, true)?;
-    program.enable(ip, None)?;
+    program.enable(ip, &[], None)?;
     Ok(Endpoint {
         program,
         socket,
