@@ -15,7 +15,7 @@ use xsk_rs::config::{
 };
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
-use super::{BusyPoll, XdpError};
+use super::{BusyPoll, XdpError, ZeroCopy};
 use crate::host::NoSuchInterface;
 
 /// Sizes of one socket's UMEM and rings.
@@ -27,8 +27,8 @@ pub struct XskConfig {
     pub frame_size: u32,
     /// Entries in each ring; a power of two, at most `frame_count / 2`.
     pub ring_size: u32,
-    /// Try zero-copy before copy mode.
-    pub zero_copy: bool,
+    /// Whether to bind in zero-copy mode.
+    pub zero_copy: ZeroCopy,
     /// Preferred busy polling with these options; `None`: none set (the kernel's default).
     pub busy_poll: Option<BusyPoll>,
 }
@@ -39,7 +39,7 @@ impl Default for XskConfig {
             frame_count: 4096,
             frame_size: 4096,
             ring_size: 2048,
-            zero_copy: true,
+            zero_copy: ZeroCopy::Prefer,
             busy_poll: None,
         }
     }
@@ -150,9 +150,10 @@ fn socket_error(iface: &str, queue: u32, err: Option<&io::Error>, what: &str) ->
 }
 
 impl XskSocket {
-    /// Creates the UMEM and socket for `queue` of `iface`: zero-copy if allowed and the driver
-    /// supports it, copy mode otherwise. The XDP program is never loaded by this call (ours
-    /// is, by [`super::XdpProgram`]).
+    /// Creates the UMEM and socket for `queue` of `iface`, zero-copy or copy mode as
+    /// `config.zero_copy` says: with [`ZeroCopy::Prefer`], copy mode when the driver refuses
+    /// zero-copy (its reason logged). The XDP program is never loaded by this call (ours is,
+    /// by [`super::XdpProgram`]).
     pub fn open(iface: &str, queue: u32, config: &XskConfig) -> Result<XskSocket, XdpError> {
         let count = crate::host::rx_queue_count(iface)?;
         if queue >= count {
@@ -162,14 +163,35 @@ impl XskSocket {
                 count,
             });
         }
-        if config.zero_copy {
-            match XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy) {
-                Ok(socket) => return Ok(socket),
-                Err(XdpError::Socket { .. }) => {} // the driver cannot: fall back to copy mode
-                Err(other) => return Err(other),
+        match config.zero_copy {
+            ZeroCopy::Off => XskSocket::open_mode(iface, queue, config, BindMode::Copy),
+            ZeroCopy::Require => XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy)
+                .map_err(|e| match e {
+                    XdpError::Socket {
+                        iface,
+                        queue,
+                        detail,
+                    } => XdpError::ZeroCopyRefused {
+                        iface,
+                        queue,
+                        detail,
+                    },
+                    other => other,
+                }),
+            ZeroCopy::Prefer => {
+                match XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy) {
+                    Ok(socket) => Ok(socket),
+                    // The driver cannot: fall back to copy mode.
+                    Err(XdpError::Socket { detail, .. }) => {
+                        log::info!(
+                            "{iface} queue {queue}: the driver refused zero-copy ({detail}): copy mode"
+                        );
+                        XskSocket::open_mode(iface, queue, config, BindMode::Copy)
+                    }
+                    Err(other) => Err(other),
+                }
             }
         }
-        XskSocket::open_mode(iface, queue, config, BindMode::Copy)
     }
 
     fn open_mode(
