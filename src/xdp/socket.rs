@@ -74,6 +74,8 @@ pub struct SocketStats {
     pub tx_frames_exhausted: u64,
     /// sendto() calls made to kick the kernel's TX processing.
     pub tx_kicks: u64,
+    /// recvfrom() calls made because the fill ring asked for a wake-up.
+    pub rx_kicks: u64,
     /// Frames the kernel dropped because the RX ring was full (from XDP_STATISTICS).
     pub rx_dropped: u64,
     pub rx_ring_full: u64,
@@ -348,6 +350,13 @@ impl XskSocket {
                 break; // cannot happen: the fill ring holds every RX frame
             }
         }
+        // A zero-copy driver that ran out of fill-ring frames stops taking frames until it
+        // is woken (need_wakeup on the fill ring); copy mode never asks. Waking it here,
+        // and not only when idle, keeps a worker that is always busy from starving RX.
+        if self.fill.needs_wakeup() {
+            self.stats.rx_kicks += 1;
+            super::wait::kick_rx(self.fd);
+        }
         self.stats.rx_frames += n as u64;
         n
     }
@@ -446,14 +455,29 @@ impl XskSocket {
         if self.tx.needs_wakeup() {
             self.stats.tx_kicks += 1;
             // A failed kick (EAGAIN, ENOBUFS: the kernel is busy) is retried on the next flush.
-            let _ = self.tx.wakeup();
+            if self.tx.wakeup().is_err() {
+                self.pending_kick = true;
+            }
         }
     }
 
-    /// Kicks the kernel once for everything queued since the last flush.
+    /// Kicks the kernel once for everything queued since the last flush (and again after a
+    /// kick that failed).
     pub fn flush(&mut self) {
         if self.pending_kick {
             self.pending_kick = false;
+            self.kick();
+        }
+    }
+
+    /// Kicks the kernel again if frames are still in flight and the TX ring asks for a
+    /// wake-up. In copy mode the kick sends the frames and completes them in the system call;
+    /// a zero-copy driver sends them from its own NAPI later, completes them when the device
+    /// is done, and may set need_wakeup again in between: frames in the TX ring would then
+    /// wait, and their completions with them, until the next kick.
+    /// Copy mode needs none of this (and a system call per idle turn would cost it).
+    pub fn kick_if_waiting(&mut self) {
+        if self.mode == BindMode::ZeroCopy && self.tx_frames_in_flight() > 0 {
             self.kick();
         }
     }
