@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: help demo deps build test lint unit-test fuzz fuzz-smoke bench micro instructions soak clean
+.PHONY: help demo deps deps-guest build test test-guest lint unit-test fuzz fuzz-smoke bench micro instructions soak clean
 
 help:
 	@echo "make demo   xdptcp vs the Linux kernel: echo servers under the same load, reports, ratio, chart"
@@ -15,10 +15,22 @@ help:
 	@echo "make instructions  instructions per TCP operation (callgrind); CHECKOUTS=\"/tmp/base .\" compares"
 	@echo "make soak   the lossy-network property test over 10,000 more seeds, 25% reordering"
 	@echo "make fuzz   every cargo fuzz target for FUZZ_SECONDS each (default 1800), executions per target"
+	@echo "make test-guest  xdptcp in a qemu guest on virtio-net, native XDP (deploy/guest-lab.sh; root, ~10 min under TCG)"
 	@echo "make build  release build"
 
 deps:
 	@./deploy/install-deps.sh
+
+deps-guest:
+	@./deploy/install-deps.sh guest
+
+# xdptcp in a qemu guest (TCG) on virtio-net with 2 queues, native XDP, against Linux peers
+# on the host side (tests/guest/run.sh says what it checks). Not part of `make test` yet.
+# BUILD_LOCK prefixes the build (e.g. "flock /tmp/build.lock" where builds share a machine).
+BUILD_LOCK ?=
+test-guest: deps-guest
+	$(BUILD_LOCK) $(CARGO) build --release --bin xdptcp
+	./tests/guest/run.sh
 
 # The README's first command: installs, builds, runs the lab comparison (root needed).
 demo:

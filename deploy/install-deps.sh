@@ -6,6 +6,9 @@
 # it only installs what is missing.
 set -eu
 
+# `guest`: what the guest lab (deploy/guest-lab.sh, make test-guest) needs besides `build`:
+# qemu, Debian's 6.12 kernel for the guest, a static busybox for virtme-ng's initramfs, and
+# virtme-ng itself (PyPI, in its own virtualenv in $VIRTME_NG_VENV).
 # `build`: what building xdptcp and running its lab need (make demo).
 # `all` (the default): also the Linux peers and tools the tests and benchmarks use
 # (shellcheck for deploy/*.sh, systemd for the systemd-analyze run of tests/deploy.rs,
@@ -15,10 +18,14 @@ BUILD="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev
 iproute2 ethtool curl ca-certificates"
 PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind nftables iptables
 shellcheck systemd tshark prometheus hping3"
+GUEST="qemu-system-x86 linux-image-6.12-amd64 busybox-static python3-venv ncat"
+VIRTME_NG_VENV=/opt/xdptcp-virtme-ng
+VIRTME_NG_VERSION=1.42
 case "${1:-all}" in
     build) PACKAGES="$BUILD" ;;
+    guest) PACKAGES="$BUILD $GUEST" ;;
     all) PACKAGES="$BUILD $PEERS" ;;
-    *) echo "usage: $0 [build|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|all|guest]" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -40,6 +47,13 @@ if [ -n "$missing" ]; then
     # takes its default, no, instead of waiting for an answer.
     # shellcheck disable=SC2086
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# virtme-ng boots the guest on the host's root filesystem; not packaged for bookworm.
+if [ "${1:-all}" = guest ] && [ ! -x "$VIRTME_NG_VENV/bin/vng" ]; then
+    echo "installing virtme-ng $VIRTME_NG_VERSION into $VIRTME_NG_VENV"
+    python3 -m venv "$VIRTME_NG_VENV"
+    "$VIRTME_NG_VENV/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
 fi
 
 # The Rust toolchain: rustup's, as Debian's cargo is too old for the dependencies.

@@ -29,8 +29,9 @@ pub struct ServeFile {
     pub spin_us: Option<u64>,
     /// XDP attach mode (`--xdp-mode`).
     pub xdp_mode: Option<XdpModeChoice>,
-    /// Try zero-copy AF_XDP before copy mode (`--no-zero-copy` sets it false).
-    pub zero_copy: Option<bool>,
+    /// Zero-copy AF_XDP: `"prefer"` (or `true`), `"require"` (`--zero-copy`), `"off"` (or
+    /// `false`, `--no-zero-copy`).
+    pub zero_copy: Option<ZeroCopyChoice>,
     /// Preferred busy polling on the AF_XDP sockets: microseconds one system call may poll
     /// (`SO_BUSY_POLL`); 0, the default, sets no busy-poll option (`--busy-poll-us`).
     pub busy_poll_us: Option<u32>,
@@ -131,6 +132,44 @@ pub enum XdpModeChoice {
     Native,
     /// Generic (SKB) only.
     Generic,
+}
+
+/// The `zero_copy` key (see [`ZeroCopy`](crate::xdp::ZeroCopy)): `"prefer"`, `"require"`
+/// or `"off"`; `true` and `false`, which it was before it had three values, still mean
+/// `"prefer"` and `"off"`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ZeroCopyChoice {
+    Prefer,
+    Require,
+    Off,
+}
+
+impl<'de> Deserialize<'de> for ZeroCopyChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Choice;
+        impl serde::de::Visitor<'_> for Choice {
+            type Value = ZeroCopyChoice;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("\"prefer\", \"require\", \"off\", true or false")
+            }
+            fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<ZeroCopyChoice, E> {
+                Ok(if on {
+                    ZeroCopyChoice::Prefer
+                } else {
+                    ZeroCopyChoice::Off
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<ZeroCopyChoice, E> {
+                match name {
+                    "prefer" => Ok(ZeroCopyChoice::Prefer),
+                    "require" => Ok(ZeroCopyChoice::Require),
+                    "off" => Ok(ZeroCopyChoice::Off),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(name), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(Choice)
+    }
 }
 
 /// `[tcp]`: the TCP settings of every connection.

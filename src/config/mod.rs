@@ -49,11 +49,11 @@ mod size;
 
 pub use addresses::{parse_address_range, NotAnAddressRange};
 pub use error::{ConfigFileError, ConfigProblem, SettingError};
-pub use file::XdpModeChoice;
 pub use file::{
     AppKind, IdleChoice, LimitsFile, ListenFile, ManagementFile, ServeFile, StackKind, TcpFile,
     UmemFile,
 };
+pub use file::{XdpModeChoice, ZeroCopyChoice};
 pub use read::read;
 pub use settings::{
     Listener, ManagementSettings, ServeSettings, DEFAULT_HTTP_BODY, MANAGEMENT_OFF,

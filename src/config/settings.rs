@@ -9,12 +9,13 @@ use std::time::Duration;
 
 use super::{
     parse_address_range, AppKind, IdleChoice, ServeFile, SettingError, StackKind, XdpModeChoice,
+    ZeroCopyChoice,
 };
 use crate::runtime::{IdlePolicy, RuntimeConfig, MAX_BATCH};
 use crate::stack::SynCookies;
 use crate::tcp;
 use crate::xdp::program::MAX_QUEUES;
-use crate::xdp::{BusyPoll, XdpAttach, MAX_ADDRESSES};
+use crate::xdp::{BusyPoll, XdpAttach, ZeroCopy, MAX_ADDRESSES};
 
 /// Body size of the HTTP answer when the file and the flags give none.
 pub const DEFAULT_HTTP_BODY: u64 = 64;
@@ -118,7 +119,11 @@ impl ServeFile {
             XdpModeChoice::Native => XdpAttach::Native,
             XdpModeChoice::Generic => XdpAttach::Generic,
         };
-        runtime.xsk.zero_copy = self.zero_copy.unwrap_or(true);
+        runtime.xsk.zero_copy = match self.zero_copy.unwrap_or(ZeroCopyChoice::Prefer) {
+            ZeroCopyChoice::Prefer => ZeroCopy::Prefer,
+            ZeroCopyChoice::Require => ZeroCopy::Require,
+            ZeroCopyChoice::Off => ZeroCopy::Off,
+        };
         runtime.xsk.busy_poll = self.busy_poll()?;
         self.apply_umem(&mut runtime)?;
         self.apply_limits(&mut runtime)?;
@@ -464,6 +469,30 @@ mod tests {
         assert_eq!(moved.prometheus, Some("127.0.0.1:9464".parse().unwrap()));
         assert_eq!(settings("socket = \"off\"").socket, None);
         assert_eq!(settings("group = \"root\"").group, Some(("root".into(), 0)));
+    }
+
+    #[test]
+    fn zero_copy_is_prefer_require_or_off_and_true_and_false_still_mean_prefer_and_off() {
+        let zero_copy = |value: &str| {
+            ServeFile::parse(&format!("interface = \"eth0\"\n{value}"))
+                .unwrap()
+                .settings()
+                .unwrap()
+                .runtime
+                .xsk
+                .zero_copy
+        };
+        assert_eq!(zero_copy(""), ZeroCopy::Prefer);
+        assert_eq!(zero_copy("zero_copy = \"prefer\""), ZeroCopy::Prefer);
+        assert_eq!(zero_copy("zero_copy = \"require\""), ZeroCopy::Require);
+        assert_eq!(zero_copy("zero_copy = \"off\""), ZeroCopy::Off);
+        assert_eq!(zero_copy("zero_copy = true"), ZeroCopy::Prefer);
+        assert_eq!(zero_copy("zero_copy = false"), ZeroCopy::Off);
+        let refused = problem("interface = \"eth0\"\nzero_copy = \"always\"");
+        assert!(
+            refused.contains("zero_copy") && refused.contains("\"require\""),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::stack::{ReplyQueue, Route, Stack, StackConfig, StackError, IP_TTL};
 use crate::tcp::IsnGenerator;
 use crate::wire::MacAddr;
 use crate::xdp::wait::Waker;
-use crate::xdp::{BindMode, CookieAnswer, CookiePorts, XdpError, XdpProgram, XskSocket};
+use crate::xdp::{BindMode, CookieAnswer, CookiePorts, XdpError, XdpProgram, XskSocket, ZeroCopy};
 
 /// Messages a worker's queue holds before [`Sender::send`] blocks.
 const MESSAGE_QUEUE: usize = 1024;
@@ -147,12 +147,17 @@ impl Datapath {
             })
             .collect::<Result<Vec<_>, XdpError>>()?;
         let datapath = Datapath { program, sockets };
-        match datapath.bind_mode() {
-            BindMode::ZeroCopy => log::info!("AF_XDP sockets in zero-copy mode"),
-            BindMode::Copy if config.xsk.zero_copy => log::info!(
-                "AF_XDP sockets in copy mode: the {iface} driver does not support zero-copy"
+        let queues = config.queues;
+        match (datapath.bind_mode(), config.xsk.zero_copy) {
+            (BindMode::ZeroCopy, _) => log::info!(
+                "AF_XDP sockets on {queues} queue(s) of {iface} bound in zero-copy mode (XDP_ZEROCOPY, need_wakeup)"
             ),
-            BindMode::Copy => log::info!("AF_XDP sockets in copy mode (zero-copy not requested)"),
+            (BindMode::Copy, ZeroCopy::Off) => log::info!(
+                "AF_XDP sockets on {queues} queue(s) of {iface} in copy mode (zero-copy turned off)"
+            ),
+            (BindMode::Copy, _) => log::info!(
+                "AF_XDP sockets on {queues} queue(s) of {iface} in copy mode: the driver does not support zero-copy"
+            ),
         }
         for port in config
             .listen

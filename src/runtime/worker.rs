@@ -29,6 +29,8 @@ const MAX_SLEEP: Duration = Duration::from_millis(100);
 /// A spinning idle worker reads the clock once per this many checks of its inputs (about
 /// a quarter of a microsecond here): deadlines are met to within that.
 const CLOCK_EVERY_SPINS: u32 = 32;
+/// Longest sleep while frames wait for TX frames in flight (see [`Worker::idle`]).
+const TX_COMPLETION_WAIT: Duration = Duration::from_micros(100);
 /// How often unresolved neighbours are looked up again in the kernel's table.
 const NEIGHBOR_POLL: Duration = Duration::from_millis(2);
 /// How long a neighbour lookup is retried before the stack has to ask again.
@@ -177,6 +179,7 @@ impl<H: Handler> Worker<H> {
             IdlePolicy::Poll | IdlePolicy::Auto => None,
             IdlePolicy::Hybrid { spin } => Some(state.last_work + spin).filter(|end| now < *end),
         };
+        self.socket.kick_if_waiting();
         if let Some(spin_end) = spin_end {
             if self.socket.rx_needs_wakeup() {
                 xdp::wait::kick_rx(self.socket.fd());
@@ -192,9 +195,15 @@ impl<H: Handler> Worker<H> {
             // could not, now, instead of sleeping until other input comes.
             return;
         }
-        let timeout = next_due.map_or(MAX_SLEEP, |due| {
+        let mut timeout = next_due.map_or(MAX_SLEEP, |due| {
             due.saturating_duration_since(now).min(MAX_SLEEP)
         });
+        if self.socket.tx_starved() {
+            // Frames wait for TX frames that are still in flight. A completion does not wake
+            // poll(): in copy mode the kick completed them already, but a zero-copy driver
+            // completes them later, from its NAPI, so look again soon.
+            timeout = timeout.min(TX_COMPLETION_WAIT);
+        }
         let (messages, handoffs, stats, capture, me) = (
             &self.messages,
             &self.handoffs,

@@ -5,7 +5,7 @@
 //! `bpf/`, attaches it and fills its maps, and [`counters`](ProgramCounters) reads its per-CPU
 //! counters; [`cookie_ports`](CookiePorts) tells it which SYNs to answer with cookies; [`socket`] owns a UMEM and the four rings of one
 //! queue and moves frames between them and the stack; [`wait`] sleeps on a socket until it
-//! has frames or another thread has work; [`BusyPoll`] sets the busy-poll socket options. What the kernel knows about the interface (its
+//! has frames or another thread has work; [`BusyPoll`] sets the busy-poll socket options; [`ZeroCopy`] says whether sockets bind zero-copy. What the kernel knows about the interface (its
 //! index, queues and driver) comes from [`crate::host`].
 
 #![allow(unsafe_code)]
@@ -18,6 +18,7 @@ mod privileges;
 pub mod program;
 pub mod socket;
 pub mod wait;
+mod zero_copy;
 
 pub use privileges::{check_privileges, REQUIRED_CAPABILITIES};
 
@@ -26,6 +27,7 @@ pub use cookie_ports::{CookieAnswer, CookiePorts};
 pub use counters::{ProgramCounters, QueueCounters};
 pub use program::{UnknownXdpMode, XdpAttach, XdpMode, XdpProgram, MAX_ADDRESSES};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};
+pub use zero_copy::ZeroCopy;
 
 use std::io;
 
@@ -86,6 +88,16 @@ pub enum XdpError {
     },
     #[error("setting up the AF_XDP socket on {iface} queue {queue} failed: {detail}")]
     Socket {
+        iface: String,
+        queue: u32,
+        detail: String,
+    },
+    #[error(
+        "the {iface} driver refused a zero-copy AF_XDP bind on queue {queue} ({detail}); without \
+         --zero-copy (zero_copy = \"prefer\", the default) xdptcp falls back to copy mode, and \
+         --no-zero-copy asks for copy mode"
+    )]
+    ZeroCopyRefused {
         iface: String,
         queue: u32,
         detail: String,

@@ -15,7 +15,7 @@ use xsk_rs::config::{
 };
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
-use super::{BusyPoll, XdpError};
+use super::{BusyPoll, XdpError, ZeroCopy};
 use crate::host::NoSuchInterface;
 
 /// Sizes of one socket's UMEM and rings.
@@ -27,8 +27,8 @@ pub struct XskConfig {
     pub frame_size: u32,
     /// Entries in each ring; a power of two, at most `frame_count / 2`.
     pub ring_size: u32,
-    /// Try zero-copy before copy mode.
-    pub zero_copy: bool,
+    /// Whether to bind in zero-copy mode.
+    pub zero_copy: ZeroCopy,
     /// Preferred busy polling with these options; `None`: none set (the kernel's default).
     pub busy_poll: Option<BusyPoll>,
 }
@@ -39,7 +39,7 @@ impl Default for XskConfig {
             frame_count: 4096,
             frame_size: 4096,
             ring_size: 2048,
-            zero_copy: true,
+            zero_copy: ZeroCopy::Prefer,
             busy_poll: None,
         }
     }
@@ -74,6 +74,8 @@ pub struct SocketStats {
     pub tx_frames_exhausted: u64,
     /// sendto() calls made to kick the kernel's TX processing.
     pub tx_kicks: u64,
+    /// recvfrom() calls made because the fill ring asked for a wake-up.
+    pub rx_kicks: u64,
     /// Frames the kernel dropped because the RX ring was full (from XDP_STATISTICS).
     pub rx_dropped: u64,
     pub rx_ring_full: u64,
@@ -150,9 +152,10 @@ fn socket_error(iface: &str, queue: u32, err: Option<&io::Error>, what: &str) ->
 }
 
 impl XskSocket {
-    /// Creates the UMEM and socket for `queue` of `iface`: zero-copy if allowed and the driver
-    /// supports it, copy mode otherwise. The XDP program is never loaded by this call (ours
-    /// is, by [`super::XdpProgram`]).
+    /// Creates the UMEM and socket for `queue` of `iface`, zero-copy or copy mode as
+    /// `config.zero_copy` says: with [`ZeroCopy::Prefer`], copy mode when the driver refuses
+    /// zero-copy (its reason logged). The XDP program is never loaded by this call (ours is,
+    /// by [`super::XdpProgram`]).
     pub fn open(iface: &str, queue: u32, config: &XskConfig) -> Result<XskSocket, XdpError> {
         let count = crate::host::rx_queue_count(iface)?;
         if queue >= count {
@@ -162,14 +165,35 @@ impl XskSocket {
                 count,
             });
         }
-        if config.zero_copy {
-            match XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy) {
-                Ok(socket) => return Ok(socket),
-                Err(XdpError::Socket { .. }) => {} // the driver cannot: fall back to copy mode
-                Err(other) => return Err(other),
+        match config.zero_copy {
+            ZeroCopy::Off => XskSocket::open_mode(iface, queue, config, BindMode::Copy),
+            ZeroCopy::Require => XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy)
+                .map_err(|e| match e {
+                    XdpError::Socket {
+                        iface,
+                        queue,
+                        detail,
+                    } => XdpError::ZeroCopyRefused {
+                        iface,
+                        queue,
+                        detail,
+                    },
+                    other => other,
+                }),
+            ZeroCopy::Prefer => {
+                match XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy) {
+                    Ok(socket) => Ok(socket),
+                    // The driver cannot: fall back to copy mode.
+                    Err(XdpError::Socket { detail, .. }) => {
+                        log::info!(
+                            "{iface} queue {queue}: the driver refused zero-copy ({detail}): copy mode"
+                        );
+                        XskSocket::open_mode(iface, queue, config, BindMode::Copy)
+                    }
+                    Err(other) => Err(other),
+                }
             }
         }
-        XskSocket::open_mode(iface, queue, config, BindMode::Copy)
     }
 
     fn open_mode(
@@ -326,6 +350,13 @@ impl XskSocket {
                 break; // cannot happen: the fill ring holds every RX frame
             }
         }
+        // A zero-copy driver that ran out of fill-ring frames stops taking frames until it
+        // is woken (need_wakeup on the fill ring); copy mode never asks. Waking it here,
+        // and not only when idle, keeps a worker that is always busy from starving RX.
+        if self.fill.needs_wakeup() {
+            self.stats.rx_kicks += 1;
+            super::wait::kick_rx(self.fd);
+        }
         self.stats.rx_frames += n as u64;
         n
     }
@@ -424,14 +455,29 @@ impl XskSocket {
         if self.tx.needs_wakeup() {
             self.stats.tx_kicks += 1;
             // A failed kick (EAGAIN, ENOBUFS: the kernel is busy) is retried on the next flush.
-            let _ = self.tx.wakeup();
+            if self.tx.wakeup().is_err() {
+                self.pending_kick = true;
+            }
         }
     }
 
-    /// Kicks the kernel once for everything queued since the last flush.
+    /// Kicks the kernel once for everything queued since the last flush (and again after a
+    /// kick that failed).
     pub fn flush(&mut self) {
         if self.pending_kick {
             self.pending_kick = false;
+            self.kick();
+        }
+    }
+
+    /// Kicks the kernel again if frames are still in flight and the TX ring asks for a
+    /// wake-up. In copy mode the kick sends the frames and completes them in the system call;
+    /// a zero-copy driver sends them from its own NAPI later, completes them when the device
+    /// is done, and may set need_wakeup again in between: frames in the TX ring would then
+    /// wait, and their completions with them, until the next kick.
+    /// Copy mode needs none of this (and a system call per idle turn would cost it).
+    pub fn kick_if_waiting(&mut self) {
+        if self.mode == BindMode::ZeroCopy && self.tx_frames_in_flight() > 0 {
             self.kick();
         }
     }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
-use xdptcp::config::{IdleChoice, ServeFile, SettingError, XdpModeChoice};
+use xdptcp::config::{IdleChoice, ServeFile, SettingError, XdpModeChoice, ZeroCopyChoice};
 use xdptcp::runtime::{Runtime, RuntimeConfig};
 
 /// A command's own setup failed: its options, or the Ctrl-C handler.
@@ -67,6 +67,10 @@ pub struct DatapathArgs {
     /// faster), native or generic [default: auto].
     #[arg(long, value_enum)]
     pub xdp_mode: Option<XdpModeChoice>,
+    /// Bind the AF_XDP sockets in zero-copy mode or fail with the driver's reason (by default
+    /// zero-copy is tried and copy mode taken where the driver refuses it).
+    #[arg(long, conflicts_with = "no_zero_copy")]
+    pub zero_copy: bool,
     /// Use copy mode even if the driver supports zero-copy.
     #[arg(long)]
     pub no_zero_copy: bool,
@@ -102,8 +106,11 @@ impl DatapathArgs {
         file.idle = self.idle.or(file.idle);
         file.spin_us = self.spin_us.or(file.spin_us);
         file.xdp_mode = self.xdp_mode.or(file.xdp_mode);
+        if self.zero_copy {
+            file.zero_copy = Some(ZeroCopyChoice::Require);
+        }
         if self.no_zero_copy {
-            file.zero_copy = Some(false);
+            file.zero_copy = Some(ZeroCopyChoice::Off);
         }
         file.busy_poll_us = self.busy_poll_us.or(file.busy_poll_us);
         file.busy_poll_budget = self.busy_poll_budget.or(file.busy_poll_budget);

@@ -1,0 +1,198 @@
+#!/bin/bash
+# make test-guest: xdptcp in the qemu guest of deploy/guest-lab.sh, on virtio-net with 2
+# queues in native XDP mode, against Linux peers in the host namespace xdptcp-gpeer:
+#   1. serve (echo on 7, http on 8080): curl fetches a page; 100 concurrent echo
+#      connections, every byte checked (tests/guest/echo_check.py); a 64-byte echo RTT
+#   2. the same with --no-zero-copy (copy mode forced)
+#   3. 64 MiB through `xdptcp nc` each way, SHA-256 equal (listening on one queue,
+#      connecting on two)
+#   4. serve killed with SIGKILL: no XDP program left on the NIC, a restart serves again
+# Zero-copy: XDPTCP_GUEST_ZERO_COPY=prefer (the default: zero-copy where the driver takes
+# it, the log says which) or require (--zero-copy: a refusal fails the test).
+# Prints the boot time, the time of each step and of the whole test; exits non-zero on
+# the first failure, the lab torn down either way.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+LAB="$ROOT/deploy/guest-lab.sh"
+B="$ROOT/target/release/xdptcp"
+export XDPTCP_GUEST_DIR=${XDPTCP_GUEST_DIR:-/tmp/xdptcp-guest}
+DIR=$XDPTCP_GUEST_DIR
+ZERO_COPY=${XDPTCP_GUEST_ZERO_COPY:-prefer}
+PEER_NS=xdptcp-gpeer
+GUEST_IP=10.78.0.2
+PEER_IP=10.78.0.1
+DATA_MIB=${XDPTCP_GUEST_DATA_MIB:-64}
+passed=0
+failed=0
+
+[ -x "$B" ] || {
+    echo "test-guest: $B is missing: cargo build --release --bin xdptcp" >&2
+    exit 1
+}
+case "$ZERO_COPY" in
+    prefer) ZC_FLAG="" ;;
+    require) ZC_FLAG="--zero-copy" ;;
+    *)
+        echo "test-guest: XDPTCP_GUEST_ZERO_COPY must be prefer or require" >&2
+        exit 2
+        ;;
+esac
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}'; }
+peer() { ip netns exec "$PEER_NS" "$@"; }
+
+ok() {
+    echo "ok: $*"
+    passed=$((passed + 1))
+}
+
+fail() {
+    echo "FAILED: $*"
+    failed=$((failed + 1))
+    finish
+}
+
+finish() {
+    trap - EXIT
+    "$LAB" down >/dev/null 2>&1 || true
+    echo "test-guest: boot ${BOOT_SECONDS:-?} s, tests $(since "${TEST_START:-$(now)}") s, whole run $(since "$RUN_START") s (TCG-emulated guest: function, not speed)"
+    echo "test-guest: $passed passed, $failed failed"
+    [ "$failed" = 0 ] || exit 1
+    exit 0
+}
+
+RUN_START=$(now)
+trap 'failed=$((failed + 1)); finish' EXIT
+up=$("$LAB" up)
+echo "$up"
+BOOT_SECONDS=$(echo "$up" | sed -n 's/.*booted in \([0-9.]*\) s.*/\1/p')
+TEST_START=$(now)
+
+# Starts `xdptcp serve` in the guest as job NAME with extra flags; waits for its ready line.
+start_serve() {
+    local name=$1
+    shift
+    "$LAB" spawn "$name" "echo \$\$ > $DIR/$name.pid; exec $B serve --config $ROOT/deploy/xdptcp.toml --iface eth0 --queues 2 --xdp-mode native --management-socket off $*"
+    local waited=0
+    until grep -q "^xdptcp: serving" "$DIR/jobs/$name.out" 2>/dev/null; do
+        if [ -e "$DIR/jobs/$name.rc" ] || [ "$waited" -ge 600 ]; then
+            cat "$DIR/jobs/$name.out" 2>/dev/null || true
+            fail "$name: xdptcp serve did not start"
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    sed 's/^/    guest: /' "$DIR/jobs/$name.out"
+}
+
+stop_serve() {
+    local name=$1
+    "$LAB" exec "kill -INT \$(cat $DIR/$name.pid)" >/dev/null
+    "$LAB" wait "$name" 120 >/dev/null || fail "$name: xdptcp serve did not stop cleanly (exit $?)"
+}
+
+# The guest's log of job NAME says native XDP and the bind mode expected.
+check_modes() {
+    local name=$1 bind=$2 out="$DIR/jobs/$1.out"
+    grep -q "XDP program attached to eth0 (driver virtio_net) in native mode" "$out" ||
+        fail "$name: the guest's log does not show native XDP on virtio_net"
+    grep -q "bound in zero-copy mode\|in copy mode" "$out" ||
+        fail "$name: the guest's log shows no AF_XDP bind mode"
+    case "$bind" in
+        zero-copy) grep -q "bound in zero-copy mode" "$out" || fail "$name: not bound in zero-copy mode" ;;
+        copy) grep -q "in copy mode" "$out" || fail "$name: not in copy mode" ;;
+        any) ;;
+    esac
+    ok "$name: native XDP on virtio_net, AF_XDP $(grep -o 'bound in zero-copy mode.*\|in copy mode.*' "$out" | head -n 1)"
+}
+
+serve_checks() {
+    local name=$1 t
+    t=$(now)
+    local page
+    page=$(peer curl -sS -m 30 "http://$GUEST_IP:8080/") || fail "$name: curl failed"
+    [ -n "$page" ] || fail "$name: curl fetched an empty page"
+    ok "$name: curl fetched a page ($(printf %s "$page" | wc -c) bytes: \"$(printf %s "$page" | head -n 1)\") in $(since "$t") s"
+    t=$(now)
+    local echo_line
+    echo_line=$(peer python3 "$ROOT/tests/guest/echo_check.py" "$GUEST_IP" 7 100 20 1000) ||
+        fail "$name: $echo_line"
+    ok "$name: $echo_line"
+    local queues
+    queues=$("$LAB" exec "ethtool -S eth0 | awk '/^ *rx[0-9]+_xdp_redirects:/ && \$2 > 0 {n++} END {print n + 0}'")
+    [ "$queues" -ge 2 ] || fail "$name: XDP redirected frames to AF_XDP on $queues queue(s), not 2"
+    ok "$name: XDP redirected frames to AF_XDP on $queues queues of eth0 (virtio_net rxN_xdp_redirects)"
+    local rtt
+    rtt=$(peer "$B" load --stack kernel --target "$GUEST_IP:7" --workload echo --size 64 \
+        --connections 1 --duration 3 --quiet 2>&1 | grep -o 'p50 [0-9.]* [µm]s' | head -n 1) ||
+        fail "$name: the echo RTT run failed"
+    ok "$name: 64-byte echo RTT from the peer $rtt"
+}
+
+# 1. serve, zero-copy as asked (prefer: the driver decides)
+start_serve serve-zc $ZC_FLAG
+check_modes serve-zc "$([ "$ZERO_COPY" = require ] && echo zero-copy || echo any)"
+serve_checks serve-zc
+stop_serve serve-zc
+
+# 2. serve in copy mode
+start_serve serve-copy --no-zero-copy
+check_modes serve-copy copy
+serve_checks serve-copy
+stop_serve serve-copy
+
+# 3. 64 MiB each way through xdptcp nc
+t=$(now)
+head -c "$((DATA_MIB << 20))" /dev/urandom >"$DIR/to-guest"
+head -c "$((DATA_MIB << 20))" /dev/urandom >"$DIR/to-peer"
+want_in=$(sha256sum <"$DIR/to-guest" | cut -d' ' -f1)
+want_out=$(sha256sum <"$DIR/to-peer" | cut -d' ' -f1)
+NC="$B nc --iface eth0 --xdp-mode native $ZC_FLAG"
+# nc -l accepts on one queue (a worker of its own per queue would need a listener on each):
+# the NIC goes down to one queue pair for it, so that qemu's tap delivers every frame there.
+"$LAB" exec "ethtool -L eth0 combined 1" >/dev/null || fail "ethtool -L eth0 combined 1 failed"
+"$LAB" spawn nc-listen "$NC --queues 1 -l 5001 > /tmp/from-peer; sha256sum < /tmp/from-peer"
+waited=0
+until grep -q "listening on" "$DIR/jobs/nc-listen.out" 2>/dev/null; do
+    if [ -e "$DIR/jobs/nc-listen.rc" ] || [ "$waited" -ge 600 ]; then
+        cat "$DIR/jobs/nc-listen.out" 2>/dev/null || true
+        fail "nc -l did not start in the guest"
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+done
+peer ncat --send-only "$GUEST_IP" 5001 <"$DIR/to-guest" || fail "nc: ncat could not send to the guest"
+got_in=$("$LAB" wait nc-listen 600 | tail -n 1 | cut -d' ' -f1) || fail "nc -l in the guest failed"
+[ "$got_in" = "$want_in" ] || fail "nc: peer to guest: SHA-256 $got_in, sent $want_in"
+ok "nc: $DATA_MIB MiB peer to guest, SHA-256 equal ($want_in) in $(since "$t") s"
+"$LAB" exec "ethtool -L eth0 combined 2" >/dev/null || fail "ethtool -L eth0 combined 2 failed"
+# Connecting, nc serves both queues: replies land on the queue qemu's tap hashes them to,
+# and the worker that did not open the connection hands them over.
+t=$(now)
+peer ncat -l "$PEER_IP" 5002 >"$DIR/from-guest" &
+listener=$!
+sleep 1
+"$LAB" exec "$NC --queues 2 $PEER_IP 5002 < $DIR/to-peer" >/dev/null || fail "nc in the guest could not send"
+wait "$listener" || fail "nc: ncat -l on the peer failed"
+got_out=$(sha256sum <"$DIR/from-guest" | cut -d' ' -f1)
+[ "$got_out" = "$want_out" ] || fail "nc: guest to peer: SHA-256 $got_out, sent $want_out"
+ok "nc: $DATA_MIB MiB guest to peer, SHA-256 equal ($want_out) in $(since "$t") s"
+rm -f "$DIR/to-guest" "$DIR/to-peer" "$DIR/from-guest"
+
+# 4. SIGKILL: the BPF link dies with the process, so no program may stay attached
+start_serve serve-kill $ZC_FLAG
+"$LAB" exec "kill -KILL \$(cat $DIR/serve-kill.pid)" >/dev/null
+"$LAB" wait serve-kill 60 >/dev/null || true
+sleep 1
+if "$LAB" exec "ip link show eth0" | grep -q "prog/xdp"; then
+    fail "kill: an XDP program is still attached to eth0 after SIGKILL"
+fi
+ok "kill: after SIGKILL no XDP program is attached to eth0"
+start_serve serve-again $ZC_FLAG
+peer curl -sS -m 30 -o /dev/null "http://$GUEST_IP:8080/" || fail "kill: the restarted xdptcp does not serve"
+ok "kill: the restarted xdptcp serves again"
+stop_serve serve-again
+
+finish
