@@ -22,7 +22,8 @@
 //! - `timers`: each connection's earliest deadline in the `timer_wheel` (one entry per
 //!   connection), and ARP retries;
 //! - `config`, `error` and `stats`: settings, refusals and counters; `observe`: counts by
-//!   state, TCP totals and per-connection rows, computed when asked.
+//!   state, TCP totals and per-connection rows, computed when asked; `memory`: what one
+//!   connection costs.
 
 mod accept_queue;
 mod arp;
@@ -33,6 +34,7 @@ mod event;
 mod icmp;
 mod lifecycle;
 mod listener;
+mod memory;
 mod neighbor;
 mod observe;
 mod receive;
@@ -47,6 +49,7 @@ mod transmit;
 pub use config::{StackConfig, SynCookies};
 pub use error::{StackConfigError, StackError};
 pub use event::{DirectData, StackEvent};
+pub use memory::ConnectionFootprint;
 pub use neighbor::NeighborCache;
 pub use observe::{BufferMemory, ConnectionFilter, ConnectionInfo, StateCounts};
 pub use route::Route;
