@@ -111,6 +111,11 @@ impl<V: Copy + Default> FlowTable<V> {
         self.len
     }
 
+    /// Bytes its slots take (allocated once, at creation).
+    pub fn memory_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<Slot<V>>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

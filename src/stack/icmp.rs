@@ -9,7 +9,7 @@
 //! local port, which names the owner only for connections we opened; an error about a
 //! passive connection that reached another worker is counted as for no connection.
 
-use super::Stack;
+use super::{Flow, Stack};
 use crate::flow::FlowKey;
 use crate::tcp::{PathError, PathErrorKind, UnreachableReason};
 use crate::wire::{ethernet, Icmpv4Packet, Ipv4Packet, QuotedDatagram, Unreachable, WireError};
@@ -67,7 +67,7 @@ impl Stack {
             remote_ip: quoted.dst(),
             remote_port: tcp.dst_port(),
         };
-        let Some(id) = self.flows.get(&key) else {
+        let Some(Flow::Connection(id)) = self.flows.get(&key) else {
             self.stats.drop_icmp_no_connection += 1;
             return;
         };

@@ -1,13 +1,14 @@
 //! A connection's life in the stack: inserted with its 4-tuple, queued for transmit and
 //! events after every change, out of the flow table once it is CLOSED (or when a new SYN
-//! takes its 4-tuple over from TIME-WAIT), and freed once nobody needs it any more.
+//! takes its 4-tuple over from TIME-WAIT), and freed once nobody needs it any more — in
+//! TIME-WAIT, for a compact record of its 4-tuple (see `time_wait`).
 //!
 //! A connection leaves the flow table before it leaves the stack when the application
 //! still holds it: its handle stays valid (unread data can be read, its timers run), while
 //! what arrives for its 4-tuple goes to a newer connection, to a listener, or draws the
 //! reset for no connection (RFC 9293 §3.10.7.1).
 
-use super::{ConnId, ConnSlot, Stack, StackError};
+use super::{ConnId, ConnSlot, Flow, Stack, StackError};
 use crate::flow::{FlowKey, FlowTable};
 use crate::tcp::{self, Connection};
 
@@ -44,7 +45,7 @@ impl Stack {
             in_flow_table: true,
             timer: None,
         });
-        if self.flows.insert(key, id).is_err() {
+        if self.flows.insert(key, Flow::Connection(id)).is_err() {
             self.conns.remove(id);
             return Err(StackError::TooManyConnections(self.config.max_connections));
         }
@@ -123,6 +124,7 @@ impl Stack {
             return;
         };
         let done = match slot.conn.state() {
+            tcp::State::TimeWait => return self.compact_time_wait(id),
             tcp::State::Closed => slot.conn.is_finished(),
             tcp::State::Listen => slot.listen_port.is_some(),
             _ => false,
@@ -154,7 +156,7 @@ impl Stack {
 impl ConnSlot {
     /// Takes this connection out of the flow table, if it is still there (nothing else maps
     /// its 4-tuple then).
-    fn leave_flow_table(&mut self, flows: &mut FlowTable<ConnId>) {
+    fn leave_flow_table(&mut self, flows: &mut FlowTable<Flow>) {
         if std::mem::take(&mut self.in_flow_table) {
             flows.remove(&self.key);
         }

@@ -100,18 +100,27 @@ impl Stack {
         key: &FlowKey,
         repr: &TcpRepr,
     ) -> bool {
-        let Some(slot) = self.conns.get(id) else {
-            return false;
-        };
-        let c = &slot.conn;
-        // RFC 6191 §2 decides on the peer's side of the reuse. On ours, without timestamps
-        // the new ISN must lie above everything the old incarnation sent (RFC 1122
-        // §4.2.2.13), so its delayed segments fall outside the new window; with them our
-        // TSvals keep rising on the 4-tuple and the peer's PAWS rejects the old segments.
+        self.conns.get(id).is_some_and(|slot| {
+            slot.conn.admits_new_incarnation(repr)
+                && self.may_reuse_time_wait(now, key, repr, slot.conn.snd_max())
+        })
+    }
+
+    /// Our side of reusing a 4-tuple in TIME-WAIT whose SYN the peer's side admits (RFC 6191
+    /// §2 decides on that): a listener must take the SYN, and without timestamps the new ISN
+    /// must lie above everything the old incarnation sent (`snd_max`, RFC 1122 §4.2.2.13),
+    /// so its delayed segments fall outside the new window; with them our TSvals keep rising
+    /// on the 4-tuple and the peer's PAWS rejects the old segments.
+    pub(super) fn may_reuse_time_wait(
+        &self,
+        now: Instant,
+        key: &FlowKey,
+        repr: &TcpRepr,
+        snd_max: tcp::SeqNum,
+    ) -> bool {
         let new_uses_timestamps = self.tcp_config.timestamps && repr.options.timestamps.is_some();
-        c.admits_new_incarnation(repr)
-            && self.listener_index(key.local_port).is_some()
-            && (new_uses_timestamps || self.isn.isn(now, key.local(), key.remote()) > c.snd_max())
+        self.listener_index(key.local_port).is_some()
+            && (new_uses_timestamps || self.isn.isn(now, key.local(), key.remote()) > snd_max)
     }
 
     fn accept_syn(

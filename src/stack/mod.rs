@@ -10,6 +10,8 @@
 //! - `icmp`: ICMP errors about our segments go, as typed events, to the connection of the
 //!   4-tuple they quote (path MTU discovery, soft errors; never a reset);
 //! - `listener`: SYNs to listening ports open connections, also on a 4-tuple in TIME-WAIT;
+//! - `time_wait`: a connection in TIME-WAIT that nobody holds is freed for a compact record
+//!   ([`tcp::TimeWait`]) that answers for its 4-tuple until 2·MSL have passed;
 //! - `connections`: what the application does with a connection, and `lifecycle`: how the
 //!   stack keeps track of it, from insertion through leaving the flow table to freeing;
 //! - `event`: what the application is told;
@@ -20,7 +22,8 @@
 //! - `timers`: each connection's earliest deadline in the `timer_wheel` (one entry per
 //!   connection), and ARP retries;
 //! - `config`, `error` and `stats`: settings, refusals and counters; `observe`: counts by
-//!   state, TCP totals and per-connection rows, computed when asked.
+//!   state, TCP totals and per-connection rows, computed when asked; `memory`: what one
+//!   connection costs.
 
 mod accept_queue;
 mod arp;
@@ -31,12 +34,14 @@ mod event;
 mod icmp;
 mod lifecycle;
 mod listener;
+mod memory;
 mod neighbor;
 mod observe;
 mod receive;
 mod route;
 mod stats;
 mod syn_cookies;
+mod time_wait;
 mod timer_wheel;
 mod timers;
 mod transmit;
@@ -44,11 +49,13 @@ mod transmit;
 pub use config::{ReplyQueue, StackConfig, SynCookies};
 pub use error::{StackConfigError, StackError};
 pub use event::{DirectData, StackEvent};
+pub use memory::ConnectionFootprint;
 pub use neighbor::NeighborCache;
 pub use observe::{BufferMemory, ConnectionFilter, ConnectionInfo, StateCounts};
 pub use route::Route;
 pub use stats::StackStats;
 pub use syn_cookies::OFFLOAD_HOLD;
+pub use time_wait::TimeWaitId;
 pub use timer_wheel::{TimerId, TimerWheel};
 pub use transmit::IP_TTL;
 
@@ -65,10 +72,25 @@ use crate::time::Instant;
 use crate::wire::{ArpRepr, MacAddr, TcpRepr};
 use listener::Listener;
 use receive::RESET_QUEUE_LIMIT;
+use time_wait::TimeWaits;
 
 slotmap::new_key_type! {
     /// A handle to one connection of a [`Stack`]; stale handles are detected (generational).
     pub struct ConnId;
+}
+
+/// What the flow table maps a 4-tuple to: a connection, or the compact record of one in
+/// TIME-WAIT.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Flow {
+    Connection(ConnId),
+    TimeWait(TimeWaitId),
+}
+
+impl Default for Flow {
+    fn default() -> Flow {
+        Flow::Connection(ConnId::default())
+    }
 }
 
 #[derive(Debug)]
@@ -109,8 +131,10 @@ pub struct Stack {
     /// The challenge ACKs all connections may still send this second (RFC 5961 §7).
     challenge_ceiling: Arc<tcp::ChallengeAckCeiling>,
     isn: IsnGenerator,
-    flows: FlowTable<ConnId>,
+    flows: FlowTable<Flow>,
     conns: SlotMap<ConnId, ConnSlot>,
+    /// 4-tuples in TIME-WAIT whose connection was freed.
+    time_waits: TimeWaits,
     listeners: Vec<Listener>,
     neighbors: NeighborCache,
     /// The broadcast address of our subnet (see [`route::directed_broadcast`]).
@@ -182,6 +206,7 @@ impl Stack {
             isn,
             flows: FlowTable::new(config.max_connections, hash_seed),
             conns: SlotMap::with_capacity_and_key(config.max_connections.min(1 << 16)),
+            time_waits: TimeWaits::default(),
             listeners: Vec::new(),
             neighbors: NeighborCache::new(4096, hash_seed.rotate_left(32)),
             directed_broadcast: route::directed_broadcast(config.ipv4, config.prefix_len),

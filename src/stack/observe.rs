@@ -103,15 +103,41 @@ impl ConnectionInfo {
             stats: *conn.stats(),
         }
     }
+
+    /// A 4-tuple in TIME-WAIT held as a compact record: nothing is in flight or queued,
+    /// and the connection's measurements went with it.
+    fn of_time_wait(
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        congestion: Algorithm,
+    ) -> ConnectionInfo {
+        ConnectionInfo {
+            local,
+            remote,
+            state: State::TimeWait,
+            srtt_us: None,
+            rttvar_us: 0,
+            rto_us: 0,
+            mss: 0,
+            cwnd: 0,
+            ssthresh: 0,
+            send_window: 0,
+            send_queue: 0,
+            recv_queue: 0,
+            congestion,
+            stats: ConnStats::default(),
+        }
+    }
 }
 
 impl Stack {
-    /// The connections held now, by state.
+    /// The connections held now, by state; TIME-WAIT counts the compact records too.
     pub fn state_counts(&self) -> StateCounts {
         let mut counts = StateCounts::default();
         for slot in self.conns.values() {
             counts.0[slot.conn.state().index()] += 1;
         }
+        counts.0[State::TimeWait.index()] += self.time_waits.len() as u64;
         counts
     }
 
@@ -157,6 +183,18 @@ impl Stack {
             }
             if rows.len() < limit {
                 rows.push(ConnectionInfo::of(local, remote, &slot.conn));
+            } else {
+                left_off += 1;
+            }
+        }
+        for (key, _) in self.time_waits.iter() {
+            let (local, remote) = (key.local(), key.remote());
+            if !filter.matches(local, remote, State::TimeWait) {
+                continue;
+            }
+            if rows.len() < limit {
+                let congestion = self.tcp_config.congestion;
+                rows.push(ConnectionInfo::of_time_wait(local, remote, congestion));
             } else {
                 left_off += 1;
             }

@@ -5,7 +5,7 @@
 
 use std::net::Ipv4Addr;
 
-use super::{ConnId, DirectData, Stack};
+use super::{ConnId, DirectData, Flow, Stack};
 use crate::flow::FlowKey;
 use crate::tcp;
 use crate::time::Instant;
@@ -127,18 +127,50 @@ impl Stack {
         payload: &[u8],
         payload_offset: usize,
     ) {
-        if let Some(id) = self.flows.get(&key) {
-            if self.reopens_time_wait(now, id, &key, repr) {
-                self.give_up_flow(id);
-                return self.receive_tcp(now, key, repr, payload, payload_offset);
+        match self.flows.get(&key) {
+            Some(Flow::Connection(id)) => {
+                self.segment_for_connection(now, id, key, repr, payload, payload_offset)
             }
-            if self.refuses_handshake_completion(id, repr) {
-                return;
+            Some(Flow::TimeWait(tw)) => {
+                if !self.segment_for_time_wait(now, tw, key, repr, payload.len()) {
+                    self.segment_for_no_connection(now, key, repr, payload);
+                }
             }
-            if self.conns.contains_key(id) {
-                return self.deliver(now, id, repr, payload, payload_offset);
-            }
+            None => self.segment_for_no_connection(now, key, repr, payload),
         }
+    }
+
+    /// A segment for the 4-tuple of connection `id`.
+    fn segment_for_connection(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        key: FlowKey,
+        repr: &TcpRepr,
+        payload: &[u8],
+        payload_offset: usize,
+    ) {
+        if self.reopens_time_wait(now, id, &key, repr) {
+            self.give_up_flow(id);
+            return self.receive_tcp(now, key, repr, payload, payload_offset);
+        }
+        if self.refuses_handshake_completion(id, repr) {
+            return;
+        }
+        if self.conns.contains_key(id) {
+            return self.deliver(now, id, repr, payload, payload_offset);
+        }
+        self.segment_for_no_connection(now, key, repr, payload);
+    }
+
+    /// A segment no connection or TIME-WAIT record has: for a listener, or reset.
+    fn segment_for_no_connection(
+        &mut self,
+        now: Instant,
+        key: FlowKey,
+        repr: &TcpRepr,
+        payload: &[u8],
+    ) {
         match self.listener_index(key.local_port) {
             Some(index) => self.segment_for_listener(now, index, key, repr, payload),
             // RFC 9293 §3.10.7.1: no connection.

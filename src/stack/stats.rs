@@ -55,6 +55,10 @@ pub struct StackStats {
     pub drop_accept_queue_full: u64,
     pub drop_connection_limit: u64,
     pub drop_no_connection: u64,
+    /// Connections in TIME-WAIT freed for a compact record (see `time_wait`).
+    pub time_wait_compacted: u64,
+    /// TIME-WAIT records that a new SYN ended (RFC 6191).
+    pub time_wait_reopened: u64,
     /// Resets and cookie SYN,ACKs not sent because their queue was full.
     pub drop_reset_queue_full: u64,
     pub rst_sent: u64,

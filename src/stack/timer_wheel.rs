@@ -96,6 +96,11 @@ impl<T: Copy> Default for TimerWheel<T> {
 }
 
 impl<T: Copy> TimerWheel<T> {
+    /// Bytes one scheduled entry takes.
+    pub const ENTRY_BYTES: usize = std::mem::size_of::<Entry<T>>();
+}
+
+impl<T: Copy> TimerWheel<T> {
     pub fn new() -> TimerWheel<T> {
         TimerWheel {
             entries: Vec::new(),

@@ -23,10 +23,14 @@ impl Stack {
     /// When [`Stack::handle_timeout`] must run next. May be early (the earliest timer was
     /// moved or cancelled since), never late.
     pub fn poll_deadline(&self) -> Option<Instant> {
-        match (self.timers.next_wakeup(), self.arp_retry_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.timers.next_wakeup(),
+            self.arp_retry_at,
+            self.time_waits.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs the timers due at `now`.
@@ -51,6 +55,7 @@ impl Stack {
             self.after_change(id);
         }
         self.expired_timers = expired;
+        self.expire_time_waits(now);
     }
 }
 

@@ -229,41 +229,113 @@ impl Drop for RingBuffer {
 /// The number of ranges is fixed (bounded memory under attack: a peer cannot make us track
 /// more holes than this); a segment that would need one more range is dropped and will be
 /// retransmitted. The range received last is remembered for the first SACK block (RFC 2018 §4).
+///
+/// The ranges (104 bytes) are allocated when the first out-of-order segment arrives and
+/// freed by [`Assembler::release_if_empty`] (when the receive buffer is released), so a
+/// connection that sees no reordering or loss pays 8 bytes for them.
 #[derive(Debug, Clone, Default)]
 pub struct Assembler {
-    ranges: [(SeqNum, SeqNum); Assembler::MAX_RANGES],
-    /// When each range last grew, as a count of insertions: the order SACK blocks are
-    /// reported in (RFC 2018 §4: most recently changed first).
-    updated: [u32; Assembler::MAX_RANGES],
-    count: u8,
-    insertions: u32,
-    /// Index of the range that holds the most recently received segment.
-    latest: Option<u8>,
+    held: Option<Box<Ranges>>,
 }
 
 /// The assembler has no room for another disjoint range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AssemblerFull;
 
+/// Most disjoint out-of-order ranges tracked.
+const MAX_RANGES: usize = 8;
+
 impl Assembler {
     /// Most disjoint out-of-order ranges tracked.
-    pub const MAX_RANGES: usize = 8;
+    pub const MAX_RANGES: usize = MAX_RANGES;
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.held.as_ref().is_none_or(|r| r.count == 0)
+    }
+
+    /// Bytes of heap the ranges hold now.
+    pub fn heap_bytes(&self) -> usize {
+        self.held
+            .as_ref()
+            .map_or(0, |_| std::mem::size_of::<Ranges>())
     }
 
     pub fn ranges(&self) -> &[(SeqNum, SeqNum)] {
-        &self.ranges[..usize::from(self.count)]
+        self.held.as_ref().map_or(&[], |r| r.ranges())
     }
 
     /// The range that holds the most recently received segment.
     pub fn latest(&self) -> Option<(SeqNum, SeqNum)> {
-        self.latest.map(|i| self.ranges[usize::from(i)])
+        self.held.as_ref().and_then(|r| r.latest())
     }
 
     /// Adds `[start, end)`, merging it with overlapping or adjacent ranges.
     pub fn insert(&mut self, start: SeqNum, end: SeqNum) -> Result<(), AssemblerFull> {
+        if start >= end {
+            return Ok(());
+        }
+        self.held
+            .get_or_insert_with(Box::default)
+            .insert(start, end)
+    }
+
+    /// If the first range starts at or before `rcv_nxt`, removes it and returns its end.
+    pub fn pop_front_reached(&mut self, rcv_nxt: SeqNum) -> Option<SeqNum> {
+        self.held.as_mut()?.pop_front_reached(rcv_nxt)
+    }
+
+    /// Forgets every range and frees their storage.
+    pub fn clear(&mut self) {
+        self.held = None;
+    }
+
+    /// Frees the storage if no range is held.
+    pub fn release_if_empty(&mut self) {
+        if self.is_empty() {
+            self.held = None;
+        }
+    }
+
+    /// The range that holds `[start, end)` whole, if any.
+    pub fn containing(&self, start: SeqNum, end: SeqNum) -> Option<(SeqNum, SeqNum)> {
+        self.held.as_ref().and_then(|r| r.containing(start, end))
+    }
+
+    /// The ranges, most recently changed first (the order of SACK blocks, RFC 2018 §4), in
+    /// a fixed array with their count: no allocation on the path that builds every ACK.
+    pub fn by_recency(&self) -> ([(SeqNum, SeqNum); MAX_RANGES], usize) {
+        match &self.held {
+            Some(r) => r.by_recency(),
+            None => ([(SeqNum(0), SeqNum(0)); MAX_RANGES], 0),
+        }
+    }
+}
+
+/// The ranges of an [`Assembler`] that holds some, sorted and disjoint.
+#[derive(Debug, Clone, Default)]
+struct Ranges {
+    ranges: [(SeqNum, SeqNum); MAX_RANGES],
+    /// When each range last grew, as a count of insertions: the order SACK blocks are
+    /// reported in (RFC 2018 §4: most recently changed first).
+    updated: [u32; MAX_RANGES],
+    count: u8,
+    insertions: u32,
+    /// Index of the range that holds the most recently received segment.
+    latest: Option<u8>,
+}
+
+impl Ranges {
+    fn ranges(&self) -> &[(SeqNum, SeqNum)] {
+        &self.ranges[..usize::from(self.count)]
+    }
+
+    /// The range that holds the most recently received segment.
+    fn latest(&self) -> Option<(SeqNum, SeqNum)> {
+        self.latest.map(|i| self.ranges[usize::from(i)])
+    }
+
+    /// Adds `[start, end)`, merging it with overlapping or adjacent ranges.
+    fn insert(&mut self, start: SeqNum, end: SeqNum) -> Result<(), AssemblerFull> {
         if start >= end {
             return Ok(());
         }
@@ -283,7 +355,7 @@ impl Assembler {
         }
         let merged = last - first;
         if merged == 0 {
-            if count == Self::MAX_RANGES {
+            if count == MAX_RANGES {
                 return Err(AssemblerFull);
             }
             self.ranges.copy_within(first..count, first + 1);
@@ -302,7 +374,7 @@ impl Assembler {
     }
 
     /// If the first range starts at or before `rcv_nxt`, removes it and returns its end.
-    pub fn pop_front_reached(&mut self, rcv_nxt: SeqNum) -> Option<SeqNum> {
+    fn pop_front_reached(&mut self, rcv_nxt: SeqNum) -> Option<SeqNum> {
         if self.count == 0 || self.ranges[0].0 > rcv_nxt {
             return None;
         }
@@ -318,13 +390,8 @@ impl Assembler {
         Some(end)
     }
 
-    pub fn clear(&mut self) {
-        self.count = 0;
-        self.latest = None;
-    }
-
     /// The range that holds `[start, end)` whole, if any.
-    pub fn containing(&self, start: SeqNum, end: SeqNum) -> Option<(SeqNum, SeqNum)> {
+    fn containing(&self, start: SeqNum, end: SeqNum) -> Option<(SeqNum, SeqNum)> {
         self.ranges()
             .iter()
             .copied()
@@ -333,15 +400,15 @@ impl Assembler {
 
     /// The ranges, most recently changed first (the order of SACK blocks, RFC 2018 §4), in
     /// a fixed array with their count: no allocation on the path that builds every ACK.
-    pub fn by_recency(&self) -> ([(SeqNum, SeqNum); Assembler::MAX_RANGES], usize) {
+    fn by_recency(&self) -> ([(SeqNum, SeqNum); MAX_RANGES], usize) {
         let count = usize::from(self.count);
-        let mut order = [0usize; Assembler::MAX_RANGES];
+        let mut order = [0usize; MAX_RANGES];
         for (i, slot) in order.iter_mut().enumerate() {
             *slot = i;
         }
         // Wrapping stamps: the most recent is the smallest distance back from the last one.
         order[..count].sort_unstable_by_key(|&i| self.insertions.wrapping_sub(self.updated[i]));
-        let mut ranges = [(SeqNum(0), SeqNum(0)); Assembler::MAX_RANGES];
+        let mut ranges = [(SeqNum(0), SeqNum(0)); MAX_RANGES];
         for (slot, &i) in ranges.iter_mut().zip(&order[..count]) {
             *slot = self.ranges[i];
         }

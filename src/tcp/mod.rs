@@ -15,6 +15,7 @@ pub mod isn;
 pub mod recovery;
 pub mod rtt;
 pub mod syn_cookie;
+pub mod time_wait;
 pub mod timer;
 
 pub use crate::wire::SeqNum;
@@ -26,3 +27,4 @@ pub use connection::{
 };
 pub use error::{ConnectionError, Error};
 pub use isn::IsnGenerator;
+pub use time_wait::{TimeWait, TimeWaitReply};

@@ -13,10 +13,14 @@ const CLOCK_GRANULARITY_NANOS: u64 = 1_000_000;
 /// acknowledgment may take a sample and every transmission reads the RTO, so the arithmetic
 /// is shifts and adds (the gains 1/8 and 1/4 of RFC 6298 are powers of two) rather than
 /// `Duration`'s second-and-nanosecond pairs.
+/// `srtt_nanos` before the first sample.
+const NO_SAMPLE: u64 = u64::MAX;
+
 #[derive(Clone, Debug)]
 pub struct RttEstimator {
-    /// Smoothed RTT; `None` until the first sample.
-    srtt_nanos: Option<u64>,
+    /// Smoothed RTT; [`NO_SAMPLE`] until the first sample (a sentinel rather than an
+    /// `Option`: 8 bytes less per connection; samples are capped far below it).
+    srtt_nanos: u64,
     rttvar_nanos: u64,
     /// The RTO computed from the estimate (without backoff).
     base_rto_nanos: u64,
@@ -31,7 +35,7 @@ pub struct RttEstimator {
 impl RttEstimator {
     pub fn new(initial_rto: Duration, min_rto: Duration, max_rto: Duration) -> RttEstimator {
         let mut estimator = RttEstimator {
-            srtt_nanos: None,
+            srtt_nanos: NO_SAMPLE,
             rttvar_nanos: 0,
             base_rto_nanos: duration_nanos(initial_rto),
             rto_nanos: 0,
@@ -45,7 +49,7 @@ impl RttEstimator {
 
     /// The smoothed RTT, once a sample exists.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt_nanos.map(Duration::from_nanos)
+        self.srtt_nanos().map(Duration::from_nanos)
     }
 
     /// The RTT variation (RTTVAR of RFC 6298 §2); zero until the first sample.
@@ -55,7 +59,7 @@ impl RttEstimator {
 
     /// [`RttEstimator::srtt`] in nanoseconds.
     pub fn srtt_nanos(&self) -> Option<u64> {
-        self.srtt_nanos
+        (self.srtt_nanos != NO_SAMPLE).then_some(self.srtt_nanos)
     }
 
     /// The RTO to arm the retransmission timer with, backoff included.
@@ -96,7 +100,7 @@ impl RttEstimator {
     pub fn sample_nanos(&mut self, rtt: u64) {
         // Headroom for `* 7` below; 2^60 ns is 36 years.
         let rtt = rtt.min(u64::MAX >> 4);
-        let srtt = match self.srtt_nanos {
+        let srtt = match self.srtt_nanos() {
             None => {
                 self.rttvar_nanos = rtt / 2;
                 rtt
@@ -109,7 +113,7 @@ impl RttEstimator {
                 (srtt * 7 + rtt) / 8
             }
         };
-        self.srtt_nanos = Some(srtt);
+        self.srtt_nanos = srtt;
         let rto = srtt + CLOCK_GRANULARITY_NANOS.max(self.rttvar_nanos * 4);
         self.base_rto_nanos = rto.clamp(self.min_rto_nanos, self.max_rto_nanos);
         self.backoff = 0;
@@ -127,7 +131,7 @@ impl RttEstimator {
     /// RFC 6298 §5.7: when the SYN was retransmitted and no sample was taken, data transfer
     /// starts with an RTO of 3 s (here: three times the initial RTO).
     pub fn reset_after_syn_timeout(&mut self, initial_rto: Duration) {
-        if self.srtt_nanos.is_none() {
+        if self.srtt_nanos().is_none() {
             self.base_rto_nanos = duration_nanos(initial_rto)
                 .saturating_mul(3)
                 .clamp(self.min_rto_nanos, self.max_rto_nanos);

@@ -55,6 +55,12 @@ impl TimerTable {
         self.deadlines[timer as usize] = at.as_nanos().min(UNSET - 1);
     }
 
+    /// The deadline of `timer`, if armed.
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        let at = self.deadlines[timer as usize];
+        (at != UNSET).then(|| Instant::from_nanos(at))
+    }
+
     pub fn stop(&mut self, timer: Timer) {
         self.deadlines[timer as usize] = UNSET;
     }

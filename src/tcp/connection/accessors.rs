@@ -169,6 +169,12 @@ impl Connection {
             .sum()
     }
 
+    /// Bytes of heap this connection's control state holds now, payload buffers excluded:
+    /// the out-of-order ranges while allocated and the SACK scoreboard's records.
+    pub fn control_heap_bytes(&self) -> usize {
+        self.rcv.assembler.heap_bytes() + self.sack.board.heap_bytes()
+    }
+
     /// True once the peer's FIN was processed (every byte before it has arrived).
     pub fn peer_closed(&self) -> bool {
         self.rcv.fin_received

@@ -195,7 +195,9 @@ impl Connection {
             self.app.writer_blocked = false;
             self.raise(Event::Writable);
         }
-        if self.snd.buf.is_empty() && (self.snd.fin == FinState::Acked || self.app.orphaned) {
+        if self.snd.buf.is_empty() {
+            // Everything sent was acknowledged: the storage goes back to the pool, so an
+            // idle connection holds none (taken again by the next send).
             self.snd.buf.release_if_empty();
         }
         acked

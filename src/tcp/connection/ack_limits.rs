@@ -12,8 +12,10 @@ use crate::time::Instant;
 pub(super) struct AckRateLimits {
     challenge_window_start: Instant,
     challenges_in_window: u32,
-    /// When an unacceptable zero-length segment was last answered.
-    last_out_of_window_ack: Option<Instant>,
+    /// An unacceptable zero-length segment was answered, last at `last_out_of_window_ack`
+    /// (a flag beside the count rather than an `Option`, 8 bytes less per connection).
+    out_of_window_answered: bool,
+    last_out_of_window_ack: Instant,
 }
 
 impl AckRateLimits {
@@ -37,13 +39,13 @@ impl AckRateLimits {
     /// (`tcp_invalid_ratelimit`, 500 ms). Unacceptable segments with text or FIN are always
     /// answered: their sender retransmits because our ACK was lost.
     pub fn allow_out_of_window_ack(&mut self, now: Instant, interval: Duration) -> bool {
-        if self
-            .last_out_of_window_ack
-            .is_some_and(|last| now.saturating_duration_since(last) < interval)
+        if self.out_of_window_answered
+            && now.saturating_duration_since(self.last_out_of_window_ack) < interval
         {
             return false;
         }
-        self.last_out_of_window_ack = Some(now);
+        self.out_of_window_answered = true;
+        self.last_out_of_window_ack = now;
         true
     }
 }

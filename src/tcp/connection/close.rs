@@ -6,37 +6,55 @@ use super::receive::AckUrgency;
 use super::reset::ResetReply;
 use super::send::FinState;
 use super::{Connection, ConnectionError, Event, State};
+use crate::tcp::time_wait::TimeWait;
 use crate::tcp::timer::Timer;
 use crate::tcp::Error;
 use crate::time::Instant;
 use crate::wire::TcpRepr;
-use std::cmp::Ordering;
 
 impl Connection {
     /// RFC 6191 §2: whether a SYN for this connection's 4-tuple, received while it is in
-    /// TIME-WAIT, may open a new incarnation. With timestamps on both incarnations the
-    /// SYN's TSval must be newer than TS.Recent (or equal, with a higher sequence number);
-    /// without them on the new one, its sequence number must be above RCV.NXT; a previous
-    /// incarnation without timestamps admits any SYN that will use them (PAWS then guards
-    /// the new one). Anything else is dropped and TIME-WAIT stays.
+    /// TIME-WAIT, may open a new incarnation (see [`TimeWait::admits_new_incarnation`]).
+    /// Anything else is dropped and TIME-WAIT stays.
     pub fn admits_new_incarnation(&self, syn: &TcpRepr) -> bool {
-        if self.state != State::TimeWait || !syn.flags.syn() || syn.flags.rst() || syn.ack.is_some()
-        {
-            return false;
-        }
         let new_uses_timestamps = self.config.timestamps && syn.options.timestamps.is_some();
-        let seq_is_newer = syn.seq > self.rcv.nxt;
-        match (self.negotiated.timestamps, syn.options.timestamps) {
-            (true, Some((tsval, _))) if new_uses_timestamps => {
-                match self.ts.compare_with_recent(tsval) {
-                    Ordering::Greater => true,
-                    Ordering::Equal => seq_is_newer,
-                    Ordering::Less => false,
-                }
-            }
-            (false, _) if new_uses_timestamps => true,
-            _ => seq_is_newer,
+        self.time_wait_view()
+            .is_some_and(|tw| tw.admits_new_incarnation(syn, new_uses_timestamps))
+    }
+
+    /// The compact record that can stand in for this connection while it is in TIME-WAIT
+    /// (see [`TimeWait`]); `None` in any other state, or while a segment is still owed
+    /// (the ACK of the peer's FIN has to go first). The ACK it sends is the one this
+    /// connection would send: SND.NXT past our FIN, RCV.NXT past the peer's, the window as
+    /// last advertised, and our timestamp clock with TS.Recent (RFC 7323 §3.2).
+    pub fn time_wait_record(&self) -> Option<TimeWait> {
+        if !self.pending.is_empty() || self.rst_pending.is_some() {
+            return None;
         }
+        self.time_wait_view()
+    }
+
+    /// What a TIME-WAIT record of this connection holds, in TIME-WAIT.
+    fn time_wait_view(&self) -> Option<TimeWait> {
+        if self.state != State::TimeWait {
+            return None;
+        }
+        let window = if self.rcv.adv > self.rcv.nxt {
+            (self.rcv.adv.since(self.rcv.nxt) >> self.rcv.wscale).min(u32::from(u16::MAX)) as u16
+        } else {
+            0
+        };
+        Some(TimeWait {
+            local_port: self.local_port,
+            remote_port: self.remote_port,
+            snd_nxt: self.snd.max,
+            rcv_nxt: self.rcv.nxt,
+            window,
+            timestamps: self.negotiated.timestamps,
+            ts_offset: self.ts.offset(),
+            ts_recent: self.ts.echo(),
+            expires: self.timers.get(Timer::Close)?,
+        })
     }
 
     /// CLOSE (RFC 9293 §3.10.4): "I have no more to send". Queued data is sent first, then a

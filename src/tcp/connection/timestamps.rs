@@ -64,11 +64,6 @@ impl Timestamps {
         older && now.saturating_duration_since(self.recent_at) < TS_RECENT_VALID
     }
 
-    /// How `tsval` compares with TS.Recent, in the modular order of RFC 7323 §5.2.
-    pub fn compare_with_recent(&self, tsval: u32) -> std::cmp::Ordering {
-        (tsval.wrapping_sub(self.recent) as i32).cmp(&0)
-    }
-
     /// §4.3: TS.Recent takes SEG.TSval when the segment is not older and covers
     /// Last.ACK.sent (SEG.SEQ =< Last.ACK.sent), so the echo times the oldest unacknowledged
     /// segment and delayed ACKs do not shorten the measured RTT.

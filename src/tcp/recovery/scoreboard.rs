@@ -92,6 +92,12 @@ impl Scoreboard {
         self.segments.len() >= Self::CAPACITY
     }
 
+    /// Bytes of heap the records' storage holds now (kept between flights, at most 64
+    /// records' worth once a flight is over).
+    pub fn heap_bytes(&self) -> usize {
+        self.segments.capacity() * std::mem::size_of::<SentSegment>()
+    }
+
     pub fn len(&self) -> usize {
         self.segments.len()
     }
