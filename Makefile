@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
-.PHONY: help demo deps deps-guest build test test-guest lint unit-test fuzz fuzz-smoke bench micro instructions soak clean
+.PHONY: help demo deps deps-guest build test test-guest bench-scale lint unit-test fuzz fuzz-smoke bench micro instructions soak clean
 
 help:
 	@echo "make demo   xdptcp vs the Linux kernel: echo servers under the same load, reports, ratio, chart"
@@ -14,6 +14,7 @@ help:
 	@echo "make micro  criterion benchmarks only (frame parse, checksum, TCP cost per segment)"
 	@echo "make instructions  instructions per TCP operation (callgrind); CHECKOUTS=\"/tmp/base .\" compares"
 	@echo "make soak   the lossy-network property test over 10,000 more seeds, 25% reordering"
+	@echo "make bench-scale  a million established connections on one server: memory per connection, echo p99, setup rate"
 	@echo "make fuzz   every cargo fuzz target for FUZZ_SECONDS each (default 1800), executions per target"
 	@echo "make test-guest  xdptcp in a qemu guest on virtio-net, native XDP (deploy/guest-lab.sh; root, ~10 min under TCG)"
 	@echo "make build  release build"
@@ -50,9 +51,10 @@ lint: deps
 # interop tests' wrk, sockperf and nc results), so output is shown. The interop tests need
 # root: they build network namespaces, load XDP and open AF_XDP sockets. `cargo test
 # --examples` builds the examples as test harnesses, so the runnable example binaries
-# that the interop tests start are built first.
+# that the interop tests start are built first — in the test profile, which shares its
+# build of the library with the tests (the dev profile would build it once more).
 unit-test: deps
-	$(CARGO) build --examples
+	$(CARGO) build --profile test --examples
 	$(CARGO) test --lib --bins --tests --examples -- --nocapture
 	$(CARGO) test --benches
 	$(CARGO) test --doc
@@ -85,6 +87,12 @@ instructions: deps
 bench: micro
 	$(CARGO) build --release --bin xdptcp
 	./target/release/xdptcp bench --readme README.md $(BENCH_ARGS)
+
+# A million concurrent connections held by one server (bench/scale.sh; root; HOLD, ACTIVE,
+# SECONDS_OF_LOAD and OUT change it). Not part of `make test`.
+bench-scale: deps
+	$(CARGO) build --release --bin xdptcp
+	./bench/scale.sh
 
 soak: deps
 	XDPTCP_SIM_FIRST_SEED=100000 XDPTCP_SIM_SEEDS=10000 XDPTCP_SIM_REORDER=0.25 $(CARGO) test --test netsim -- --nocapture

@@ -1177,6 +1177,55 @@ fn load_opens_connections_from_every_address_it_is_given() {
     let _ = std::fs::remove_file(&summary);
 }
 
+/// `xdptcp load --hold`: 3,000 idle connections are opened first and held while four echo;
+/// the server accepts all of them, and the report gives how fast they were opened.
+#[test]
+fn load_holds_idle_connections_open_beside_its_workload() {
+    let Some((_serial, lab)) = setup("hold", 1) else {
+        return;
+    };
+    let echo = serve(&lab, "echo", 7, &[]);
+    let summary = temp_path("hold.summary");
+    let target = format!("{STACK_IP}:7");
+    let out = load_in_peer(
+        &lab,
+        &[
+            "--target",
+            &target,
+            "--hold",
+            "3000",
+            "--connections",
+            "4",
+            "--duration",
+            "2",
+            "--summary",
+            summary.to_str().unwrap(),
+        ],
+    );
+    let report = text(&out);
+    assert!(out.status.success(), "{report}\nserver:\n{}", echo.output());
+    assert_eq!(
+        summary_value(&summary, "held_established"),
+        3000.0,
+        "{report}"
+    );
+    assert_eq!(summary_value(&summary, "held_failed"), 0.0, "{report}");
+    assert!(
+        summary_value(&summary, "held_connections_per_second") > 0.0,
+        "{report}"
+    );
+    assert_eq!(summary_value(&summary, "errors"), 0.0, "{report}");
+    assert!(summary_value(&summary, "answered") > 100.0, "{report}");
+    println!(
+        "{}",
+        report.lines().find(|l| l.contains("held")).unwrap_or("")
+    );
+    let (ok, output) = echo.stop();
+    assert!(ok, "{output}");
+    assert_eq!(closing_counter(&output, "(accepted "), 3004, "{output}");
+    let _ = std::fs::remove_file(&summary);
+}
+
 /// A `name value` field of a `--summary` file.
 fn summary_value(path: &Path, name: &str) -> f64 {
     let text = std::fs::read_to_string(path).unwrap_or_default();

@@ -490,6 +490,7 @@ mod tests {
             duration: Duration::from_secs(1),
             grace: Duration::from_millis(100),
             target: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 7),
+            hold: 0,
         }
     }
 

@@ -232,6 +232,7 @@ pub fn run(
         stack: "Linux TCP sockets (epoll)".into(),
         spec: spec.clone(),
         tally,
+        held: None,
     })
 }
 

@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod engine;
 pub mod error;
+pub mod held;
 pub mod linux;
 pub mod report;
 pub mod xdptcp;
@@ -42,9 +43,20 @@ pub struct LoadSpec {
     /// How long to wait for outstanding answers after `duration`.
     pub grace: Duration,
     pub target: SocketAddrV4,
+    /// Idle connections opened before the workload starts and held open through it (xdptcp
+    /// stack only; see [`held`]).
+    pub hold: usize,
 }
 
 impl LoadSpec {
+    /// How long opening the held connections may take: 10 s, and a second for every 5,000.
+    pub fn hold_allowance(&self) -> Duration {
+        if self.hold == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_secs(10 + self.hold as u64 / 5_000)
+    }
+
     /// Checks the spec; the error names the bad setting.
     pub fn validate(&self) -> Result<(), SpecError> {
         if self.connections == 0 {

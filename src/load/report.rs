@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use plotters::prelude::*;
 
+use super::held::HeldTally;
 use super::{LoadSpec, Tally, Workload};
 
 /// Percentiles on the terminal report.
@@ -27,6 +28,8 @@ pub struct Report {
     pub stack: String,
     pub spec: LoadSpec,
     pub tally: Tally,
+    /// The idle connections held through the run, when any were asked for.
+    pub held: Option<HeldTally>,
 }
 
 /// A latency in the unit that reads best.
@@ -99,6 +102,17 @@ impl Report {
         let t = &self.tally;
         let mut out = String::new();
         let _ = writeln!(out, "{}", self.title());
+        if let Some(h) = &self.held {
+            let _ = writeln!(
+                out,
+                "  held        {} of {} idle connections established ({} failed) in {:.2} s: {:.0} connections/s",
+                thousands(h.established),
+                thousands(h.wanted),
+                thousands(h.failed),
+                h.setup.as_secs_f64(),
+                h.per_second()
+            );
+        }
         if self.spec.workload == Workload::Bulk {
             let _ = writeln!(
                 out,
@@ -140,6 +154,13 @@ impl Report {
         let _ = writeln!(out, "unanswered {}", self.tally.unanswered);
         let _ = writeln!(out, "requests_per_second {:.1}", self.requests_per_second());
         let _ = writeln!(out, "gbit_per_second {:.4}", self.gbit_per_second());
+        if let Some(h) = &self.held {
+            let _ = writeln!(out, "held_wanted {}", h.wanted);
+            let _ = writeln!(out, "held_established {}", h.established);
+            let _ = writeln!(out, "held_failed {}", h.failed);
+            let _ = writeln!(out, "held_setup_seconds {:.3}", h.setup.as_secs_f64());
+            let _ = writeln!(out, "held_connections_per_second {:.1}", h.per_second());
+        }
         for (p, name) in PERCENTILES {
             let name = name.replace('.', "_");
             let _ = writeln!(out, "{name}_us {:.2}", self.latency_ns(p) / 1e3);
@@ -341,8 +362,10 @@ mod tests {
                 duration: Duration::from_secs(10),
                 grace: DEFAULT_GRACE,
                 target: SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 7),
+                hold: 0,
             },
             tally,
+            held: None,
         }
     }
 

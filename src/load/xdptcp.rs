@@ -8,6 +8,7 @@ use std::time::Duration;
 use slotmap::SecondaryMap;
 
 use super::engine::SlotState;
+use super::held::{HeldConnections, HeldTally};
 use super::{Engine, LoadError, LoadSpec, Progress, Report, Tally};
 use crate::runtime::{Context, Handler, Runtime, RuntimeConfig, StackEvent};
 use crate::stack::{ConnId, StackError};
@@ -17,16 +18,71 @@ use crate::time::Instant;
 /// One worker's share of the load.
 pub struct LoadHandler {
     engine: Engine,
+    /// Idle connections opened first and held through the run; the workload starts (its
+    /// engine made afresh) once they are all open.
+    held: HeldConnections,
+    engine_started: bool,
+    spec: LoadSpec,
+    /// This worker's slots of the workload, and the index of its first among all.
+    slots: (usize, usize),
+    progress: Arc<Progress>,
     target: SocketAddrV4,
     slot_of: SecondaryMap<ConnId, usize>,
     conn_of: Vec<Option<ConnId>>,
-    results: Arc<Mutex<Vec<Tally>>>,
+    results: Arc<Mutex<Vec<(Tally, HeldTally)>>>,
     finished_workers: Arc<AtomicUsize>,
     reported_finished: bool,
     connect_failed: super::RateLimitedWarning,
 }
 
 impl LoadHandler {
+    /// Opens held connections while any are wanted; once all are open, starts the workload.
+    fn advance_held(&mut self, ctx: &mut Context<'_>) {
+        let now = ctx.now();
+        for _ in 0..self.held.to_open() {
+            match ctx.connect(self.target) {
+                Ok(conn) => self.held.opened(Some(conn), now),
+                Err(e) => {
+                    self.connect_failed
+                        .warn(format_args!("load: cannot connect to {}: {e}", self.target));
+                    self.held.opened(None, now);
+                }
+            }
+        }
+        if self.held.done() && !self.engine_started {
+            self.engine_started = true;
+            let (slots, first) = self.slots;
+            self.engine = Engine::new(&self.spec, slots, first, now);
+            self.engine.set_progress(self.progress.clone());
+            self.open_wanted(ctx);
+        }
+    }
+
+    /// A held connection's event.
+    fn held_event(&mut self, ctx: &mut Context<'_>, conn: ConnId, event: StackEvent) {
+        let now = ctx.now();
+        match event {
+            StackEvent::Connected => {
+                self.held.connected(conn, now);
+                self.advance_held(ctx);
+            }
+            StackEvent::Closed { .. } => {
+                self.held.closed(conn, now);
+                ctx.release(conn);
+                self.advance_held(ctx);
+            }
+            // The server has nothing to say on an idle connection; what it says is dropped.
+            StackEvent::Readable | StackEvent::ReadClosed => {
+                while let Ok(n) = ctx.read_with(conn, |data| data.len()) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            StackEvent::Writable | StackEvent::Accepted { .. } => {}
+        }
+    }
+
     fn open_wanted(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
         if self.engine.past_end(now) {
@@ -106,10 +162,14 @@ impl Handler for LoadHandler {
     type Message = ();
 
     fn on_start(&mut self, ctx: &mut Context<'_>) {
-        self.open_wanted(ctx);
+        self.advance_held(ctx);
     }
 
     fn on_event(&mut self, ctx: &mut Context<'_>, conn: ConnId, event: StackEvent) {
+        if self.held.holds(conn) {
+            self.held_event(ctx, conn, event);
+            return;
+        }
         let Some(&slot) = self.slot_of.get(conn) else {
             if let StackEvent::Closed { .. } = event {
                 ctx.release(conn);
@@ -141,6 +201,11 @@ impl Handler for LoadHandler {
 
     fn on_tick(&mut self, ctx: &mut Context<'_>) {
         let now = ctx.now();
+        if !self.engine_started {
+            self.advance_held(ctx);
+            ctx.wake_at(now + Duration::from_millis(10));
+            return;
+        }
         let next = self.engine.tick(now);
         if self.engine.is_finished() {
             if !self.reported_finished {
@@ -162,8 +227,12 @@ impl Handler for LoadHandler {
         for slot in 0..self.engine.slot_count() {
             self.forget(ctx, slot);
         }
+        let held: Vec<ConnId> = self.held.connections().collect();
+        for conn in held {
+            ctx.release(conn);
+        }
         if let Ok(mut r) = self.results.lock() {
-            r.push(self.engine.tally().clone());
+            r.push((self.engine.tally().clone(), self.held.tally()));
         }
     }
 }
@@ -184,12 +253,18 @@ pub fn run(
     let start = Instant::now_monotonic() + Duration::from_millis(20);
     let mut next_first = 0;
     let mut runtime: Runtime<()> = Runtime::start(config, |worker| {
-        let slots = spec.connections / workers + usize::from(worker < spec.connections % workers);
-        let mut engine = Engine::new(spec, slots, next_first, start);
+        let share = |n: usize| n / workers + usize::from(worker < n % workers);
+        let slots = share(spec.connections);
+        let first = next_first;
         next_first += slots;
-        engine.set_progress(progress.clone());
         LoadHandler {
-            engine,
+            // Replaced when the held connections are open (at once without any).
+            engine: Engine::new(spec, 0, first, start),
+            held: HeldConnections::new(share(spec.hold), start),
+            engine_started: false,
+            spec: spec.clone(),
+            slots: (slots, first),
+            progress: progress.clone(),
             target: spec.target,
             slot_of: SecondaryMap::new(),
             conn_of: vec![None; slots],
@@ -206,7 +281,7 @@ pub fn run(
             info.iface, info.queues, info.bind_mode
         )
     };
-    let limit = spec.duration + spec.grace + Duration::from_secs(2);
+    let limit = spec.duration + spec.grace + Duration::from_secs(2) + spec.hold_allowance();
     let began = std::time::Instant::now();
     let mut last = began;
     while finished.load(Ordering::SeqCst) < workers
@@ -229,12 +304,15 @@ pub fn run(
         return Err(LoadError::WorkerEnded);
     }
     let mut tally = Tally::new();
-    for t in &tallies {
+    let mut held = HeldTally::default();
+    for (t, h) in &tallies {
         tally.merge(t);
+        held.merge(h);
     }
     Ok(Report {
         stack,
         spec: spec.clone(),
         tally,
+        held: (spec.hold > 0).then_some(held),
     })
 }

@@ -87,6 +87,9 @@ pub struct DatapathArgs {
     /// Congestion control: cubic or newreno [default: cubic].
     #[arg(long)]
     pub congestion: Option<String>,
+    /// Connections each worker holds at most [default: 65536].
+    #[arg(long)]
+    pub connections_per_worker: Option<usize>,
 }
 
 impl DatapathArgs {
@@ -120,6 +123,9 @@ impl DatapathArgs {
         if let Some(name) = &self.congestion {
             file.tcp.congestion = Some(name.clone());
         }
+        file.limits.connections_per_worker = self
+            .connections_per_worker
+            .or(file.limits.connections_per_worker);
     }
 
     /// The runtime settings the flags alone give (commands without a configuration file).

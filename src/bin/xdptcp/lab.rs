@@ -41,6 +41,10 @@ enum LabAction {
         /// One veth pair between stack and peer, no router (the benchmark topology).
         #[arg(long)]
         direct: bool,
+        /// Further addresses for the peer, after its own (10.77.2.10 on in the routed lab):
+        /// for `xdptcp load --more-ips` there.
+        #[arg(long, default_value_t = 0)]
+        peer_addresses: u32,
         #[command(flatten)]
         impair: ImpairFlags,
     },
@@ -77,6 +81,7 @@ pub fn run(args: &LabArgs) -> Result<(), LabCommandError> {
             name,
             queues,
             direct,
+            peer_addresses,
             impair,
         } => {
             let topology = if *direct {
@@ -94,7 +99,11 @@ pub fn run(args: &LabArgs) -> Result<(), LabCommandError> {
             if !impairment.is_clean() {
                 lab.impair(&impairment)?;
             }
+            let more = lab.add_peer_addresses(*peer_addresses)?;
             println!("{}", lab.describe());
+            if let (Some(first), Some(last)) = (more.first(), more.last()) {
+                println!("peer also:    {first}-{last} (xdptcp load --more-ips {first}-{last})");
+            }
             if !impairment.is_clean() {
                 println!("impaired:     {impairment}");
             }

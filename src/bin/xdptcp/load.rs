@@ -32,6 +32,8 @@ pub enum LoadCommandError {
     Chart { path: PathBuf, source: ChartError },
     #[error("no request was answered")]
     NoAnswer,
+    #[error("--hold runs on the xdptcp stack only (a Linux client is limited to 20,000 descriptors here)")]
+    HoldOnKernel,
 }
 
 #[derive(Args)]
@@ -60,6 +62,11 @@ pub struct LoadArgs {
     /// intended send time). Closed loop without it.
     #[arg(long)]
     rate: Option<f64>,
+    /// Idle connections to open first and hold open through the run (xdptcp stack): the
+    /// server carries them while the workload is measured; the report gives their setup
+    /// rate. Raise --connections-per-worker (and give --more-ips) for many.
+    #[arg(long, default_value_t = 0)]
+    hold: usize,
     /// Seconds of load.
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
@@ -103,8 +110,12 @@ pub fn run(args: &LoadArgs) -> Result<(), LoadCommandError> {
         duration: seconds(args.duration, "duration")?,
         grace: seconds(args.grace, "grace")?,
         target: args.target,
+        hold: args.hold,
     };
     spec.validate()?;
+    if spec.hold > 0 && args.stack == StackKind::Kernel {
+        return Err(LoadCommandError::HoldOnKernel);
+    }
     let quiet = args.quiet;
     let progress = move |elapsed: Duration, p: &Progress| {
         if quiet {
