@@ -26,7 +26,7 @@ deps-guest:
 	@./deploy/install-deps.sh guest
 
 # xdptcp in a qemu guest (TCG) on virtio-net with 2 queues, native XDP, against Linux peers
-# on the host side (tests/guest/run.sh says what it checks). Not part of `make test` yet.
+# on the host side (tests/guest/run.sh says what it checks). Not part of `make test`; .ci/run runs it after.
 # BUILD_LOCK prefixes the build (e.g. "flock /tmp/build.lock" where builds share a machine).
 BUILD_LOCK ?=
 test-guest: deps-guest

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, Criterion, Throughput};
 use xdptcp::stack::{ConnId, Stack, StackConfig, StackEvent};
+use xdptcp::tcp::buffer::BufferPool;
 use xdptcp::tcp::{Config, Connection, IsnGenerator, SeqNum, State};
 use xdptcp::wire::{MacAddr, TcpFlags, TcpOptions, TcpRepr};
 use xdptcp::Instant;
@@ -40,9 +41,16 @@ fn header(seq: u32, ack: u32, flags: TcpFlags, window: u16) -> TcpRepr {
     }
 }
 
-/// A passive connection in ESTABLISHED with ISS 1000 and peer ISS 5000.
+/// A passive connection in ESTABLISHED with ISS 1000 and peer ISS 5000, its buffers drawn
+/// from pools as a stack's connections are (`Stack::new_connection`).
 fn established() -> Connection {
-    let mut conn = Connection::new(Arc::new(Config::default()), 80, SeqNum(1000));
+    let config = Config::default();
+    let pools = (
+        BufferPool::new(config.send_buffer, 64),
+        BufferPool::new(config.recv_buffer, 64),
+    );
+    let mut conn = Connection::new(Arc::new(config), 80, SeqNum(1000));
+    conn.set_buffer_pools(pools.0, pools.1);
     conn.listen(None).unwrap();
     let mut syn = header(5000, 0, TcpFlags::SYN, 65535);
     syn.options.mss = Some(MSS as u16);
