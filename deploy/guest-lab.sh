@@ -103,7 +103,9 @@ up() {
     echo "$start" >"$GUEST_DIR/started"
     # vectors: one per RX and one per TX queue, plus config and control.
     local netdev="-netdev tap,id=n0,ifname=$TAP,script=no,downscript=no,queues=$GUEST_QUEUES,vhost=off"
-    local nic="-device virtio-net-pci,netdev=n0,mq=on,vectors=$((2 * GUEST_QUEUES + 2)),mac=$GUEST_MAC"
+    # iommu_platform: the driver then maps buffers through the DMA API, which virtio_net's
+    # AF_XDP zero-copy needs (virtnet_xsk_pool_enable refuses a queue without a DMA device).
+    local nic="-device virtio-net-pci,netdev=n0,mq=on,vectors=$((2 * GUEST_QUEUES + 2)),mac=$GUEST_MAC,iommu_platform=on,disable-legacy=on"
     # qemu runs in the peer namespace, so that it finds the tap there; its pid is this
     # shell's, kept through the execs of setsid, ip netns exec, vng and virtme-run.
     # shellcheck disable=SC2016 # $$ and $0 are the inner shell's
