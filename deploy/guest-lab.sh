@@ -1,5 +1,5 @@
 #!/bin/bash
-# The guest lab: Debian's 6.12 kernel in qemu (TCG), the host's root filesystem shared
+# The guest lab: a Debian kernel in qemu (TCG; see guest_kernel), the host's root filesystem shared
 # read-only (virtme-ng: 9p, with tmpfs overlays for writes), one virtio-net NIC with
 # multi-queue (mq=on, GUEST_QUEUES queues, GUEST_CPUS vCPUs) whose backend is a
 # multi-queue tap device in the host namespace xdptcp-gpeer, where the Linux peer lives.
@@ -35,10 +35,19 @@ die() {
     exit 1
 }
 
-# The newest Debian 6.12 kernel in /boot (package linux-image-6.12-amd64).
+# The guest's kernel: $XDPTCP_GUEST_KERNEL if set, else the newest that
+# deploy/install-deps.sh guest unpacked into /opt/xdptcp-kernels (6.13 or later, whose
+# virtio_net binds AF_XDP in zero-copy mode), else Debian 12's 6.12 in /boot (package
+# linux-image-6.12-amd64: native XDP, but AF_XDP in copy mode only).
 guest_kernel() {
     if [ -n "${XDPTCP_GUEST_KERNEL:-}" ]; then
         echo "$XDPTCP_GUEST_KERNEL"
+        return
+    fi
+    local newer
+    newer=$(find /opt/xdptcp-kernels -maxdepth 1 -name 'vmlinuz-*-amd64' 2>/dev/null | sort -V | tail -n 1)
+    if [ -n "$newer" ]; then
+        echo "$newer"
         return
     fi
     find /boot -maxdepth 1 -name 'vmlinuz-6.12.*-amd64' | sort -V | tail -n 1
@@ -51,7 +60,7 @@ check_prerequisites() {
     local kernel
     kernel=$(guest_kernel)
     if [ -z "$kernel" ] || [ ! -r "$kernel" ]; then
-        die "no Debian 6.12 kernel in /boot: apt-get install linux-image-6.12-amd64 (or: deploy/install-deps.sh guest)"
+        die "no guest kernel in /opt/xdptcp-kernels or /boot: deploy/install-deps.sh guest"
     fi
     local version=${kernel#*/vmlinuz-}
     [ -d "/lib/modules/$version/kernel/drivers/net" ] ||
@@ -105,7 +114,7 @@ up() {
     local netdev="-netdev tap,id=n0,ifname=$TAP,script=no,downscript=no,queues=$GUEST_QUEUES,vhost=off"
     # iommu_platform: the driver then maps buffers through the DMA API, which virtio_net's
     # AF_XDP zero-copy needs (virtnet_xsk_pool_enable refuses a queue without a DMA device).
-    local nic="-device virtio-net-pci,netdev=n0,mq=on,vectors=$((2 * GUEST_QUEUES + 2)),mac=$GUEST_MAC,iommu_platform=on,disable-legacy=on"
+    local nic="-device virtio-net-pci,netdev=n0,mq=on,rss=on,vectors=$((2 * GUEST_QUEUES + 2)),mac=$GUEST_MAC,iommu_platform=on,disable-legacy=on"
     # qemu runs in the peer namespace, so that it finds the tap there; its pid is this
     # shell's, kept through the execs of setsid, ip netns exec, vng and virtme-run.
     # shellcheck disable=SC2016 # $$ and $0 are the inner shell's

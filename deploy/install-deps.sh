@@ -56,6 +56,65 @@ if [ "${1:-all}" = guest ] && [ ! -x "$VIRTME_NG_VENV/bin/vng" ]; then
     "$VIRTME_NG_VENV/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
 fi
 
+# The guest's kernel for zero-copy AF_XDP. Debian 12's 6.12 virtio_net binds XSK sockets in
+# copy mode only: it does not advertise NETDEV_XDP_ACT_XSK_ZEROCOPY, which came with 6.13.
+# Debian 13's backports carry newer kernels; bookworm cannot install their packages (their
+# dependencies are trixie's), so the package is downloaded with an apt source list of its
+# own and unpacked: the image to $GUEST_KERNEL_DIR, the modules to /usr/lib/modules, where
+# the guest, booted on the host's root filesystem, loads them from. The host's own kernel
+# and dpkg's database are not touched. GUEST_KERNEL is the version the lab was tested with;
+# if the archive no longer has it, the newest 6.13+ build of the same flavour is taken.
+GUEST_KERNEL_DIR=/opt/xdptcp-kernels
+GUEST_KERNEL=${XDPTCP_GUEST_KERNEL_PACKAGE:-linux-image-6.17.13+deb13-amd64}
+fetch_guest_kernel() {
+    apt_dir=$GUEST_KERNEL_DIR/apt
+    package=$GUEST_KERNEL
+    version=${package#linux-image-}
+    if [ -r "$GUEST_KERNEL_DIR/vmlinuz-$version" ] && [ -d "/usr/lib/modules/$version/kernel/drivers/net" ]; then
+        return
+    fi
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+    echo "deb http://deb.debian.org/debian trixie-backports main" >"$apt_dir/sources.list"
+    cat >"$apt_dir/apt.conf" <<EOF
+Dir::Etc::SourceList "$apt_dir/sources.list";
+Dir::Etc::SourceParts "/dev/null";
+Dir::State::Lists "$apt_dir/lists";
+Dir::Cache "$apt_dir/cache";
+APT::Get::List-Cleanup "0";
+APT::Sandbox::User "root";
+EOF
+    export APT_CONFIG="$apt_dir/apt.conf"
+    apt-get update -qq ||
+        { echo "error: cannot read trixie-backports for the guest kernel" >&2; exit 1; }
+    if [ -z "$(apt-cache madison "$package" 2>/dev/null)" ]; then
+        package=$(apt-cache search --names-only '^linux-image-6\.(1[3-9]|[2-9][0-9])\.[0-9.]+\+deb13-amd64$' 2>/dev/null |
+            awk '{print $1}' | sort -V | tail -n 1)
+        [ -n "$package" ] ||
+            { echo "error: trixie-backports has no linux-image 6.13 or newer for the guest" >&2; exit 1; }
+        echo "note: $GUEST_KERNEL is gone from trixie-backports; taking $package"
+        version=${package#linux-image-}
+    fi
+    echo "fetching the guest kernel $package (trixie-backports) into $GUEST_KERNEL_DIR"
+    (cd "$apt_dir" && apt-get download -qq "$package") ||
+        { echo "error: cannot download $package" >&2; exit 1; }
+    unset APT_CONFIG
+    unpacked=$(mktemp -d)
+    dpkg-deb -x "$apt_dir/${package}"_*.deb "$unpacked"
+    if [ ! -d "$unpacked/usr/lib/modules/$version" ] || [ ! -r "$unpacked/boot/vmlinuz-$version" ]; then
+        echo "error: $package holds no modules or image for $version" >&2
+        exit 1
+    fi
+    rm -rf "/usr/lib/modules/${version:?}"
+    mkdir -p /usr/lib/modules
+    cp -a "$unpacked/usr/lib/modules/$version" /usr/lib/modules/
+    depmod "$version"
+    cp "$unpacked/boot/vmlinuz-$version" "$GUEST_KERNEL_DIR/"
+    rm -rf "$unpacked" "$apt_dir/${package}"_*.deb
+}
+if [ "${1:-all}" = guest ]; then
+    fetch_guest_kernel
+fi
+
 # The Rust toolchain: rustup's, as Debian's cargo is too old for the dependencies.
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
     echo "installing the Rust toolchain with rustup"

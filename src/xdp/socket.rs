@@ -259,6 +259,13 @@ impl XskSocket {
         if produced == 0 {
             return Err(invalid("could not give RX frames to the fill ring".into()));
         }
+        // The bind came first (xsk-rs binds in `Socket::new`), so a zero-copy driver found an
+        // empty fill ring and posted no RX buffers. With need_wakeup it may wait to be woken
+        // before it takes these (ice, i40e and mlx5 refill from the NAPI a wake-up runs;
+        // virtio_net also retries from its refill work every 500 ms).
+        if fill.needs_wakeup() {
+            super::wait::kick_rx(fd);
+        }
         let frame_capacity = config.frame_size as usize;
         Ok(XskSocket {
             iface: iface.into(),
