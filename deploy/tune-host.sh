@@ -32,7 +32,12 @@ usage: deploy/tune-host.sh IFACE [options]
   --governor NAME         scaling_governor of the worker cores (needs --cores)
   --defer-hard-irqs N     /sys/class/net/IFACE/napi_defer_hard_irqs
   --gro-flush-timeout NS  /sys/class/net/IFACE/gro_flush_timeout
-  --hugepages N           vm.nr_hugepages
+  --hugepages N|auto      vm.nr_hugepages; auto: what the UMEMs of xdptcp serve need,
+                          queues x frame_count x frame_size / Hugepagesize (queues from
+                          --queues, else the interface's RX queues), added to the pages
+                          other programs hold now
+  --umem-frames N         with --hugepages auto: [umem] frame_count [default: 4096]
+  --umem-frame-size N     with --hugepages auto: [umem] frame_size [default: 4096]
   --memlock SIZE          LimitMEMLOCK=SIZE for xdptcp.service (a drop-in)
   --state FILE            where previous values are kept
                           [default: /var/lib/xdptcp/tune-IFACE.state]
@@ -58,6 +63,7 @@ IFACE=$1
 shift
 QUEUES="" RX_RING="" TX_RING="" COALESCE="" RSS_EQUAL="" RSS_KEY="" CORES="" IRQBALANCE=""
 GOVERNOR="" DEFER_HARD_IRQS="" GRO_FLUSH_TIMEOUT="" HUGEPAGES="" MEMLOCK="" STATE=""
+UMEM_FRAMES=4096 UMEM_FRAME_SIZE=4096
 DRY_RUN=0 REVERT=0
 NTUPLE=()
 while [ $# -gt 0 ]; do
@@ -84,6 +90,8 @@ while [ $# -gt 0 ]; do
         --defer-hard-irqs) DEFER_HARD_IRQS=$value ;;
         --gro-flush-timeout) GRO_FLUSH_TIMEOUT=$value ;;
         --hugepages) HUGEPAGES=$value ;;
+        --umem-frames) UMEM_FRAMES=$value ;;
+        --umem-frame-size) UMEM_FRAME_SIZE=$value ;;
         --memlock) MEMLOCK=$value ;;
         --state) STATE=$value ;;
         *) die "unknown option $option (see --help)" ;;
@@ -93,7 +101,8 @@ done
 is_count() { [[ $1 =~ ^[0-9]+$ ]]; }
 for pair in "queues:$QUEUES" "rx-ring:$RX_RING" "tx-ring:$TX_RING" \
     "coalesce-usecs:$COALESCE" "rss-equal:$RSS_EQUAL" "defer-hard-irqs:$DEFER_HARD_IRQS" \
-    "gro-flush-timeout:$GRO_FLUSH_TIMEOUT" "hugepages:$HUGEPAGES"; do
+    "gro-flush-timeout:$GRO_FLUSH_TIMEOUT" "hugepages:${HUGEPAGES#auto}" \
+    "umem-frames:$UMEM_FRAMES" "umem-frame-size:$UMEM_FRAME_SIZE"; do
     value=${pair#*:}
     [ -z "$value" ] || is_count "$value" || die "--${pair%%:*} must be a number, not '$value'"
 done
@@ -414,9 +423,43 @@ fi
     "$DEFER_HARD_IRQS" "napi_defer_hard_irqs" "the kernel has no /sys/class/net/$IFACE/napi_defer_hard_irqs"
 [ -z "$GRO_FLUSH_TIMEOUT" ] || set_value "/sys/class/net/$IFACE/gro_flush_timeout" \
     "$GRO_FLUSH_TIMEOUT" "gro_flush_timeout" "the kernel has no /sys/class/net/$IFACE/gro_flush_timeout"
-# xdptcp maps its UMEM without MAP_HUGETLB today: reserved pages wait for that change.
-[ -z "$HUGEPAGES" ] || set_value /proc/sys/vm/nr_hugepages "$HUGEPAGES" "huge pages" \
-    "no /proc/sys/vm/nr_hugepages"
+# xdptcp maps each queue's UMEM (frame_count x frame_size bytes) with MAP_HUGETLB from the
+# default-size pool (umem.hugepages = "prefer", the default, or "require"). auto reserves
+# what those UMEMs need on top of the pages others hold now (HugePages_Total - Free); a
+# UMEM that is not a whole number of huge pages stays on normal pages and needs none.
+meminfo_field() { awk -v k="$1:" '$1 == k { print $2; exit }' /proc/meminfo; }
+umem_huge_pages() {
+    local queues=$QUEUES page_kib umem_kib
+    [ -n "$queues" ] || queues=$(find "/sys/class/net/$IFACE/queues" -maxdepth 1 -name 'rx-*' | wc -l)
+    page_kib=$(meminfo_field Hugepagesize)
+    umem_kib=$((UMEM_FRAMES * UMEM_FRAME_SIZE / 1024))
+    if [ $((umem_kib % page_kib)) != 0 ]; then
+        say "note: a UMEM of $umem_kib KiB is not a multiple of the $page_kib KiB huge page: xdptcp maps it on normal pages" >&2
+        echo 0
+        return
+    fi
+    say "huge pages for the UMEMs: $queues queue(s) x $UMEM_FRAMES frames x $UMEM_FRAME_SIZE B = $((queues * umem_kib / 1024)) MiB = $((queues * umem_kib / page_kib)) page(s) of $page_kib KiB" >&2
+    echo $((queues * umem_kib / page_kib))
+}
+if [ "$HUGEPAGES" = auto ]; then
+    if [ ! -e /proc/sys/vm/nr_hugepages ] || [ -z "$(meminfo_field Hugepagesize)" ]; then
+        die "--hugepages auto: no hugetlb pool in this kernel (no /proc/sys/vm/nr_hugepages)"
+    fi
+    if [ "$UMEM_FRAMES" = 0 ] || [ "$UMEM_FRAME_SIZE" = 0 ]; then
+        die "--umem-frames and --umem-frame-size must be positive"
+    fi
+    held=$(($(meminfo_field HugePages_Total) - $(meminfo_field HugePages_Free)))
+    needed=$(umem_huge_pages)
+    HUGEPAGES=$((needed + held))
+    [ "$held" = 0 ] || say "$held huge page(s) are in use now (by xdptcp or others): kept on top"
+fi
+if [ -n "$HUGEPAGES" ]; then
+    set_value /proc/sys/vm/nr_hugepages "$HUGEPAGES" "huge pages" "no /proc/sys/vm/nr_hugepages"
+    # The kernel allocates what contiguous memory it finds and may give fewer.
+    got=$(cat /proc/sys/vm/nr_hugepages)
+    [ "$DRY_RUN" = 1 ] || [ "$got" -ge "$HUGEPAGES" ] ||
+        say "warning: asked for $HUGEPAGES huge pages, the kernel found memory for $got (fragmented: reserve at boot, hugepages=$HUGEPAGES on the kernel command line)"
+fi
 
 if [ -n "$MEMLOCK" ]; then
     if [ -e "$MEMLOCK_DROPIN" ]; then

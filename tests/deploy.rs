@@ -2,7 +2,8 @@
 //! key), the shipped `deploy/xdptcp.toml`, the systemd unit `deploy/xdptcp.service` and the
 //! capabilities it grants (served as an unprivileged user with exactly those, and refused
 //! with the missing one named when one is taken away), `xdptcp nc -l PORT` as ncat takes
-//! it, and `deploy/tune-host.sh` on the lab's veth.
+//! it, `deploy/tune-host.sh` on the lab's veth, and the UMEM on huge pages (`umem.hugepages`:
+//! required and mapped from a pool reserved here, required and refused without one).
 //!
 //! The network tests need root (namespaces, XDP, AF_XDP); without it they say so and skip.
 //! They take a lock so they run one at a time, each on a lab of its own.
@@ -619,4 +620,221 @@ fn tune_host_dry_runs_applies_what_veth_supports_and_reverts_exactly() {
     assert_eq!(after, before, "--revert did not restore:\n{reverted}");
     assert!(!state.exists());
     println!("tune-host on veth: before {before:?}, tuned {during:?}, reverted {after:?}");
+}
+
+/// A value of `/proc/meminfo` (the `HugePages_*` counts are pages, the rest kB).
+fn meminfo(key: &str) -> u64 {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/meminfo"))
+}
+
+const NR_HUGEPAGES: &str = "/proc/sys/vm/nr_hugepages";
+
+/// Sets `vm.nr_hugepages` (global, not per namespace) and puts the old value back on drop.
+struct HugePagePool {
+    before: String,
+}
+
+impl HugePagePool {
+    fn set(pages: u64) -> HugePagePool {
+        let before = std::fs::read_to_string(NR_HUGEPAGES).unwrap();
+        std::fs::write(NR_HUGEPAGES, pages.to_string()).unwrap();
+        HugePagePool { before }
+    }
+}
+
+impl Drop for HugePagePool {
+    fn drop(&mut self) {
+        let _ = std::fs::write(NR_HUGEPAGES, self.before.trim());
+    }
+}
+
+/// The mappings of process `pid` on huge pages: (size in kB, KernelPageSize in kB).
+fn huge_mappings(pid: u32) -> Vec<(u64, u64)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
+    let mut found = Vec::new();
+    let mut size = 0;
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("Size:"), Some(kb)) => size = kb.parse().unwrap(),
+            (Some("KernelPageSize:"), Some(kb)) if kb != "4" => {
+                found.push((size, kb.parse().unwrap()))
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn umem_hugepages_require_maps_the_umem_on_2_mib_pages_and_serves() {
+    let Some((_serial, lab)) = lab("huge") else {
+        return;
+    };
+    assert_eq!(
+        meminfo("Hugepagesize"),
+        2048,
+        "this test assumes 2 MiB pages"
+    );
+    // The default UMEM: 4096 frames of 4096 B = 16 MiB = 8 pages; 2 more to spare.
+    let free_before_reserve = meminfo("HugePages_Free");
+    let _pool = HugePagePool::set(meminfo("HugePages_Total") + 10);
+    let free = meminfo("HugePages_Free");
+    assert!(
+        free >= free_before_reserve + 8,
+        "the kernel found no memory for the pages"
+    );
+    let config = deploy("xdptcp.toml");
+    let mut server = Server::spawn(
+        &lab,
+        &[
+            BIN,
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--umem-hugepages",
+            "require",
+        ],
+    );
+    server.wait_for("Ctrl-C stops");
+    let log = server.output();
+    assert!(
+        log.contains("UMEM of each of 1 queue(s): 16 MiB on huge pages (8 of 2 MiB, MAP_HUGETLB; umem.hugepages = require)"),
+        "{log}"
+    );
+    let in_use = free - meminfo("HugePages_Free");
+    assert_eq!(in_use, 8, "HugePages_Free fell by {in_use}");
+    let mappings = huge_mappings(server.child.id());
+    assert!(mappings.contains(&(16384, 2048)), "smaps: {mappings:?}");
+    let seen = check_echo_and_http(&lab);
+    let (ok, output) = server.terminate();
+    assert!(ok, "{output}");
+    // The kernel gives a closed UMEM's pages back from a work queue, a little later.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while meminfo("HugePages_Free") != free && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(meminfo("HugePages_Free"), free, "pages not given back");
+    println!(
+        "huge pages: 8 of 2 MiB in use while serving (HugePages_Free {free} -> {}), smaps {mappings:?}; {seen}",
+        free - in_use
+    );
+}
+
+#[test]
+fn umem_hugepages_require_without_a_pool_names_the_pages_and_prefer_falls_back() {
+    let Some((_serial, lab)) = lab("nohuge") else {
+        return;
+    };
+    let _pool = HugePagePool::set(0);
+    let available = meminfo("HugePages_Free") - meminfo("HugePages_Rsvd");
+    assert_eq!(available, 0, "others hold free huge pages");
+    let config = deploy("xdptcp.toml");
+    let config = config.to_str().unwrap();
+    let started = Instant::now();
+    let server = Server::spawn(
+        &lab,
+        &[
+            BIN,
+            "serve",
+            "--config",
+            config,
+            "--umem-hugepages",
+            "require",
+        ],
+    );
+    let (ok, output) = server.wait_end();
+    assert!(!ok, "started without huge pages: {output}");
+    let error = output.lines().last().unwrap_or("");
+    assert!(
+        error.starts_with("xdptcp: umem.hugepages = \"require\" (--umem-hugepages require): the UMEMs of 1 queue(s) (4096 frames × 4096 B each) need 8 huge pages of 2 MiB but the hugetlb pool has 0 available (/proc/sys/vm/nr_hugepages is 0); reserve them with `echo 8 > /proc/sys/vm/nr_hugepages`"),
+        "{output}"
+    );
+    assert!(!xdp_attached(&lab), "a program was left on the interface");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let mut server = Server::spawn(&lab, &[BIN, "serve", "--config", config]);
+    server.wait_for("Ctrl-C stops");
+    let log = server.output();
+    assert!(
+        log.contains("xdp0 queue 0: UMEM on normal pages: the UMEMs of 1 queue(s)"),
+        "{log}"
+    );
+    assert!(
+        log.contains("UMEM of 1 queue(s), 16 MiB each: 0 on huge pages, 1 on normal pages (umem.hugepages = prefer"),
+        "{log}"
+    );
+    let seen = check_echo_and_http(&lab);
+    let (ok, output) = server.terminate();
+    assert!(ok, "{output}");
+    println!("no huge pages: require refused with: {error}");
+    println!("prefer fell back to normal pages and served: {seen}");
+}
+
+#[test]
+fn tune_host_hugepages_auto_reserves_what_the_umems_need() {
+    let Some((_serial, lab)) = lab("tun2") else {
+        return;
+    };
+    let state = scratch("tune-huge.state");
+    let state_arg = state.to_str().unwrap();
+    let before = std::fs::read_to_string(NR_HUGEPAGES).unwrap();
+    let held = meminfo("HugePages_Total") - meminfo("HugePages_Free");
+    let args = [
+        STACK_IFACE,
+        "--hugepages",
+        "auto",
+        "--umem-frames",
+        "8192",
+        "--state",
+        state_arg,
+    ];
+    let (code, out) = tune_host(&lab, &args);
+    assert_eq!(code, 0, "{out}");
+    // One RX queue on the lab's veth, 8192 frames of 4096 B: 32 MiB, 16 pages.
+    assert!(
+        out.contains(
+            "huge pages for the UMEMs: 1 queue(s) x 8192 frames x 4096 B = 32 MiB = 16 page(s) of 2048 KiB"
+        ),
+        "{out}"
+    );
+    let wanted = (held + 16).to_string();
+    assert!(
+        out.contains(&format!(
+            "+ echo {wanted} > /proc/sys/vm/nr_hugepages   # was: {}",
+            before.trim()
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(NR_HUGEPAGES).unwrap().trim(),
+        wanted
+    );
+    let (code, reverted) = tune_host(&lab, &[STACK_IFACE, "--revert", "--state", state_arg]);
+    assert_eq!(code, 0, "{reverted}");
+    assert_eq!(std::fs::read_to_string(NR_HUGEPAGES).unwrap(), before);
+    let (code, small) = tune_host(
+        &lab,
+        &[
+            STACK_IFACE,
+            "--hugepages",
+            "auto",
+            "--umem-frames",
+            "64",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0, "{small}");
+    assert!(
+        small.contains("a UMEM of 256 KiB is not a multiple of the 2048 KiB huge page"),
+        "{small}"
+    );
+    println!(
+        "tune-host --hugepages auto: {}",
+        out.lines().find(|l| l.contains("huge pages for")).unwrap()
+    );
 }

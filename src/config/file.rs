@@ -134,6 +134,18 @@ pub enum XdpModeChoice {
     Generic,
 }
 
+/// The `umem.hugepages` key (see [`HugePages`](crate::xdp::HugePages)).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum HugePagesChoice {
+    /// Huge pages where the hugetlb pool has them, else normal pages (the log says why).
+    Prefer,
+    /// Huge pages or a failed start that names the pages needed.
+    Require,
+    /// Normal pages.
+    Off,
+}
+
 /// The `zero_copy` key (see [`ZeroCopy`](crate::xdp::ZeroCopy)): `"prefer"`, `"require"`
 /// or `"off"`; `true` and `false`, which it was before it had three values, still mean
 /// `"prefer"` and `"off"`.
@@ -224,6 +236,9 @@ pub struct UmemFile {
     pub frame_count: Option<u32>,
     /// Bytes per frame: 2048 or 4096.
     pub frame_size: Option<u32>,
+    /// Map each UMEM on huge pages: `"prefer"`, `"require"` or `"off"`
+    /// (`--umem-hugepages`).
+    pub hugepages: Option<HugePagesChoice>,
     /// Frames taken from the RX ring (and built for TX) per loop turn.
     pub batch: Option<usize>,
 }

@@ -53,7 +53,7 @@ pub use file::{
     AppKind, IdleChoice, LimitsFile, ListenFile, ManagementFile, ServeFile, StackKind, TcpFile,
     UmemFile,
 };
-pub use file::{XdpModeChoice, ZeroCopyChoice};
+pub use file::{HugePagesChoice, XdpModeChoice, ZeroCopyChoice};
 pub use read::read;
 pub use settings::{
     Listener, ManagementSettings, ServeSettings, DEFAULT_HTTP_BODY, MANAGEMENT_OFF,

@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{
-    parse_address_range, AppKind, IdleChoice, ServeFile, SettingError, StackKind, XdpModeChoice,
-    ZeroCopyChoice,
+    parse_address_range, AppKind, HugePagesChoice, IdleChoice, ServeFile, SettingError, StackKind,
+    XdpModeChoice, ZeroCopyChoice,
 };
 use crate::runtime::{IdlePolicy, RuntimeConfig, MAX_BATCH};
 use crate::stack::SynCookies;
 use crate::tcp;
 use crate::xdp::program::MAX_QUEUES;
-use crate::xdp::{BusyPoll, XdpAttach, ZeroCopy, MAX_ADDRESSES};
+use crate::xdp::{BusyPoll, HugePages, XdpAttach, ZeroCopy, MAX_ADDRESSES};
 
 /// Body size of the HTTP answer when the file and the flags give none.
 pub const DEFAULT_HTTP_BODY: u64 = 64;
@@ -246,6 +246,11 @@ impl ServeFile {
                     format!("must be 2048 or 4096, got {other}"),
                 ))
             }
+        };
+        xsk.huge_pages = match umem.hugepages.unwrap_or(HugePagesChoice::Prefer) {
+            HugePagesChoice::Prefer => HugePages::Prefer,
+            HugePagesChoice::Require => HugePages::Require,
+            HugePagesChoice::Off => HugePages::Off,
         };
         // The fill ring is given every RX frame (half the UMEM) when the socket opens.
         xsk.ring_size = xsk.frame_count / 2;
@@ -491,6 +496,27 @@ mod tests {
         let refused = problem("interface = \"eth0\"\nzero_copy = \"always\"");
         assert!(
             refused.contains("zero_copy") && refused.contains("\"require\""),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn umem_hugepages_is_prefer_by_default_require_or_off() {
+        let huge_pages = |value: &str| {
+            ServeFile::parse(&format!("interface = \"eth0\"\n[umem]\n{value}"))
+                .unwrap()
+                .settings()
+                .unwrap()
+                .runtime
+                .xsk
+                .huge_pages
+        };
+        assert_eq!(huge_pages(""), HugePages::Prefer);
+        assert_eq!(huge_pages("hugepages = \"require\""), HugePages::Require);
+        assert_eq!(huge_pages("hugepages = \"off\""), HugePages::Off);
+        let refused = problem("interface = \"eth0\"\n[umem]\nhugepages = \"always\"");
+        assert!(
+            refused.starts_with("line 3: \"umem.hugepages\": unknown variant `always`"),
             "{refused}"
         );
     }

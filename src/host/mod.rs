@@ -1,7 +1,7 @@
 //! Facts the stack takes from the host kernel, and settings of this process: the interface's
 //! index, queues, address, MAC, MTU and driver, the routes, neighbour MAC addresses, the
 //! ports kernel sockets listen on, the NIC's RSS configuration — read over rtnetlink, the
-//! ethtool generic netlink family, sysfs and procfs — and this
+//! ethtool generic netlink family, sysfs and procfs — the hugetlb pool, and this
 //! process's privileges: root, capabilities, the locked-memory limit.
 //!
 //! The stack shares its IPv4 address with the kernel, and the kernel answers and sends ARP
@@ -14,6 +14,7 @@
 
 mod capabilities;
 mod groups;
+mod huge_pages;
 mod interface;
 mod isn_secret;
 mod neighbors;
@@ -25,6 +26,7 @@ mod rtnetlink;
 
 pub use capabilities::{effective_capabilities, missing_capabilities, Capability};
 pub use groups::{group_id, group_name};
+pub use huge_pages::{huge_page_pool, HugePagePool, NR_HUGEPAGES};
 pub use interface::{
     driver_name, interface_index, interface_ipv4, interface_mac, interface_mtu, rx_queue_count,
     NoSuchInterface,

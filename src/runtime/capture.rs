@@ -346,6 +346,39 @@ mod tests {
         assert!(worker.ring().is_none(), "the worker let go of the ring");
     }
 
+    /// Not a test: `bench/capture.sh` counts the instructions of [`CaptureRing::offer`]
+    /// under callgrind with this. `XDPTCP_CAPTURE_LOOP=<filter>:<offers>` (filter `all`,
+    /// `match` or `nomatch`) offers a 130-byte frame (a 64-byte echo request with
+    /// timestamps) that many times, the reader taking the frames every 1024 offers.
+    #[test]
+    #[ignore]
+    fn offer_loop() {
+        let spec = std::env::var("XDPTCP_CAPTURE_LOOP").unwrap_or_else(|_| "all:1000".into());
+        let (filter, offers) = spec.split_once(':').expect("<filter>:<offers>");
+        let offers: usize = offers.parse().expect("a number of offers");
+        let port = match filter {
+            "all" => None,
+            "match" => Some(7),
+            "nomatch" => Some(1),
+            other => panic!("{other}: the filter is all, match or nomatch"),
+        };
+        let (capture, worker) = one_worker(port);
+        let ring = worker.ring().unwrap();
+        let mut frame = segment(40_000, 7);
+        frame.resize(130, 0);
+        let mut taken = Vec::new();
+        for i in 0..offers {
+            ring.offer(Direction::Received, std::hint::black_box(&frame));
+            if i % 1024 == 1023 {
+                capture.take(&mut taken);
+                for f in taken.drain(..) {
+                    capture.recycle(f);
+                }
+            }
+        }
+        assert_eq!(capture.dropped(), 0);
+    }
+
     #[test]
     fn a_reader_that_takes_nothing_makes_frames_dropped_not_a_longer_queue() {
         let (capture, worker) = one_worker(None);

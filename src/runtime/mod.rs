@@ -121,6 +121,7 @@ impl<M: Send + 'static> Runtime<M> {
         F: FnMut(usize) -> H,
     {
         xdp::check_privileges(config.queues, &config.xsk)?;
+        xdp::check_huge_pages(config.queues, &config.xsk)?;
         config.validate()?;
         let facts = HostFacts::read(&config)?;
         let datapath = Datapath::open(&config, &facts)?;

@@ -20,7 +20,10 @@ use crate::stack::{ReplyQueue, Route, Stack, StackConfig, StackError, IP_TTL};
 use crate::tcp::IsnGenerator;
 use crate::wire::MacAddr;
 use crate::xdp::wait::Waker;
-use crate::xdp::{BindMode, CookieAnswer, CookiePorts, XdpError, XdpProgram, XskSocket, ZeroCopy};
+use crate::xdp::{
+    BindMode, CookieAnswer, CookiePorts, HugePages, UmemPages, XdpError, XdpProgram, XskSocket,
+    ZeroCopy,
+};
 
 /// Messages a worker's queue holds before [`Sender::send`] blocks.
 const MESSAGE_QUEUE: usize = 1024;
@@ -159,6 +162,7 @@ impl Datapath {
                 "AF_XDP sockets on {queues} queue(s) of {iface} in copy mode: the driver does not support zero-copy"
             ),
         }
+        datapath.log_umem_pages(config);
         for port in config
             .listen
             .iter()
@@ -168,6 +172,33 @@ impl Datapath {
             datapath.program.set_port(port, true)?;
         }
         Ok(datapath)
+    }
+
+    /// Says in the start-up log which pages the UMEMs are on (with `prefer`, a queue that
+    /// fell back to normal pages said why when it opened).
+    fn log_umem_pages(&self, config: &RuntimeConfig) {
+        let mib = (u64::from(config.xsk.frame_count) * u64::from(config.xsk.frame_size)) >> 20;
+        let huge = self
+            .sockets
+            .iter()
+            .filter(|s| matches!(s.umem_pages(), UmemPages::Huge { .. }))
+            .count();
+        let queues = self.sockets.len();
+        let setting = config.xsk.huge_pages;
+        match self.sockets[0].umem_pages() {
+            UmemPages::Huge { page_bytes } if huge == queues => log::info!(
+                "UMEM of each of {queues} queue(s): {mib} MiB on huge pages ({} of {} MiB, MAP_HUGETLB; umem.hugepages = {setting})",
+                (mib << 20) / page_bytes,
+                page_bytes >> 20
+            ),
+            _ if setting == HugePages::Off => log::info!(
+                "UMEM of each of {queues} queue(s): {mib} MiB on normal pages (umem.hugepages = off)"
+            ),
+            _ => log::info!(
+                "UMEM of {queues} queue(s), {mib} MiB each: {huge} on huge pages, {} on normal pages (umem.hugepages = {setting}: the hugetlb pool could not supply them, see above)",
+                queues - huge
+            ),
+        }
     }
 
     /// How the sockets are bound (all alike: the driver decides).

@@ -5,7 +5,7 @@
 //! `bpf/`, attaches it and fills its maps, and [`counters`](ProgramCounters) reads its per-CPU
 //! counters; [`cookie_ports`](CookiePorts) tells it which SYNs to answer with cookies; [`socket`] owns a UMEM and the four rings of one
 //! queue and moves frames between them and the stack; [`wait`] sleeps on a socket until it
-//! has frames or another thread has work; [`BusyPoll`] sets the busy-poll socket options; [`ZeroCopy`] says whether sockets bind zero-copy. What the kernel knows about the interface (its
+//! has frames or another thread has work; [`BusyPoll`] sets the busy-poll socket options; [`ZeroCopy`] says whether sockets bind zero-copy; [`HugePages`] whether UMEMs are mapped on huge pages. What the kernel knows about the interface (its
 //! index, queues and driver) comes from [`crate::host`].
 
 #![allow(unsafe_code)]
@@ -14,6 +14,7 @@
 mod busy_poll;
 mod cookie_ports;
 mod counters;
+mod huge_pages;
 mod privileges;
 pub mod program;
 pub mod socket;
@@ -25,6 +26,7 @@ pub use privileges::{check_privileges, REQUIRED_CAPABILITIES};
 pub use busy_poll::BusyPoll;
 pub use cookie_ports::{CookieAnswer, CookiePorts};
 pub use counters::{ProgramCounters, QueueCounters};
+pub use huge_pages::{check_huge_pages, HugePageShortfall, HugePages, UmemPages};
 pub use program::{UnknownXdpMode, XdpAttach, XdpMode, XdpProgram, MAX_ADDRESSES};
 pub use socket::{BindMode, SocketStats, XskConfig, XskSocket};
 pub use zero_copy::ZeroCopy;
@@ -114,6 +116,11 @@ pub enum XdpError {
         value: i64,
         source: io::Error,
     },
+    #[error(
+        "umem.hugepages = \"require\" (--umem-hugepages require): {shortfall}; \
+         umem.hugepages = \"prefer\" falls back to normal pages"
+    )]
+    HugePagesRequired { shortfall: HugePageShortfall },
     #[error("updating XDP map {map} failed: {source}")]
     Map {
         map: &'static str,

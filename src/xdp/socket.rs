@@ -15,7 +15,8 @@ use xsk_rs::config::{
 };
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
-use super::{BusyPoll, XdpError, ZeroCopy};
+use super::huge_pages::{self, HugePageShortfall};
+use super::{BusyPoll, HugePages, UmemPages, XdpError, ZeroCopy};
 use crate::host::NoSuchInterface;
 
 /// Sizes of one socket's UMEM and rings.
@@ -31,6 +32,8 @@ pub struct XskConfig {
     pub zero_copy: ZeroCopy,
     /// Preferred busy polling with these options; `None`: none set (the kernel's default).
     pub busy_poll: Option<BusyPoll>,
+    /// Whether the UMEM is mapped on huge pages.
+    pub huge_pages: HugePages,
 }
 
 impl Default for XskConfig {
@@ -41,6 +44,7 @@ impl Default for XskConfig {
             ring_size: 2048,
             zero_copy: ZeroCopy::Prefer,
             busy_poll: None,
+            huge_pages: HugePages::Prefer,
         }
     }
 }
@@ -89,6 +93,7 @@ pub struct XskSocket {
     iface: String,
     queue: u32,
     mode: BindMode,
+    pages: UmemPages,
     // Field order is drop order: rings before the UMEM they point into.
     fill: FillQueue,
     comp: CompQueue,
@@ -165,34 +170,115 @@ impl XskSocket {
                 count,
             });
         }
+        let pool = match config.huge_pages {
+            HugePages::Off => None,
+            _ => huge_pages::pool_for(config, 1),
+        };
+        let pages = &mut match huge_pages::plan(config, 1, pool) {
+            Ok(pages) => pages,
+            Err(shortfall) if config.huge_pages == HugePages::Require => {
+                return Err(XdpError::HugePagesRequired { shortfall })
+            }
+            Err(shortfall) => {
+                log::info!("{iface} queue {queue}: UMEM on normal pages: {shortfall}");
+                UmemPages::Normal
+            }
+        };
         match config.zero_copy {
-            ZeroCopy::Off => XskSocket::open_mode(iface, queue, config, BindMode::Copy),
-            ZeroCopy::Require => XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy)
-                .map_err(|e| match e {
-                    XdpError::Socket {
-                        iface,
-                        queue,
-                        detail,
-                    } => XdpError::ZeroCopyRefused {
-                        iface,
-                        queue,
-                        detail,
-                    },
-                    other => other,
-                }),
+            ZeroCopy::Off => XskSocket::open_mode(iface, queue, config, BindMode::Copy, pages),
+            ZeroCopy::Require => {
+                XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy, pages).map_err(|e| {
+                    match e {
+                        XdpError::Socket {
+                            iface,
+                            queue,
+                            detail,
+                        } => XdpError::ZeroCopyRefused {
+                            iface,
+                            queue,
+                            detail,
+                        },
+                        other => other,
+                    }
+                })
+            }
             ZeroCopy::Prefer => {
-                match XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy) {
+                match XskSocket::open_mode(iface, queue, config, BindMode::ZeroCopy, pages) {
                     Ok(socket) => Ok(socket),
                     // The driver cannot: fall back to copy mode.
                     Err(XdpError::Socket { detail, .. }) => {
                         log::info!(
                             "{iface} queue {queue}: the driver refused zero-copy ({detail}): copy mode"
                         );
-                        XskSocket::open_mode(iface, queue, config, BindMode::Copy)
+                        XskSocket::open_mode(iface, queue, config, BindMode::Copy, pages)
                     }
                     Err(other) => Err(other),
                 }
             }
+        }
+    }
+
+    /// Maps the UMEM on `pages`; with [`HugePages::Prefer`], on normal pages when the huge
+    /// ones cannot be had after all (and `pages` then says so, for a second attempt).
+    fn map_umem(
+        iface: &str,
+        queue: u32,
+        config: &XskConfig,
+        umem_config: UmemConfig,
+        frames: NonZeroU32,
+        pages: &mut UmemPages,
+    ) -> Result<(Umem, Vec<FrameDesc>), XdpError> {
+        let huge = matches!(pages, UmemPages::Huge { .. });
+        // A UMEM the kernel let go of just now (the zero-copy attempt before a copy-mode
+        // bind) gives its huge pages back from a work queue after the close: until then the
+        // pool looks empty (see `huge_pages::PAGES_RETURN`).
+        let start = std::time::Instant::now();
+        let deadline = start + huge_pages::PAGES_RETURN;
+        let error = loop {
+            match Umem::new(umem_config, frames, huge) {
+                Ok(umem) => {
+                    log::debug!(
+                        "{iface} queue {queue}: UMEM mapped in {:?}",
+                        start.elapsed()
+                    );
+                    return Ok(umem);
+                }
+                Err(e) if huge && std::time::Instant::now() < deadline => {
+                    if os_error(&e).and_then(|e| e.raw_os_error()) != Some(libc::ENOMEM) {
+                        break e;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+                Err(e) => break e,
+            }
+        };
+        let errno = os_error(&error).and_then(|e| e.raw_os_error());
+        match errno {
+            // The hugetlb reservation at mmap failed (xsk-rs maps before it registers).
+            Some(libc::ENOMEM) if matches!(pages, UmemPages::Huge { .. }) => {
+                let shortfall = HugePageShortfall::MapFailed {
+                    umem_bytes: huge_pages::umem_bytes(config),
+                    error: os_error(&error).map_or_else(String::new, |e| e.to_string()),
+                };
+                if config.huge_pages == HugePages::Require {
+                    return Err(XdpError::HugePagesRequired { shortfall });
+                }
+                log::info!("{iface} queue {queue}: UMEM on normal pages: {shortfall}");
+                *pages = UmemPages::Normal;
+                XskSocket::map_umem(iface, queue, config, umem_config, frames, pages)
+            }
+            // xdp_umem_account_pages (net/xdp/xdp_umem.c): over RLIMIT_MEMLOCK.
+            Some(libc::ENOBUFS) => Err(XdpError::UmemNotLocked {
+                iface: iface.into(),
+                queue,
+                limit_kib: crate::host::locked_memory_limit().unwrap_or(0) / 1024,
+            }),
+            _ => Err(socket_error(
+                iface,
+                queue,
+                os_error(&error),
+                "creating the UMEM",
+            )),
         }
     }
 
@@ -201,6 +287,7 @@ impl XskSocket {
         queue: u32,
         config: &XskConfig,
         mode: BindMode,
+        pages: &mut UmemPages,
     ) -> Result<XskSocket, XdpError> {
         let invalid = |what: String| XdpError::Socket {
             iface: iface.into(),
@@ -219,17 +306,8 @@ impl XskSocket {
             .map_err(|e| invalid(format!("UMEM config: {e}")))?;
         let frames =
             NonZeroU32::new(config.frame_count).ok_or_else(|| invalid("zero frames".into()))?;
-        let (umem, mut descs) = Umem::new(umem_config, frames, false).map_err(|e| {
-            match os_error(&e).and_then(|e| e.raw_os_error()) {
-                // xdp_umem_account_pages (net/xdp/xdp_umem.c): over RLIMIT_MEMLOCK.
-                Some(libc::ENOBUFS) => XdpError::UmemNotLocked {
-                    iface: iface.into(),
-                    queue,
-                    limit_kib: crate::host::locked_memory_limit().unwrap_or(0) / 1024,
-                },
-                _ => socket_error(iface, queue, os_error(&e), "creating the UMEM"),
-            }
-        })?;
+        let (umem, mut descs) =
+            XskSocket::map_umem(iface, queue, config, umem_config, frames, pages)?;
         let bind = match mode {
             BindMode::ZeroCopy => BindFlags::XDP_ZEROCOPY | BindFlags::XDP_USE_NEED_WAKEUP,
             BindMode::Copy => BindFlags::XDP_COPY | BindFlags::XDP_USE_NEED_WAKEUP,
@@ -271,6 +349,7 @@ impl XskSocket {
             iface: iface.into(),
             queue,
             mode,
+            pages: *pages,
             fill,
             comp,
             tx,
@@ -290,6 +369,11 @@ impl XskSocket {
 
     pub fn mode(&self) -> BindMode {
         self.mode
+    }
+
+    /// The pages the UMEM is mapped on.
+    pub fn umem_pages(&self) -> UmemPages {
+        self.pages
     }
 
     pub fn queue(&self) -> u32 {

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
-use xdptcp::config::{IdleChoice, ServeFile, SettingError, XdpModeChoice, ZeroCopyChoice};
+use xdptcp::config::{
+    HugePagesChoice, IdleChoice, ServeFile, SettingError, XdpModeChoice, ZeroCopyChoice,
+};
 use xdptcp::runtime::{Runtime, RuntimeConfig};
 
 /// A command's own setup failed: its options, or the Ctrl-C handler.
@@ -74,6 +76,11 @@ pub struct DatapathArgs {
     /// Use copy mode even if the driver supports zero-copy.
     #[arg(long)]
     pub no_zero_copy: bool,
+    /// Map each queue's UMEM on huge pages (MAP_HUGETLB, from /proc/sys/vm/nr_hugepages):
+    /// prefer (normal pages where the pool is short, logged), require (a short pool stops the
+    /// start) or off [default: prefer].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub umem_hugepages: Option<HugePagesChoice>,
     /// Preferred busy polling on the AF_XDP sockets: microseconds one system call may poll
     /// (SO_BUSY_POLL; 0 sets no busy-poll option) [default: 0].
     #[arg(long, value_name = "USECS")]
@@ -115,6 +122,7 @@ impl DatapathArgs {
         if self.no_zero_copy {
             file.zero_copy = Some(ZeroCopyChoice::Off);
         }
+        file.umem.hugepages = self.umem_hugepages.or(file.umem.hugepages);
         file.busy_poll_us = self.busy_poll_us.or(file.busy_poll_us);
         file.busy_poll_budget = self.busy_poll_budget.or(file.busy_poll_budget);
         if self.nagle {
