@@ -75,20 +75,26 @@ echo "$up"
 BOOT_SECONDS=$(echo "$up" | sed -n 's/.*booted in \([0-9.]*\) s.*/\1/p')
 TEST_START=$(now)
 
+# Waits up to 60 s for job NAME's output to show a line matching PATTERN; fails with
+# MESSAGE (and the job's output) if the job ends first or the time runs out.
+wait_for_line() {
+    local name=$1 pattern=$2 message=$3 waited=0
+    until grep -q "$pattern" "$DIR/jobs/$name.out" 2>/dev/null; do
+        if [ -e "$DIR/jobs/$name.rc" ] || [ "$waited" -ge 600 ]; then
+            cat "$DIR/jobs/$name.out" 2>/dev/null || true
+            fail "$message"
+        fi
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+}
+
 # Starts `xdptcp serve` in the guest as job NAME with extra flags; waits for its ready line.
 start_serve() {
     local name=$1
     shift
     "$LAB" spawn "$name" "echo \$\$ > $DIR/$name.pid; exec $B serve --config $ROOT/deploy/xdptcp.toml --iface eth0 --queues 2 --xdp-mode native --management-socket off $*"
-    local waited=0
-    until grep -q "^xdptcp: serving" "$DIR/jobs/$name.out" 2>/dev/null; do
-        if [ -e "$DIR/jobs/$name.rc" ] || [ "$waited" -ge 600 ]; then
-            cat "$DIR/jobs/$name.out" 2>/dev/null || true
-            fail "$name: xdptcp serve did not start"
-        fi
-        sleep 0.1
-        waited=$((waited + 1))
-    done
+    wait_for_line "$name" "^xdptcp: serving" "$name: xdptcp serve did not start"
     sed 's/^/    guest: /' "$DIR/jobs/$name.out"
 }
 
@@ -164,7 +170,7 @@ queue_counters() {
 }
 
 nc_checks() {
-    local flag=$1 label=$2 t waited
+    local flag=$1 label=$2 t
     local nc="$B nc --iface eth0 --xdp-mode native $flag"
     t=$(now)
     # nc -l accepts on one queue (a worker of its own per queue would need a listener on
@@ -173,15 +179,7 @@ nc_checks() {
     "$LAB" exec "ethtool -L eth0 combined 1" >/dev/null || fail "ethtool -L eth0 combined 1 failed"
     rm -f "$DIR/jobs/nc-listen-$label.out"
     "$LAB" spawn "nc-listen-$label" "$nc --queues 1 -l 5001 > /tmp/from-peer; sha256sum < /tmp/from-peer"
-    waited=0
-    until grep -q "listening on" "$DIR/jobs/nc-listen-$label.out" 2>/dev/null; do
-        if [ -e "$DIR/jobs/nc-listen-$label.rc" ] || [ "$waited" -ge 600 ]; then
-            cat "$DIR/jobs/nc-listen-$label.out" 2>/dev/null || true
-            fail "nc $label: nc -l did not start in the guest"
-        fi
-        sleep 0.1
-        waited=$((waited + 1))
-    done
+    wait_for_line "nc-listen-$label" "listening on" "nc $label: nc -l did not start in the guest"
     peer ncat --send-only "$GUEST_IP" 5001 <"$DIR/to-guest" || fail "nc $label: ncat could not send to the guest"
     got_in=$("$LAB" wait "nc-listen-$label" 600 | tail -n 1 | cut -d' ' -f1) || fail "nc $label: nc -l in the guest failed"
     [ "$got_in" = "$want_in" ] || fail "nc $label: peer to guest: SHA-256 $got_in, sent $want_in"
