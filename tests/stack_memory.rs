@@ -2,8 +2,8 @@
 //! control state, payload buffers excluded), run in the simulator: 32 connections echo a
 //! request each way with SACK and timestamps on, then go idle. After that
 //!
-//! - no connection holds a payload buffer (both rings went back to the pools), on either
-//!   end;
+//! - no connection holds a payload buffer (both rings went back to the pools at the
+//!   stack's idle-buffer sweep), on either end, while a busy one keeps them;
 //! - the slot, timer entries, flow table share and control heap of each stay within
 //!   [`BOUND`], and the slot itself within the figure measured when this test was written
 //!   plus a little, so that growth is a decision and not an accident (README, "Memory per
@@ -26,7 +26,7 @@ const BOUND: usize = 1_160 + 32;
 /// stack's 48 beside it, and the slab's version word padded), and the room allowed above it.
 const SLOT_BOUND: usize = 1_008 + 16;
 
-fn echo_then_idle() -> (Network, NodeId, NodeId) {
+fn echo() -> (Network, NodeId, NodeId) {
     let mut net = Network::new(5);
     let client = net.add_node(Network::node_config(1)).unwrap();
     let server = net.add_node(Network::node_config(2)).unwrap();
@@ -67,10 +67,31 @@ fn echo_then_idle() -> (Network, NodeId, NodeId) {
         connected == ids.len() && echoed == ids.len() * 300
     });
     assert!(done, "{connected} connected, {echoed} bytes echoed");
-    // Idle: delayed ACKs go out, nothing is left in flight.
+    (net, client, server)
+}
+
+fn echo_then_idle() -> (Network, NodeId, NodeId) {
+    let (mut net, client, server) = echo();
+    // Idle: delayed ACKs go out, nothing is left in flight, the idle-buffer sweep runs.
     let until = net.now() + Duration::from_secs(1);
     net.run_until(until, |_| false);
     (net, client, server)
+}
+
+#[test]
+fn a_connection_keeps_its_drained_buffers_while_busy_and_returns_them_once_idle() {
+    let (mut net, client, server) = echo();
+    // Just after the echo the rings are empty but kept: the next segment finds storage.
+    for node in [client, server] {
+        assert!(net.stack(node).buffer_memory().held > 0);
+    }
+    // Two sweep periods (200 ms each) without use give them back.
+    let until = net.now() + Duration::from_millis(450);
+    net.run_until(until, |_| false);
+    for node in [client, server] {
+        assert_eq!(net.stack(node).buffer_memory().held, 0);
+        assert_eq!(net.stack(node).poll_deadline(), None, "the sweep stops");
+    }
 }
 
 #[test]

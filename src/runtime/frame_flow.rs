@@ -5,7 +5,10 @@
 use std::net::SocketAddrV4;
 
 use crate::flow::FlowKey;
-use crate::wire::{ethernet, ipv4, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, TcpPacket};
+use crate::wire::{
+    ethernet, ipv4, EtherType, EthernetFrame, Icmpv4Packet, Ipv4Packet, QuotedDatagram, QuotedTcp,
+    TcpPacket,
+};
 
 /// A frame's connection, from this host's side.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -26,6 +29,40 @@ impl FrameFlow {
 /// The connection of an IPv4 frame carrying TCP or an ICMP error about TCP; `None` for
 /// anything else or a frame too short to say.
 pub(super) fn frame_flow(frame: &[u8]) -> Option<FrameFlow> {
+    about_segment(
+        frame,
+        |ip, tcp| FrameFlow {
+            ours: FlowKey::new(
+                SocketAddrV4::new(ip.dst(), tcp.dst_port()),
+                SocketAddrV4::new(ip.src(), tcp.src_port()),
+            ),
+            quoted: false,
+        },
+        |quoted, tcp| FrameFlow {
+            ours: FlowKey::new(
+                SocketAddrV4::new(quoted.src(), tcp.src_port()),
+                SocketAddrV4::new(quoted.dst(), tcp.dst_port()),
+            ),
+            quoted: true,
+        },
+    )
+}
+
+/// This host's port of the connection [`frame_flow`] would name (a segment's destination
+/// port, the source port of the segment an ICMP error quotes), without reading the rest of
+/// the 4-tuple: all the port-slice hand-off rule needs.
+pub(super) fn frame_local_port(frame: &[u8]) -> Option<u16> {
+    about_segment(frame, |_, tcp| tcp.dst_port(), |_, tcp| tcp.src_port())
+}
+
+/// Finds the TCP segment a frame carries, or the one an ICMP destination unreachable
+/// quotes, and reads it with `arrived` or `quoted`.
+#[inline]
+fn about_segment<T>(
+    frame: &[u8],
+    arrived: impl FnOnce(&Ipv4Packet<&[u8]>, &TcpPacket<&[u8]>) -> T,
+    quoted: impl FnOnce(&QuotedDatagram<&[u8]>, &QuotedTcp) -> T,
+) -> Option<T> {
     let ethernet = EthernetFrame::new_checked(frame).ok()?;
     if ethernet.ethertype() != EtherType::Ipv4 {
         return None;
@@ -34,26 +71,14 @@ pub(super) fn frame_flow(frame: &[u8]) -> Option<FrameFlow> {
     match ip.protocol() {
         ipv4::PROTOCOL_TCP => {
             let tcp = TcpPacket::new_checked(ip.payload()).ok()?;
-            Some(FrameFlow {
-                ours: FlowKey::new(
-                    SocketAddrV4::new(ip.dst(), tcp.dst_port()),
-                    SocketAddrV4::new(ip.src(), tcp.src_port()),
-                ),
-                quoted: false,
-            })
+            Some(arrived(&ip, &tcp))
         }
         ipv4::PROTOCOL_ICMP => {
             let icmp = Icmpv4Packet::new_checked(ip.payload()).ok()?;
             icmp.unreachable()?;
-            let quoted = icmp.quoted().ok()?;
-            let tcp = quoted.tcp()?;
-            Some(FrameFlow {
-                ours: FlowKey::new(
-                    SocketAddrV4::new(quoted.src(), tcp.src_port()),
-                    SocketAddrV4::new(quoted.dst(), tcp.dst_port()),
-                ),
-                quoted: true,
-            })
+            let datagram = icmp.quoted().ok()?;
+            let tcp = datagram.tcp()?;
+            Some(quoted(&datagram, &tcp))
         }
         _ => None,
     }
@@ -157,5 +182,20 @@ pub(super) mod tests {
         udp[14 + 9] = 17;
         assert_eq!(frame_flow(&udp), None);
         assert_eq!(frame_flow(&segment(1, 2)[..30]), None, "truncated");
+    }
+
+    #[test]
+    fn the_local_port_is_the_one_frame_flow_names() {
+        for frame in [segment(40_000, 7), icmp_error_about(62_345)] {
+            assert_eq!(
+                frame_local_port(&frame),
+                frame_flow(&frame).map(|f| f.ours.local_port)
+            );
+        }
+        assert_eq!(frame_local_port(&icmp_error_about(62_345)), Some(62_345));
+        let mut udp = segment(1, 2);
+        udp[14 + 9] = 17;
+        assert_eq!(frame_local_port(&udp), None);
+        assert_eq!(frame_local_port(&segment(1, 2)[..30]), None, "truncated");
     }
 }

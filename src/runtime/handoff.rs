@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
 
-use super::frame_flow::frame_flow;
+use super::frame_flow::{frame_flow, frame_local_port};
 use crate::flow::{FlowKey, RssSteering};
 use crate::host::{RssConfig, RssHashFunction};
 use crate::xdp::wait::Waker;
@@ -65,12 +65,15 @@ impl ReplyOwners {
     /// The rule for `workers` workers (serving queues `0..workers`) opening connections
     /// from `ephemeral`, given the NIC's RSS configuration: the RSS rule where its hash is
     /// one we compute, port slices otherwise; and a line saying which and why.
+    /// `span` is how many ports `ephemeral` holds ([`RuntimeConfig::ephemeral_span`]).
+    ///
+    /// [`RuntimeConfig::ephemeral_span`]: super::RuntimeConfig::ephemeral_span
     pub fn choose(
         ephemeral: RangeInclusive<u16>,
+        span: u32,
         workers: u32,
         rss: Option<&RssConfig>,
     ) -> (ReplyOwners, String) {
-        let span = u32::from(*ephemeral.end() - *ephemeral.start()) + 1;
         let ports_per_worker = (span / workers.max(1)).max(1);
         let slices = |why: String| {
             let line = format!(
@@ -133,10 +136,7 @@ impl ReplyOwners {
             ReplyOwners::PortSlices {
                 ephemeral,
                 ports_per_worker,
-            } => {
-                let offset = u32::from(ours.local_port.checked_sub(*ephemeral.start())?);
-                (offset / ports_per_worker) as usize
-            }
+            } => slice_of(ours.local_port, ephemeral, *ports_per_worker)?,
             ReplyOwners::Rss { ephemeral, rss } => {
                 if !ephemeral.contains(&ours.local_port) {
                     return None;
@@ -145,6 +145,21 @@ impl ReplyOwners {
             }
         };
         (owner < workers).then_some(owner)
+    }
+
+    /// [`ReplyOwners::owner`] of the connection `frame` is about. The port-slice rule reads
+    /// only this host's port; the RSS rule hashes the whole 4-tuple.
+    fn owner_of_frame(&self, frame: &[u8], workers: usize) -> Option<usize> {
+        match self {
+            ReplyOwners::PortSlices {
+                ephemeral,
+                ports_per_worker,
+            } => {
+                let owner = slice_of(frame_local_port(frame)?, ephemeral, *ports_per_worker)?;
+                (owner < workers).then_some(owner)
+            }
+            ReplyOwners::Rss { .. } => self.owner(&frame_flow(frame)?.ours, workers),
+        }
     }
 
     /// The ephemeral ports worker `index` opens connections from.
@@ -161,6 +176,13 @@ impl ReplyOwners {
             ReplyOwners::Rss { ephemeral, .. } => ephemeral.clone(),
         }
     }
+}
+
+/// The slice of `ephemeral` (`ports_per_worker` each, in worker order) that `port` is in;
+/// `None` below the range (a slice past the last worker's is the caller's to refuse).
+fn slice_of(port: u16, ephemeral: &RangeInclusive<u16>, ports_per_worker: u32) -> Option<usize> {
+    let offset = u32::from(port.checked_sub(*ephemeral.start())?);
+    Some((offset / ports_per_worker) as usize)
 }
 
 /// One inbox per worker.
@@ -192,9 +214,7 @@ impl Handoffs {
     /// If `frame` belongs to another worker's connection, queues a copy for it and returns
     /// true (the caller then drops its own).
     pub fn forward(&self, me: usize, frame: &[u8]) -> bool {
-        let Some(owner) =
-            frame_flow(frame).and_then(|f| self.owners.owner(&f.ours, self.inboxes.len()))
-        else {
+        let Some(owner) = self.owners.owner_of_frame(frame, self.inboxes.len()) else {
             return false;
         };
         if owner == me {
@@ -261,7 +281,7 @@ mod tests {
 
     #[test]
     fn the_rss_rule_is_chosen_only_for_a_plain_toeplitz_hash() {
-        let choose = |r: Option<&RssConfig>| ReplyOwners::choose(61_000..=65_535, 4, r);
+        let choose = |r: Option<&RssConfig>| ReplyOwners::choose(61_000..=65_535, 4_536, 4, r);
         let (owners, line) = choose(Some(&rss(RssHashFunction::Toeplitz, 0)));
         assert!(matches!(owners, ReplyOwners::Rss { .. }), "{line}");
         assert!(!line.contains("no worker serves"), "{line}");
@@ -286,8 +306,12 @@ mod tests {
             );
             assert!(line.contains(why), "{line}");
         }
-        let (_, line) =
-            ReplyOwners::choose(61_000..=65_535, 2, Some(&rss(RssHashFunction::Toeplitz, 0)));
+        let (_, line) = ReplyOwners::choose(
+            61_000..=65_535,
+            4_536,
+            2,
+            Some(&rss(RssHashFunction::Toeplitz, 0)),
+        );
         assert!(
             line.contains("queues up to 3, which no worker serves"),
             "{line}"

@@ -250,6 +250,7 @@ impl<'a> Workers<'a> {
             .collect::<Result<Vec<_>, RuntimeError>>()?;
         let (owners, line) = ReplyOwners::choose(
             config.ephemeral_ports.clone(),
+            config.ephemeral_span(),
             config.queues,
             facts.rss.as_ref(),
         );

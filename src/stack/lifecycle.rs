@@ -44,6 +44,7 @@ impl Stack {
             parked: false,
             in_flow_table: true,
             timer: None,
+            buffers_watched: false,
         });
         if self.flows.insert(key, Flow::Connection(id)).is_err() {
             self.conns.remove(id);
@@ -75,6 +76,10 @@ impl Stack {
             self.event_queue.push_back(id);
         }
         slot.schedule_timer(id, &mut self.timers);
+        if !slot.buffers_watched && slot.conn.holds_empty_buffer() {
+            slot.buffers_watched = true;
+            self.idle_buffers.watch(id);
+        }
         let state = slot.conn.state();
         if state == tcp::State::Closed || (slot.half_open && state != tcp::State::SynReceived) {
             self.state_changed(id, state);

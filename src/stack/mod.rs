@@ -20,7 +20,8 @@
 //! - `route` and `arp`: the next hop of a destination and its MAC address (by ARP, or from
 //!   the host), with the bounded cache in `neighbor`;
 //! - `timers`: each connection's earliest deadline in the `timer_wheel` (one entry per
-//!   connection), and ARP retries;
+//!   connection), and ARP retries; `idle_buffers`: the sweep that takes payload buffers
+//!   back from idle connections;
 //! - `config`, `error` and `stats`: settings, refusals and counters; `observe`: counts by
 //!   state, TCP totals and per-connection rows, computed when asked; `memory`: what one
 //!   connection costs.
@@ -32,6 +33,7 @@ mod connections;
 mod error;
 mod event;
 mod icmp;
+mod idle_buffers;
 mod lifecycle;
 mod listener;
 mod memory;
@@ -116,6 +118,8 @@ struct ConnSlot {
     in_flow_table: bool,
     /// Its entry in the timer wheel.
     timer: Option<timers::ArmedTimer>,
+    /// Among the connections the idle-buffer sweep looks at.
+    buffers_watched: bool,
 }
 
 /// Idle send and receive buffers each stack keeps for reuse (memory held: this many times
@@ -153,6 +157,8 @@ pub struct Stack {
     tx_queue: VecDeque<ConnId>,
     event_queue: VecDeque<ConnId>,
     timers: TimerWheel<ConnId>,
+    /// Payload rings given back once their connection is idle.
+    idle_buffers: idle_buffers::IdleBuffers,
     /// Connections whose timers fired, reused by every `handle_timeout`.
     expired_timers: Vec<ConnId>,
     /// Connections with output waiting for ARP, retried every [`arp::ARP_RETRY`].
@@ -217,6 +223,7 @@ impl Stack {
             tx_queue: VecDeque::new(),
             event_queue: VecDeque::new(),
             timers: TimerWheel::new(),
+            idle_buffers: idle_buffers::IdleBuffers::default(),
             expired_timers: Vec::new(),
             parked: Vec::new(),
             arp_retry_at: None,

@@ -46,6 +46,7 @@ impl Stack {
 
     fn receive_frame(&mut self, now: Instant, frame: &[u8]) {
         self.stats.rx_frames += 1;
+        self.idle_buffers.tick(now);
         let eth = match EthernetFrame::new_checked(frame) {
             Ok(eth) => eth,
             Err(e) => return self.stats.count_malformed(e),

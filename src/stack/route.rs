@@ -46,13 +46,15 @@ impl Stack {
     /// silently, and connections to one are refused (§4.2.3.10).
     #[inline]
     pub(super) fn is_invalid_peer(&self, ip: Ipv4Addr) -> bool {
-        // `|` rather than `||`: a few compares, no branches.
-        ip.is_broadcast()
+        // `|` rather than `||`: a few compares, no branches. The further addresses are a
+        // list, looked at only when there are any (`owns_address` would branch on `ipv4`).
+        let invalid = ip.is_broadcast()
             | ip.is_multicast()
             | ip.is_unspecified()
             | ip.is_loopback()
             | (ip == self.directed_broadcast)
-            | self.owns_address(ip)
+            | (ip == self.config.ipv4);
+        invalid || (!self.config.more_ipv4.is_empty() && self.config.more_ipv4.contains(&ip))
     }
 
     /// True for `ipv4` and the further addresses of [`StackConfig::more_ipv4`].

@@ -27,6 +27,7 @@ impl Stack {
             self.timers.next_wakeup(),
             self.arp_retry_at,
             self.time_waits.next_deadline(),
+            self.idle_buffers.sweep_at(),
         ]
         .into_iter()
         .flatten()
@@ -35,6 +36,7 @@ impl Stack {
 
     /// Runs the timers due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.idle_buffers.tick(now);
         if self.arp_retry_at.is_some_and(|at| at <= now) {
             self.unpark_all();
         }
@@ -56,6 +58,7 @@ impl Stack {
         }
         self.expired_timers = expired;
         self.expire_time_waits(now);
+        self.sweep_idle_buffers(now);
     }
 }
 

@@ -214,6 +214,18 @@ impl TcpOptions {
     /// known kind but an unexpected length are ignored, as are unknown kinds (RFC 9293
     /// §3.1: "must be prepared to handle an illegal option length ... without crashing").
     pub fn parse(bytes: &[u8]) -> Result<TcpOptions, WireError> {
+        // The layout RFC 7323 Appendix A recommends, which nearly every segment of a
+        // connection with timestamps carries: NOP, NOP, timestamps, nothing else.
+        if let Ok(&[kind::NOP, kind::NOP, kind::TIMESTAMPS, 10, ref ts @ ..]) =
+            <&[u8; 12]>::try_from(bytes)
+        {
+            let tsval = u32::from_be_bytes([ts[0], ts[1], ts[2], ts[3]]);
+            let tsecr = u32::from_be_bytes([ts[4], ts[5], ts[6], ts[7]]);
+            return Ok(TcpOptions {
+                timestamps: Some((tsval, tsecr)),
+                ..TcpOptions::default()
+            });
+        }
         let mut opts = TcpOptions::default();
         let mut i = 0;
         while i < bytes.len() {
@@ -579,6 +591,25 @@ mod tests {
         buf[h..].copy_from_slice(payload);
         fill_checksum(&mut buf, SRC, DST);
         buf
+    }
+
+    #[test]
+    fn the_recommended_timestamp_layout_parses_as_any_other() {
+        let ts = [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 1, 0];
+        let opts = TcpOptions::parse(&ts).unwrap();
+        assert_eq!(opts.timestamps, Some((7, 256)));
+        assert_eq!(
+            opts,
+            TcpOptions {
+                timestamps: Some((7, 256)),
+                ..TcpOptions::default()
+            }
+        );
+        // The same option in another layout (padding after it) takes the general path.
+        let other = [8, 10, 0, 0, 0, 7, 0, 0, 1, 0, 1, 0];
+        assert_eq!(TcpOptions::parse(&other).unwrap(), opts);
+        // Twelve bytes that only start like it are parsed byte by byte.
+        assert!(TcpOptions::parse(&[1, 1, 8, 11, 0, 0, 0, 7, 0, 0, 1, 0]).is_err());
     }
 
     #[test]

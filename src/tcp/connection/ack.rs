@@ -196,9 +196,9 @@ impl Connection {
             self.raise(Event::Writable);
         }
         if self.snd.buf.is_empty() {
-            // Everything sent was acknowledged: the storage goes back to the pool, so an
-            // idle connection holds none (taken again by the next send).
-            self.snd.buf.release_if_empty();
+            // Everything sent was acknowledged: the storage stays for the next send, and
+            // goes back to the pool once the connection is idle (`idle_buffers`).
+            self.ring_drained();
         }
         acked
     }

@@ -26,6 +26,7 @@
 //! | `path_error`, `path_mtu` | ICMP errors about our segments: the RFC 5927 check, soft and hard errors, path MTU discovery (RFC 1191) |
 //! | `timers`, `retransmit`, `probes` | deadlines; the retransmission timeout; zero-window, override and keepalive probes |
 //! | `output`, `sender` | segment building; what data may go out (Nagle, silly-window avoidance) |
+//! | `idle_buffers` | payload rings kept while busy, given back at the owner's sweep once idle |
 //! | `reset`, `ack_limits`, `pending`, `events`, `stats` | resets for unexpected segments; ACK rate limits; owed output; events; counters |
 
 mod accessors;
@@ -35,6 +36,7 @@ mod app;
 mod arrival;
 mod close;
 mod events;
+mod idle_buffers;
 mod loss;
 mod open;
 mod output;
@@ -149,6 +151,8 @@ pub struct Connection {
     /// The stack's ceiling on challenge ACKs, shared by its connections (RFC 5961 §7).
     challenge_ceiling: Option<Arc<crate::tcp::ChallengeAckCeiling>>,
     direct: DirectDelivery,
+    /// A payload ring drained since the last idle sweep (see `idle_buffers`).
+    rings_used: bool,
     app: Application,
     stats: ConnStats,
 }
@@ -190,6 +194,7 @@ impl Connection {
             ack_limits: AckRateLimits::default(),
             challenge_ceiling: None,
             direct: DirectDelivery::default(),
+            rings_used: false,
             app: Application {
                 nodelay: config.nodelay,
                 ..Application::default()

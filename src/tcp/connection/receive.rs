@@ -286,11 +286,10 @@ impl Connection {
         {
             self.pending.insert(Owed::Ack);
         }
-        if self.rcv.buf.is_empty() && self.rcv.assembler.is_empty() {
-            // Everything was read and no out-of-order text is stored past it: the storage
-            // goes back to the pool until more text arrives.
-            self.rcv.buf.release_if_empty();
-            self.rcv.assembler.release_if_empty();
+        if self.rcv.buf.is_empty() {
+            // Everything was read: the storage stays for the next arrival, and goes back to
+            // the pool once the connection is idle (`idle_buffers`).
+            self.ring_drained();
         }
     }
 }
