@@ -13,27 +13,21 @@
 #   bench/capture.sh [OUT_DIR]      default: bench/results/capture
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=target/release/xdptcp
+. bench/lab-lib.sh
 NAME=xcapture
 REPS=${REPS:-5}
 SECONDS_OF_LOAD=${SECONDS_OF_LOAD:-5}
 SERVER_CORE=${SERVER_CORE:-1}
 LOAD_CORE=${LOAD_CORE:-0}
 OUT=${1:-bench/results/capture}
-[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
-[ -x "$BIN" ] || { echo "no $BIN: cargo build --release first" >&2; exit 1; }
-mkdir -p "$OUT"
-WORK=$(mktemp -d)
-SOCKET=$WORK/mgmt.sock
 SERVER="" CAPTURE=""
-cleanup() {
-	[ -n "$CAPTURE" ] && kill -INT "$CAPTURE" 2>/dev/null && wait "$CAPTURE" 2>/dev/null
-	[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-	"$BIN" lab down --name $NAME >/dev/null 2>&1 || true
-	rm -rf "$WORK"
+bench_stop_processes() {
+	[ -z "$CAPTURE" ] || { kill -INT "$CAPTURE" 2>/dev/null && wait "$CAPTURE" 2>/dev/null; }
+	[ -z "$SERVER" ] || { kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; }
 }
-trap cleanup EXIT
-"$BIN" lab down --name $NAME >/dev/null 2>&1 || true
+bench_begin $NAME
+mkdir -p "$OUT"
+SOCKET=$WORK/mgmt.sock
 "$BIN" lab up --name $NAME >/dev/null
 
 ip netns exec $NAME-stack "$BIN" serve --iface xdp0 --port 7 --app echo --cores "$SERVER_CORE" \

@@ -24,7 +24,7 @@ ACTIVE=${ACTIVE:-1000}
 ECHO_RATE=${ECHO_RATE:-20000}
 RUN_SECONDS=${SECONDS_OF_LOAD:-10}
 OUT=${OUT:-bench/results/scale}
-BIN=target/release/xdptcp
+. bench/lab-lib.sh
 NAME=xscale
 STACK_NS=$NAME-stack
 PEER_NS=$NAME-peer
@@ -37,24 +37,12 @@ ADDRESSES=$(((TOTAL + PORTS_PER_ADDRESS - 1) / PORTS_PER_ADDRESS))
 # The connections one worker may hold, with room for those closing.
 LIMIT=$((TOTAL + TOTAL / 10 + 1000))
 
-if [ "$(id -u)" != 0 ]; then
-	echo "bench-scale needs root (namespaces, XDP, AF_XDP)" >&2
-	exit 1
-fi
-if [ ! -x "$BIN" ]; then
-	echo "no $BIN: run make build first" >&2
-	exit 1
-fi
-mkdir -p "$OUT"
-WORK=$(mktemp -d)
 SERVER_PID=
-cleanup() {
-	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-	"$BIN" lab down --name $NAME >/dev/null 2>&1 || true
-	rm -rf "$WORK"
+bench_stop_processes() {
+	[ -z "$SERVER_PID" ] || { kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null; }
 }
-trap cleanup EXIT
-"$BIN" lab down --name $NAME >/dev/null 2>&1 || true
+bench_begin $NAME
+mkdir -p "$OUT"
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 field() { awk -v k="$1" '$1 == k {print $2}' "$2"; }

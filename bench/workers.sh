@@ -7,20 +7,15 @@
 # the server's workers for CPU, which the table's per-core column does not subtract.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=target/release/xdptcp
+. bench/lab-lib.sh
 NAME=xworkers
 REPS=${REPS:-3}
 SECONDS_OF_LOAD=${SECONDS_OF_LOAD:-5}
-[ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
-WORK=$(mktemp -d)
 SERVER=
-cleanup() {
-	[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-	"$BIN" lab down --name $NAME >/dev/null 2>&1 || true
-	rm -rf "$WORK"
+bench_stop_processes() {
+	[ -z "$SERVER" ] || { kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; }
 }
-trap cleanup EXIT
-"$BIN" lab down --name $NAME >/dev/null 2>&1 || true
+bench_begin $NAME
 "$BIN" lab up --name $NAME --queues 2 >/dev/null
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
