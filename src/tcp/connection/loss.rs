@@ -104,6 +104,11 @@ impl Connection {
             // RFC 8985 §7.2: the probe timer restarts when new data is acknowledged.
             self.arm_loss_probe(now);
         }
+        if self.snd.buf.is_empty() {
+            // Everything sent was acknowledged: as the send ring goes back to its pool, the
+            // scoreboard frees its records, so an idle connection holds none.
+            self.sack.board.release_if_empty();
+        }
     }
 
     /// RACK loss detection (RFC 8985 §6.2 step 5), the reordering timer for what is not
@@ -146,7 +151,7 @@ impl Connection {
         self.sack.prr.on_ack(0, pipe, u32::from(self.snd.mss));
         self.sack.tlp.cancel();
         self.timers.stop(Timer::LossProbe);
-        self.stats.fast_retransmits += 1;
+        self.stats.events().fast_retransmits += 1;
     }
 
     /// After an ACK's deliveries: end the recovery once SND.UNA passed the recovery point,
@@ -340,7 +345,7 @@ impl Connection {
                 now.saturating_add_nanos(pto.saturating_mul(backoff)),
             );
         }
-        self.stats.loss_probes += 1;
+        self.stats.events().loss_probes += 1;
         if first {
             self.timers
                 .set(Timer::Retransmit, self.retransmit_deadline(now, 0));

@@ -58,7 +58,7 @@ pub use path_error::{PathError, PathErrorKind, PathErrorOutcome, UnreachableReas
 pub use path_mtu::MIN_PATH_MTU;
 pub use reset::reset_reply;
 pub use state::{State, UnknownState};
-pub use stats::ConnStats;
+pub use stats::{ConnStats, ConnStatsSnapshot};
 pub(crate) use timestamps::clock_value;
 
 use std::sync::Arc;
@@ -71,6 +71,7 @@ use self::receive::ReceiveSequence;
 use self::reset::ResetReply;
 use self::retransmit::Retransmission;
 use self::send::SendSequence;
+use self::stats::Counters;
 use self::timestamps::Timestamps;
 use super::config::Config;
 use super::congestion::{self, Congestion};
@@ -150,7 +151,7 @@ pub struct Connection {
     challenge_ceiling: Option<Arc<crate::tcp::ChallengeAckCeiling>>,
     direct: DirectDelivery,
     app: Application,
-    stats: ConnStats,
+    stats: Counters,
 }
 
 /// Lowest MSS accepted from a peer (as Linux: smaller values are raised to this).
@@ -194,7 +195,7 @@ impl Connection {
                 nodelay: config.nodelay,
                 ..Application::default()
             },
-            stats: ConnStats::default(),
+            stats: Counters::default(),
             config,
         }
     }
