@@ -218,6 +218,9 @@ pub struct TcpFile {
 pub struct LimitsFile {
     /// Connections each worker holds at most.
     pub connections_per_worker: Option<usize>,
+    /// Payload buffer bytes (send and receive rings) all connections of the process may
+    /// hold before new ones are refused; each worker gets an equal share. Absent: no limit.
+    pub buffer_memory: Option<ByteSize>,
     /// Half-open connections each worker holds per listening port.
     pub backlog: Option<usize>,
     /// Connections each worker holds per listening port established and not yet taken by

@@ -271,6 +271,11 @@ impl ServeFile {
                 .unwrap_or(runtime.max_connections_per_worker),
             1..=1 << 22,
         )?;
+        if let Some(limit) = limits.buffer_memory {
+            let bytes = usize::try_from(limit.0)
+                .map_err(|_| SettingError::new("limits.buffer_memory", "too large"))?;
+            runtime.buffer_memory_limit = Some(bytes);
+        }
         runtime.backlog = within(
             "limits.backlog",
             limits.backlog.unwrap_or(runtime.backlog),
@@ -418,6 +423,15 @@ mod tests {
                 .map(|_| String::from("valid"))
                 .unwrap_or_else(|e| e.to_string()),
         }
+    }
+
+    #[test]
+    fn the_buffer_memory_limit_is_a_byte_count_and_absent_by_default() {
+        let settings = |text: &str| ServeFile::parse(text).unwrap().settings().unwrap();
+        let base = "interface = \"eth0\"\n";
+        assert_eq!(settings(base).runtime.buffer_memory_limit, None);
+        let limited = settings(&format!("{base}[limits]\nbuffer_memory = \"64M\"\n"));
+        assert_eq!(limited.runtime.buffer_memory_limit, Some(64 << 20));
     }
 
     #[test]

@@ -407,6 +407,10 @@ pub const DROP_REASONS: &[DropReason] = &[
         value: |s| s.drop_connection_limit,
     },
     DropReason {
+        reason: "buffer_memory",
+        value: |s| s.drop_buffer_memory,
+    },
+    DropReason {
         reason: "no_connection",
         value: |s| s.drop_no_connection,
     },
@@ -474,9 +478,10 @@ mod tests {
             drop_icmp_out_of_window: 1 << 21,
             drop_icmp_mtu_not_lower: 1 << 22,
             drop_accept_queue_full: 1 << 23,
+            drop_buffer_memory: 1 << 24,
             ..StackStats::default()
         };
-        assert_eq!(dropped(&stats), (1 << 24) - 1);
+        assert_eq!(dropped(&stats), (1 << 25) - 1);
         let debug = format!("{stats:?}");
         assert_eq!(debug.matches("drop_").count(), DROP_REASONS.len());
     }

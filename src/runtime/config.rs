@@ -80,6 +80,13 @@ pub struct RuntimeConfig {
     /// `net.ipv4.ip_local_port_range` (32768–60999 by default).
     pub ephemeral_ports: RangeInclusive<u16>,
     pub max_connections_per_worker: usize,
+    /// Bytes of payload buffers all workers' connections together may hold before new
+    /// connections are refused (see [`crate::stack::StackConfig::buffer_memory_limit`]);
+    /// `None`: no limit. It is per process: each worker's stack gets an equal share
+    /// ([`RuntimeConfig::buffer_memory_share`]) and keeps to it alone, so no count is
+    /// shared between cores on the fast path (one worker may refuse while another still
+    /// has room).
+    pub buffer_memory_limit: Option<usize>,
     pub tcp: tcp::Config,
     pub xsk: XskConfig,
     /// Native or generic XDP (see [`XdpAttach`]).
@@ -103,12 +110,20 @@ impl RuntimeConfig {
             syn_cookies: SynCookies::default(),
             ephemeral_ports: 61_000..=65_535,
             max_connections_per_worker: 65_536,
+            buffer_memory_limit: None,
             tcp: tcp::Config::default(),
             xsk: XskConfig::default(),
             xdp_attach: XdpAttach::Auto,
             idle: IdlePolicy::default(),
             batch: 64,
         }
+    }
+
+    /// Each worker's share of [`RuntimeConfig::buffer_memory_limit`]: the limit split
+    /// evenly between the queues (rounded down, so the shares never add up to more).
+    pub fn buffer_memory_share(&self) -> Option<usize> {
+        self.buffer_memory_limit
+            .map(|limit| limit / self.queues.max(1) as usize)
     }
 
     /// Source ports in the ephemeral range.
@@ -146,6 +161,14 @@ impl RuntimeConfig {
                 queues: self.queues,
             });
         }
+        let rings = self.tcp.send_buffer + self.tcp.recv_buffer;
+        if let Some(share) = self.buffer_memory_share().filter(|&share| share < rings) {
+            return Err(ConfigError::BufferMemory {
+                share,
+                rings,
+                queues: self.queues,
+            });
+        }
         Ok(self.tcp.validate()?)
     }
 }
@@ -163,6 +186,12 @@ pub enum ConfigError {
     TooManyAddresses { count: usize },
     #[error("the address {address} is given twice")]
     AddressTwice { address: Ipv4Addr },
+    #[error("the buffer memory limit gives each of {queues} workers {share} bytes, less than one connection's send and receive buffers ({rings} bytes)")]
+    BufferMemory {
+        share: usize,
+        rings: usize,
+        queues: u32,
+    },
     #[error(transparent)]
     Tcp(#[from] tcp::ConfigError),
 }
@@ -181,6 +210,18 @@ mod tests {
             config.validate().unwrap_err().to_string()
         };
         assert_eq!(check(|c| c.queues = 0), "queues must be at least 1");
+        assert_eq!(
+            check(|c| {
+                c.queues = 2;
+                c.buffer_memory_limit = Some(c.tcp.send_buffer + c.tcp.recv_buffer);
+            }),
+            format!(
+                "the buffer memory limit gives each of 2 workers {} bytes, less than one \
+                 connection's send and receive buffers ({} bytes)",
+                (valid.tcp.send_buffer + valid.tcp.recv_buffer) / 2,
+                valid.tcp.send_buffer + valid.tcp.recv_buffer
+            )
+        );
         assert_eq!(
             check(|c| {
                 c.ipv4 = Some(Ipv4Addr::new(10, 0, 0, 1));

@@ -300,6 +300,7 @@ impl<'a> Workers<'a> {
         stack_config.arp = false;
         stack_config.accept_partial_checksum = facts.accept_partial_checksum();
         stack_config.max_connections = config.max_connections_per_worker;
+        stack_config.buffer_memory_limit = config.buffer_memory_share();
         stack_config.ephemeral_ports = self.owners.ports_of(index);
         if let ReplyOwners::Rss { rss, .. } = &self.owners {
             stack_config.reply_queue = Some(ReplyQueue {

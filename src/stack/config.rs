@@ -51,6 +51,18 @@ pub struct StackConfig {
     /// §7), drawn afresh each second (see [`tcp::ChallengeAckCeiling`]); beside each
     /// connection's own `tcp.challenge_ack_limit`.
     pub challenge_ack_ceiling: u32,
+    /// Bytes of payload buffers (send and receive rings, taken from the stack's pools) the
+    /// connections may hold before new ones are refused; `None`: no limit but
+    /// `max_connections`. An admission limit: once reached, a SYN to a listener is dropped
+    /// unanswered (`StackStats::drop_buffer_memory`) and `connect` fails with
+    /// [`StackError::BufferMemoryLimit`], while the connections already open keep taking
+    /// buffers as they need them, so nothing accepted is lost. They may therefore go past
+    /// it, each by at most its own two rings (`tcp.send_buffer + tcp.recv_buffer`): the
+    /// whole is bounded by [`Stack::buffer_memory_bound`] as without a limit.
+    ///
+    /// [`StackError::BufferMemoryLimit`]: super::StackError::BufferMemoryLimit
+    /// [`Stack::buffer_memory_bound`]: super::Stack::buffer_memory_bound
+    pub buffer_memory_limit: Option<usize>,
     pub tcp: tcp::Config,
 }
 
@@ -115,6 +127,7 @@ impl StackConfig {
             accept_partial_checksum: false,
             syn_cookies: SynCookies::default(),
             challenge_ack_ceiling: 1000,
+            buffer_memory_limit: None,
             tcp: tcp::Config::default(),
         }
     }

@@ -82,6 +82,9 @@ impl Stack {
         if self.conns.len() >= self.config.max_connections {
             return Err(StackError::TooManyConnections(self.config.max_connections));
         }
+        if let (true, Some(limit)) = (self.buffer_memory_full(), self.config.buffer_memory_limit) {
+            return Err(StackError::BufferMemoryLimit(limit));
+        }
         let iss = self.isn.isn(now, key.local(), key.remote());
         let mut conn = self.new_connection(key, iss);
         conn.connect(remote.port(), now)?;

@@ -34,6 +34,10 @@ pub enum StackError {
     NoEphemeralPort(SocketAddrV4),
     #[error("connection limit of {0} reached")]
     TooManyConnections(usize),
+    /// The connections hold the payload buffer memory `StackConfig::buffer_memory_limit`
+    /// allows: no new one opens until some is given back.
+    #[error("payload buffer memory limit of {0} bytes reached")]
+    BufferMemoryLimit(usize),
     #[error("no such connection (closed and freed, or never existed)")]
     NoSuchConnection,
     #[error(transparent)]

@@ -153,7 +153,7 @@ impl Stack {
             slot.cancel_timer(&mut self.timers);
             slot.leave_flow_table(&mut self.flows);
             self.stats.connections_freed += 1;
-            self.freed_connection_totals.accumulate(slot.conn.stats());
+            self.freed_connection_totals.accumulate(&slot.conn.stats());
         }
     }
 }

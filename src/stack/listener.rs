@@ -131,6 +131,12 @@ impl Stack {
         repr: &TcpRepr,
         payload: &[u8],
     ) {
+        if self.buffer_memory_full() {
+            // Not answered, not even with a cookie: the peer retries its SYN, and one of
+            // those gets in once connections have given buffers back (see `memory`).
+            self.stats.drop_buffer_memory += 1;
+            return;
+        }
         let l = &mut self.listeners[listener];
         let backlog_full = l.half_open >= l.backlog;
         if backlog_full {

@@ -10,6 +10,17 @@
 //! scoreboard keeps the records of its last flight (at most 64, see
 //! `tcp::recovery::scoreboard`). A connection in TIME-WAIT that nobody holds is only a
 //! record (`time_wait`).
+//!
+//! Payload buffers are bounded per connection (fixed ring capacities) and, optionally, as
+//! a whole by an admission limit (`StackConfig::buffer_memory_limit`): the pools count the
+//! buffers they handed out and not got back, and while those reach the limit the stack
+//! opens no connection — a SYN to a listener is dropped unanswered and counted
+//! (`StackStats::drop_buffer_memory`), `connect` fails with `StackError::BufferMemoryLimit`.
+//! The connections already open still take buffers whenever they need them: a ring refused
+//! storage would have to drop what the peer was promised room for, or what the
+//! application was told was sent. They may so go past the limit, each by at most its own
+//! two rings, and all together by no more than `Stack::buffer_memory_bound` allows anyway;
+//! the limit stops more connections from adding to that.
 
 use std::mem::size_of;
 
@@ -53,6 +64,19 @@ impl Stack {
             flow_table_share: self.flows.memory_bytes() / self.config.max_connections.max(1),
             time_wait_record: size_of::<(FlowKey, tcp::TimeWait)>() + size_of::<u32>(),
         }
+    }
+
+    /// Bytes of payload buffers the connections hold now, counted by the pools where
+    /// storage is taken and given back (what `StackConfig::buffer_memory_limit` limits).
+    pub fn buffer_memory_in_use(&self) -> usize {
+        self.send_pool.in_use_bytes() + self.recv_pool.in_use_bytes()
+    }
+
+    /// True while the payload buffers held reach the limit: no connection may open.
+    pub(super) fn buffer_memory_full(&self) -> bool {
+        self.config
+            .buffer_memory_limit
+            .is_some_and(|limit| self.buffer_memory_in_use() >= limit)
     }
 
     /// Heap the connections' control state holds now (see

@@ -146,7 +146,7 @@ impl Stack {
     pub fn tcp_totals(&self) -> ConnStats {
         let mut totals = self.freed_connection_totals;
         for slot in self.conns.values() {
-            totals.accumulate(slot.conn.stats());
+            totals.accumulate(&slot.conn.stats());
         }
         totals
     }

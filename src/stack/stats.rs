@@ -54,6 +54,9 @@ pub struct StackStats {
     /// full (dropped, so the handshake completes on a retransmission; see `accept_queue`).
     pub drop_accept_queue_full: u64,
     pub drop_connection_limit: u64,
+    /// SYNs (and SYN cookie ACKs) to a listener dropped because the connections held the
+    /// payload buffer memory `StackConfig::buffer_memory_limit` allows.
+    pub drop_buffer_memory: u64,
     pub drop_no_connection: u64,
     /// Connections in TIME-WAIT freed for a compact record (see `time_wait`).
     pub time_wait_compacted: u64,

@@ -110,6 +110,13 @@ impl Stack {
             self.stats.drop_connection_limit += 1;
             return true;
         }
+        if self.buffer_memory_full() {
+            // A cookie sent before the limit was reached (or by the datapath, which answers
+            // SYNs without the stack): dropped like a full accept queue's, so the peer's
+            // retransmission gets in once memory is given back, while the cookie is valid.
+            self.stats.drop_buffer_memory += 1;
+            return true;
+        }
         let options = syn_cookie::options_from_echo(mss, ack.options.timestamps.map(|(_, e)| e));
         let mut conn = self.new_connection(key, cookie);
         if conn.accept_syn_cookie(now, ack, payload, options).is_err()

@@ -4,6 +4,7 @@
 //! holds no buffer memory (the goal: ≤ 1 KiB of control state per idle connection). Capacity
 //! is fixed at creation: nothing grows without bound.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam::queue::ArrayQueue;
@@ -14,10 +15,18 @@ use crate::wire::SeqNum;
 /// takes its storage from here on first use and gives it back when it releases it, so opening
 /// a connection does not zero a fresh buffer, and memory stays bounded (at most `capacity`
 /// idle buffers are kept; more are freed).
+///
+/// It also counts the buffers taken and not yet given back ([`BufferPool::in_use`]): the
+/// payload memory the connections hold, which the stack's admission limit reads
+/// (`StackConfig::buffer_memory_limit`). Counting at the two points where storage changes
+/// hands keeps the count right whenever a ring chooses to give its storage back.
 #[derive(Debug)]
 pub struct BufferPool {
     size: usize,
     free: ArrayQueue<Box<[u8]>>,
+    /// Buffers taken and not given back. Atomic only because the pool is `Sync`: one stack
+    /// (one thread) takes and gives, so the count is never contended.
+    in_use: AtomicUsize,
 }
 
 impl BufferPool {
@@ -25,7 +34,18 @@ impl BufferPool {
         Arc::new(BufferPool {
             size,
             free: ArrayQueue::new(capacity.max(1)),
+            in_use: AtomicUsize::new(0),
         })
+    }
+
+    /// Buffers taken by rings and not given back yet.
+    pub fn in_use(&self) -> usize {
+        self.in_use.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of the buffers taken and not given back: [`BufferPool::in_use`] buffers.
+    pub fn in_use_bytes(&self) -> usize {
+        self.in_use() * self.size
     }
 
     /// Size of the buffers it holds.
@@ -39,12 +59,15 @@ impl BufferPool {
     }
 
     fn take(&self) -> Box<[u8]> {
+        self.in_use.fetch_add(1, Ordering::Relaxed);
         self.free
             .pop()
             .unwrap_or_else(|| vec![0u8; self.size].into_boxed_slice())
     }
 
+    /// Takes back a buffer [`BufferPool::take`] handed out.
     fn give(&self, buffer: Box<[u8]>) {
+        self.in_use.fetch_sub(1, Ordering::Relaxed);
         if buffer.len() == self.size {
             let _ = self.free.push(buffer); // a full stock frees the buffer
         }
@@ -76,9 +99,10 @@ impl RingBuffer {
         }
     }
 
-    /// Takes storage from (and returns it to) `pool`, if its buffers have our capacity.
+    /// Takes storage from (and returns it to) `pool`, if its buffers have our capacity and
+    /// no storage is held yet (what the pool counts as in use is only what it handed out).
     pub fn set_pool(&mut self, pool: Arc<BufferPool>) {
-        if pool.buffer_size() == self.capacity {
+        if pool.buffer_size() == self.capacity && !self.is_allocated() {
             self.pool = Some(pool);
         }
     }
@@ -492,6 +516,25 @@ mod tests {
         wrong.push(b"q");
         drop(wrong);
         assert_eq!(pool.idle(), 1);
+    }
+
+    #[test]
+    fn a_pool_counts_the_buffers_taken_and_not_given_back() {
+        let pool = BufferPool::new(8, 1);
+        let mut a = RingBuffer::new(8);
+        a.set_pool(pool.clone());
+        let mut b = RingBuffer::new(8);
+        b.set_pool(pool.clone());
+        assert_eq!(pool.in_use(), 0, "nothing is taken before the first byte");
+        a.push(b"abc");
+        b.push(b"d");
+        a.push(b"e");
+        assert_eq!((pool.in_use(), pool.in_use_bytes()), (2, 16));
+        a.consume(4);
+        a.release_if_empty();
+        assert_eq!(pool.in_use(), 1);
+        drop(b); // beyond the stock of one: freed, and no longer in use either
+        assert_eq!((pool.in_use(), pool.idle()), (0, 1));
     }
 
     #[test]

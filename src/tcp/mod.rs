@@ -22,8 +22,8 @@ pub use crate::wire::SeqNum;
 pub use challenge_ceiling::ChallengeAckCeiling;
 pub use config::{Config, ConfigError, Keepalive};
 pub use connection::{
-    reset_reply, ConnStats, Connection, Event, PathError, PathErrorKind, PathErrorOutcome, State,
-    UnknownState, UnreachableReason, MIN_PATH_MTU,
+    reset_reply, ConnStats, ConnStatsSnapshot, Connection, Event, PathError, PathErrorKind,
+    PathErrorOutcome, State, UnknownState, UnreachableReason, MIN_PATH_MTU,
 };
 pub use error::{ConnectionError, Error};
 pub use isn::IsnGenerator;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use xdptcp::config::{
-    HugePagesChoice, IdleChoice, ServeFile, SettingError, XdpModeChoice, ZeroCopyChoice,
+    ByteSize, HugePagesChoice, IdleChoice, ServeFile, SettingError, XdpModeChoice, ZeroCopyChoice,
 };
 use xdptcp::runtime::{Runtime, RuntimeConfig};
 
@@ -97,6 +97,12 @@ pub struct DatapathArgs {
     /// Connections each worker holds at most [default: 65536].
     #[arg(long)]
     pub connections_per_worker: Option<usize>,
+    /// Payload buffer memory (send and receive rings) the connections of the whole process
+    /// may hold, as 512M or 2G; once reached, new connections are refused (SYNs dropped,
+    /// counted as buffer_memory) while open ones keep working. Each worker gets an equal
+    /// share [default: no limit].
+    #[arg(long, value_name = "BYTES", value_parser = crate::parse_size)]
+    pub buffer_memory: Option<u64>,
 }
 
 impl DatapathArgs {
@@ -134,6 +140,9 @@ impl DatapathArgs {
         file.limits.connections_per_worker = self
             .connections_per_worker
             .or(file.limits.connections_per_worker);
+        if let Some(bytes) = self.buffer_memory {
+            file.limits.buffer_memory = Some(ByteSize(bytes));
+        }
     }
 
     /// The runtime settings the flags alone give (commands without a configuration file).

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{ConnStats, Connection, ConnectionError, State};
+use super::{ConnStatsSnapshot, Connection, ConnectionError, State};
 #[cfg(doc)]
 use crate::tcp::buffer::Assembler;
 use crate::tcp::buffer::BufferPool;
@@ -111,9 +111,9 @@ impl Connection {
         self.config.congestion
     }
 
-    /// This connection's counters.
-    pub fn stats(&self) -> &ConnStats {
-        &self.stats
+    /// This connection's counters, assembled (see `stats`: the event counters are boxed).
+    pub fn stats(&self) -> ConnStatsSnapshot {
+        ConnStatsSnapshot(self.stats.snapshot())
     }
 
     /// Retransmission timeouts since the peer last acknowledged anything. The stack uses it
@@ -170,9 +170,10 @@ impl Connection {
     }
 
     /// Bytes of heap this connection's control state holds now, payload buffers excluded:
-    /// the out-of-order ranges while allocated and the SACK scoreboard's records.
+    /// the out-of-order ranges while allocated, the SACK scoreboard's records, and the event
+    /// counters once an event was counted (see `stats`).
     pub fn control_heap_bytes(&self) -> usize {
-        self.rcv.assembler.heap_bytes() + self.sack.board.heap_bytes()
+        self.rcv.assembler.heap_bytes() + self.sack.board.heap_bytes() + self.stats.heap_bytes()
     }
 
     /// True once the peer's FIN was processed (every byte before it has arrived).

@@ -223,9 +223,9 @@ impl Connection {
             u32::from(self.snd.mss),
             &mut self.cc,
         );
-        self.stats.duplicate_acks_in += 1;
+        self.stats.events().duplicate_acks_in += 1;
         if let AckAction::RetransmitFirstUnacked { .. } = action {
-            self.stats.fast_retransmits += 1;
+            self.stats.events().fast_retransmits += 1;
             self.pending.insert(Owed::RetransmitHead);
             self.rtx.probe = None;
         }

@@ -159,11 +159,11 @@ impl Connection {
         }
         match seg.options.timestamps {
             None => {
-                self.stats.missing_timestamps += 1;
+                self.stats.events().missing_timestamps += 1;
                 ControlFlow::Break(Reply::Nothing)
             }
             Some((tsval, _)) if self.ts.is_old_duplicate(tsval, now) => {
-                self.stats.paws_rejected += 1;
+                self.stats.events().paws_rejected += 1;
                 ControlFlow::Break(if seg.segment_len(payload.len()) == 0 {
                     Reply::OutOfWindowAck
                 } else {
@@ -316,7 +316,7 @@ impl Connection {
                 {
                     self.pending.insert(Owed::Ack);
                 } else {
-                    self.stats.acks_rate_limited += 1;
+                    self.stats.events().acks_rate_limited += 1;
                 }
             }
             Reply::ChallengeAck => {
@@ -330,10 +330,10 @@ impl Connection {
                         .as_ref()
                         .is_none_or(|ceiling| ceiling.allow(now))
                 {
-                    self.stats.challenge_acks += 1;
+                    self.stats.events().challenge_acks += 1;
                     self.pending.insert(Owed::Ack);
                 } else {
-                    self.stats.acks_rate_limited += 1;
+                    self.stats.events().acks_rate_limited += 1;
                 }
             }
             Reply::Reset { seq } => self.owe_reset(ResetReply {

@@ -35,6 +35,12 @@ impl Connection {
             return self.holds_empty_buffer();
         }
         self.snd.buf.release_if_empty();
+        // With nothing in flight the SACK scoreboard is empty too: its records' storage goes
+        // with the send ring, so an idle connection holds none (kept while busy, like the
+        // rings, so that a flight does not allocate it again).
+        if self.snd.buf.is_empty() {
+            self.sack.board.release_if_empty();
+        }
         if self.rcv.buf.is_empty() && self.rcv.assembler.is_empty() {
             self.rcv.buf.release_if_empty();
             self.rcv.assembler.release_if_empty();

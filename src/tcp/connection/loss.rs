@@ -146,7 +146,7 @@ impl Connection {
         self.sack.prr.on_ack(0, pipe, u32::from(self.snd.mss));
         self.sack.tlp.cancel();
         self.timers.stop(Timer::LossProbe);
-        self.stats.fast_retransmits += 1;
+        self.stats.events().fast_retransmits += 1;
     }
 
     /// After an ACK's deliveries: end the recovery once SND.UNA passed the recovery point,
@@ -340,7 +340,7 @@ impl Connection {
                 now.saturating_add_nanos(pto.saturating_mul(backoff)),
             );
         }
-        self.stats.loss_probes += 1;
+        self.stats.events().loss_probes += 1;
         if first {
             self.timers
                 .set(Timer::Retransmit, self.retransmit_deadline(now, 0));

@@ -60,7 +60,7 @@ pub use path_error::{PathError, PathErrorKind, PathErrorOutcome, UnreachableReas
 pub use path_mtu::MIN_PATH_MTU;
 pub use reset::reset_reply;
 pub use state::{State, UnknownState};
-pub use stats::ConnStats;
+pub use stats::{ConnStats, ConnStatsSnapshot};
 pub(crate) use timestamps::clock_value;
 
 use std::sync::Arc;
@@ -73,6 +73,7 @@ use self::receive::ReceiveSequence;
 use self::reset::ResetReply;
 use self::retransmit::Retransmission;
 use self::send::SendSequence;
+use self::stats::Counters;
 use self::timestamps::Timestamps;
 use super::config::Config;
 use super::congestion::{self, Congestion};
@@ -154,7 +155,7 @@ pub struct Connection {
     /// A payload ring drained since the last idle sweep (see `idle_buffers`).
     rings_used: bool,
     app: Application,
-    stats: ConnStats,
+    stats: Counters,
 }
 
 /// Lowest MSS accepted from a peer (as Linux: smaller values are raised to this).
@@ -199,7 +200,7 @@ impl Connection {
                 nodelay: config.nodelay,
                 ..Application::default()
             },
-            stats: ConnStats::default(),
+            stats: Counters::default(),
             config,
         }
     }

@@ -140,7 +140,7 @@ impl Connection {
         self.timers.stop(Timer::DelayedAck);
         self.ts.last_ack_sent = self.rcv.nxt;
         if self.rcv.dsack.take().is_some() {
-            self.stats.dsacks_sent += 1;
+            self.stats.events().dsacks_sent += 1;
         }
     }
 
@@ -256,8 +256,8 @@ impl Connection {
             self.snd.cwnd_limited = true;
         }
         if seq < self.snd.max {
-            self.stats.retransmitted_segments += 1;
-            self.stats.retransmitted_bytes += u64::from(end.min(self.snd.max).since(seq));
+            self.stats.events().retransmitted_segments += 1;
+            self.stats.events().retransmitted_bytes += u64::from(end.min(self.snd.max).since(seq));
             self.rtx.forget_probe_from(seq);
         }
         if end > self.snd.max {

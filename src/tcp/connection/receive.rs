@@ -240,7 +240,7 @@ impl Connection {
     /// Out of order: hold the text if the assembler has room, and send a duplicate ACK at
     /// once (RFC 5681 §4.2) so the sender can detect the loss.
     fn receive_out_of_order(&mut self, start: SeqNum, text: &[u8]) -> AckUrgency {
-        self.stats.out_of_order_segments_in += 1;
+        self.stats.events().out_of_order_segments_in += 1;
         if self
             .rcv
             .assembler

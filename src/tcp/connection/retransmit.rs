@@ -116,7 +116,7 @@ impl Connection {
             return;
         }
         self.rtx.retries = self.rtx.retries.saturating_add(1);
-        self.stats.timeouts += 1;
+        self.stats.events().timeouts += 1;
         let limit = match (self.snd.syn_acked, self.passive) {
             (true, _) => self.config.data_retries,
             (false, false) => self.config.syn_retries,

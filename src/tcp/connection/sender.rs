@@ -226,7 +226,7 @@ impl Connection {
         }
         self.snd.nxt = seq;
         self.snd.probing = true;
-        self.stats.window_probes += 1;
+        self.stats.events().window_probes += 1;
         self.probes.window_probes_unanswered =
             self.probes.window_probes_unanswered.saturating_add(1);
         Some(self.emit_segment(now, seq, 1, false, options, out))

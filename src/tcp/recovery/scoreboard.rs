@@ -93,9 +93,17 @@ impl Scoreboard {
     }
 
     /// Bytes of heap the records' storage holds now (kept between flights, at most 64
-    /// records' worth once a flight is over).
+    /// records' worth once a flight is over, none once released).
     pub fn heap_bytes(&self) -> usize {
         self.segments.capacity() * std::mem::size_of::<SentSegment>()
+    }
+
+    /// Frees the records' storage if no record is held: what an idle connection does, so
+    /// that it keeps no scoreboard (taken again by its next send).
+    pub fn release_if_empty(&mut self) {
+        if self.segments.is_empty() && self.segments.capacity() > 0 {
+            self.segments = VecDeque::new();
+        }
     }
 
     pub fn len(&self) -> usize {
