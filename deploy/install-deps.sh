@@ -12,12 +12,13 @@ set -eu
 # `build`: what building xdptcp and running its lab need (make demo).
 # `all` (the default): also the Linux peers and tools the tests and benchmarks use
 # (shellcheck for deploy/*.sh, systemd for the systemd-analyze run of tests/deploy.rs,
-# tshark for the captures of tests/wire_options.rs and tests/observe.rs, prometheus for
+# tshark (and tcpdump, which must read them too) for the captures of tests/wire_options.rs
+# and tests/observe.rs, prometheus for
 # the promtool check of tests/observe.rs, hping3 for the SYN flood of tests/syn_flood.rs).
 BUILD="build-essential pkg-config clang llvm libelf-dev zlib1g-dev m4 libbpf-dev
 iproute2 ethtool curl ca-certificates"
 PEERS="bpftool iputils-ping ncat wrk sockperf iperf3 python3 linux-perf valgrind nftables iptables
-shellcheck systemd tshark prometheus hping3"
+shellcheck systemd tshark tcpdump prometheus hping3"
 GUEST="qemu-system-x86 linux-image-6.12-amd64 busybox-static python3-venv ncat"
 VIRTME_NG_VENV=/opt/xdptcp-virtme-ng
 VIRTME_NG_VERSION=1.42
