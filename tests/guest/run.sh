@@ -10,9 +10,10 @@
 #      worker that did not open a connection hands its frames over (counted, printed);
 #      zero-copy, then the same in copy mode
 #   4. serve killed with SIGKILL: no XDP program left on the NIC, a restart serves again
-# Zero-copy: XDPTCP_GUEST_ZERO_COPY=require (the default, --zero-copy: a refusal fails the
-# test; needs the 6.13+ guest kernel that deploy/install-deps.sh guest fetches) or prefer
-# (zero-copy where the driver takes it, the log says which: for Debian 12's 6.12 kernel).
+# Zero-copy: XDPTCP_GUEST_ZERO_COPY=prefer (the default: zero-copy where the driver takes
+# it, the log says which; Debian 12's 6.12 kernel, the lab's default, binds copy mode) or
+# require (--zero-copy: a refusal fails the test; with
+# XDPTCP_GUEST_KERNEL=/opt/xdptcp-kernels/vmlinuz-6.17.13+deb13-amd64).
 # Prints the boot time, the time of each step and of the whole test; exits non-zero on
 # the first failure, the lab torn down either way.
 set -euo pipefail
@@ -22,7 +23,7 @@ LAB="$ROOT/deploy/guest-lab.sh"
 B="$ROOT/target/release/xdptcp"
 export XDPTCP_GUEST_DIR=${XDPTCP_GUEST_DIR:-/tmp/xdptcp-guest}
 DIR=$XDPTCP_GUEST_DIR
-ZERO_COPY=${XDPTCP_GUEST_ZERO_COPY:-require}
+ZERO_COPY=${XDPTCP_GUEST_ZERO_COPY:-prefer}
 PEER_NS=xdptcp-gpeer
 GUEST_IP=10.78.0.2
 PEER_IP=10.78.0.1
