@@ -40,9 +40,9 @@ die() {
 # deploy/install-deps.sh guest unpacks into /opt/xdptcp-kernels: 6.13 and later virtio_net
 # binds AF_XDP in zero-copy mode), else Debian 12's 6.12 in /boot (package
 # linux-image-6.12-amd64: native XDP, AF_XDP in copy mode only). 6.12 stays the default
-# until zero-copy passes every run: on 6.17 a connecting nc over two queues, after the NIC
-# went from one queue pair back to two, once found its second queue's fill ring empty and
-# timed out.
+# until zero-copy passes every run: on 6.17 a connecting nc over two queues fails in some
+# runs, its replies on queue 1 passed to the kernel as if that queue's XSKMAP slot were
+# empty (tests/guest/connect_repeat.sh reproduces it; README, "A real driver").
 guest_kernel() {
     if [ -n "${XDPTCP_GUEST_KERNEL:-}" ]; then
         echo "$XDPTCP_GUEST_KERNEL"

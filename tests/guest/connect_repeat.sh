@@ -1,0 +1,47 @@
+#!/bin/bash
+# Reproduces the zero-copy bug of issue 13: a connecting `xdptcp nc --zero-copy --queues 2`
+# in the qemu guest lab, N times (N=12 by default), every other run after the NIC went to
+# one queue pair and back. A run that fails prints its per-queue --stats, virtio_net's XDP
+# counters per queue and the guest kernel's TCP counters (did the kernel see the frames?).
+# Boots its own lab in $XDPTCP_GUEST_DIR (default /tmp/xdptcp-repeat) on the 6.17 kernel
+# unless XDPTCP_GUEST_KERNEL says otherwise; tears it down at the end.
+#   tests/guest/connect_repeat.sh [N]
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+LAB="$ROOT/deploy/guest-lab.sh"
+B=${XDPTCP_BIN:-$ROOT/target/release/xdptcp}
+export XDPTCP_GUEST_DIR=${XDPTCP_GUEST_DIR:-/tmp/xdptcp-repeat}
+export XDPTCP_GUEST_KERNEL=${XDPTCP_GUEST_KERNEL:-$(find /opt/xdptcp-kernels -maxdepth 1 -name 'vmlinuz-*' 2>/dev/null | sort -V | tail -n 1)}
+N=${1:-12}
+DIR=$XDPTCP_GUEST_DIR
+[ -x "$B" ] || { echo "connect_repeat: $B is missing: cargo build --release --bin xdptcp" >&2; exit 1; }
+"$LAB" up || exit 1
+trap '"$LAB" down >/dev/null 2>&1' EXIT
+head -c 1048576 /dev/urandom >"$DIR/data"
+failures=0
+for i in $(seq 1 "$N"); do
+    change=no
+    if [ $((i % 2)) = 1 ]; then
+        "$LAB" exec "ethtool -L eth0 combined 1" >/dev/null
+        "$LAB" exec "ethtool -L eth0 combined 2" >/dev/null
+        change=yes
+    fi
+    ip netns exec xdptcp-gpeer timeout 60 ncat -l 10.78.0.1 5002 >"$DIR/received" &
+    listener=$!
+    sleep 1
+    "$LAB" exec "nstat -n" >/dev/null
+    "$LAB" exec "timeout 30 $B nc --iface eth0 --xdp-mode native --zero-copy --stats --queues 2 10.78.0.1 5002 < $DIR/data" >"$DIR/nc-$i.log" 2>&1
+    rc=$?
+    wait "$listener"
+    if [ "$rc" = 0 ] && cmp -s "$DIR/received" "$DIR/data"; then
+        echo "run $i (channels changed: $change): ok; $(grep -o '^queue [01]: XDP steered [0-9]*[^;]*; socket rx [0-9]*' "$DIR/nc-$i.log" | paste -sd ' ')"
+        continue
+    fi
+    failures=$((failures + 1))
+    echo "run $i (channels changed: $change): FAILED (exit $rc)"
+    grep '^queue [01]:' "$DIR/nc-$i.log" | sed 's/ (ICMP.*//; s/^/    /'
+    echo "    virtio_net: $("$LAB" exec "ethtool -S eth0" | grep -E 'rx[01]_xdp_(packets|redirects|drops)' | tr -s ' ' | paste -sd ' ')"
+    echo "    guest TCP (since the run began): $("$LAB" exec "nstat -z TcpOutRsts TcpInSegs TcpAttemptFails" | tail -n +2 | tr -s ' ' | paste -sd ' ')"
+done
+echo "connect_repeat: $failures of $N runs failed"
+[ "$failures" = 0 ]
