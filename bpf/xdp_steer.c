@@ -179,6 +179,17 @@ static __always_inline int wants_cookie(const struct tcphdr *tcp, __u32 queue)
 	return bpf_map_lookup_elem(&cookie_ports, &key) != 0;
 }
 
+/* Redirects the frame to this queue's AF_XDP socket. With no socket in the queue's XSKMAP
+ * slot, bpf_redirect_map returns the fallback action in its flags' lower bits: the frame
+ * goes to the kernel, counted. */
+static __always_inline int to_socket(__u32 queue, struct xdptcp_queue_stats *st)
+{
+	int action = bpf_redirect_map(&xsks, queue, XDP_PASS);
+	if (action != XDP_REDIRECT && st)
+		st->no_socket++;
+	return action;
+}
+
 SEC("xdp")
 int xdptcp_steer(struct xdp_md *ctx)
 {
@@ -207,15 +218,14 @@ int xdptcp_steer(struct xdp_md *ctx)
 		}
 		if (st)
 			st->steered++;
-		/* No socket on this queue: the lower bits of the flags are the fallback action. */
-		return bpf_redirect_map(&xsks, queue, XDP_PASS);
+		return to_socket(queue, st);
 	}
 	if (ip && icmp_about_ours(ip, data_end, cfg)) {
 		if (st) {
 			st->steered++;
 			st->icmp_steered++;
 		}
-		return bpf_redirect_map(&xsks, queue, XDP_PASS);
+		return to_socket(queue, st);
 	}
 	if (st)
 		st->passed++;

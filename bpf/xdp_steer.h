@@ -55,6 +55,8 @@ struct xdptcp_queue_stats {
 	__u64 cookie_skipped; /* SYNs to a cookie port steered to the socket instead: options
 			       * malformed, or no room to build the answer in the frame */
 	__u64 icmp_steered;   /* of "steered": ICMP errors about the stack's TCP segments */
+	__u64 no_socket;      /* of "steered": the queue's XSKMAP slot held no socket, so the
+			       * frame went to the kernel instead */
 };
 
 #endif

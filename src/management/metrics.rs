@@ -49,6 +49,13 @@ pub const WORKER_METRICS: &[Metric] = &[
         value: |w| w.program.steered,
     },
     Metric {
+        name: "xdp_steered_no_socket_total",
+        label: "  of which no socket",
+        help: "Of the frames steered: those the queue's XSKMAP slot held no socket for, passed to the kernel instead.",
+        kind: Counter,
+        value: |w| w.program.no_socket,
+    },
+    Metric {
         name: "xdp_passed_frames_total",
         label: "XDP passed to the kernel",
         help: "Frames the XDP program passed to the kernel on this queue (not ours).",

@@ -18,6 +18,7 @@ struct QueueStatsValue {
     cookies_sent: u64,
     cookie_skipped: u64,
     icmp_steered: u64,
+    no_socket: u64,
 }
 
 /// Frames the program handled on one RX queue, summed over CPUs.
@@ -37,6 +38,10 @@ pub struct QueueCounters {
     /// Of `steered`: ICMP errors about the stack's TCP segments.
     #[serde(default)]
     pub icmp_steered: u64,
+    /// Of `steered`: frames the queue's XSKMAP slot had no socket for, so they went to the
+    /// kernel instead (a socket that is not, or no longer, in the map).
+    #[serde(default)]
+    pub no_socket: u64,
 }
 
 /// Reads the program's counters from any thread: it holds a descriptor of its own to the
@@ -103,5 +108,6 @@ pub(super) fn lookup(
             cookies_sent: acc.cookies_sent + v.cookies_sent,
             cookie_skipped: acc.cookie_skipped + v.cookie_skipped,
             icmp_steered: acc.icmp_steered + v.icmp_steered,
+            no_socket: acc.no_socket + v.no_socket,
         }))
 }

@@ -172,7 +172,7 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
     for (worker, stats) in runtime.stats().iter().enumerate() {
         let prog = counters.get(worker).copied().unwrap_or_default();
         eprintln!(
-            "queue {}: XDP steered {} passed {}; socket rx {} tx {} (tx frames in flight {}, \
+            "queue {}: XDP steered {} (no socket {}) passed {}; socket rx {} tx {} (tx frames in flight {}, \
              tx frames exhausted {}, kernel rx drops {} ring full {} fill empty {}); \
              TCP segments in {} out {}; resets sent {}; malformed dropped {}; connections open {} \
              (accepted {} opened {}); \
@@ -180,6 +180,7 @@ pub fn print_stats<M: Send + 'static>(runtime: &Runtime<M>) {
              frames handed to other queues {} (dropped {})",
             stats.queue,
             prog.steered,
+            prog.no_socket,
             prog.passed,
             stats.socket.rx_frames,
             stats.socket.tx_frames,
