@@ -2,7 +2,8 @@
 # Reproduces the zero-copy bug of issue 13: a connecting `xdptcp nc --zero-copy --queues 2`
 # in the qemu guest lab, N times (N=12 by default), every other run after the NIC went to
 # one queue pair and back. A run that fails prints its per-queue --stats, virtio_net's XDP
-# counters per queue and the guest kernel's TCP counters (did the kernel see the frames?).
+# counters per queue, the guest kernel's TCP counters (did the kernel see the frames?), and
+# what `ss --xdp` and bpftool showed while it ran (the sockets, the program and its maps).
 # Boots its own lab in $XDPTCP_GUEST_DIR (default /tmp/xdptcp-repeat) on the 6.17 kernel
 # unless XDPTCP_GUEST_KERNEL says otherwise; tears it down at the end.
 #   tests/guest/connect_repeat.sh [N]
@@ -30,7 +31,11 @@ for i in $(seq 1 "$N"); do
     listener=$!
     sleep 1
     "$LAB" exec "nstat -n" >/dev/null
-    "$LAB" exec "timeout 30 $B nc --iface eth0 --xdp-mode native --zero-copy --stats --queues 2 10.78.0.1 5002 < $DIR/data" >"$DIR/nc-$i.log" 2>&1
+    "$LAB" spawn "nc-$i" "timeout 30 $B nc --iface eth0 --xdp-mode native --zero-copy --stats --queues 2 10.78.0.1 5002 < $DIR/data"
+    # While it runs: the AF_XDP sockets (queue, rings) and the attached program's maps.
+    sleep 8
+    "$LAB" exec "ss --xdp -a -e -p; bpftool net show dev eth0; bpftool prog show name xdptcp_steer; bpftool map show" >"$DIR/while-$i.txt" 2>&1
+    "$LAB" wait "nc-$i" 60 >"$DIR/nc-$i.log" 2>&1
     rc=$?
     wait "$listener"
     if [ "$rc" = 0 ] && cmp -s "$DIR/received" "$DIR/data"; then
@@ -41,6 +46,7 @@ for i in $(seq 1 "$N"); do
     echo "run $i (channels changed: $change): FAILED (exit $rc)"
     grep '^queue [01]:' "$DIR/nc-$i.log" | sed 's/ (ICMP.*//; s/^/    /'
     echo "    virtio_net: $("$LAB" exec "ethtool -S eth0" | grep -E 'rx[01]_xdp_(packets|redirects|drops)' | tr -s ' ' | paste -sd ' ')"
+    sed 's/^/    while running: /' "$DIR/while-$i.txt"
     echo "    guest TCP (since the run began): $("$LAB" exec "nstat -z TcpOutRsts TcpInSegs TcpAttemptFails" | tail -n +2 | tr -s ' ' | paste -sd ' ')"
 done
 echo "connect_repeat: $failures of $N runs failed"
