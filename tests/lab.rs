@@ -273,8 +273,12 @@ fn a_delay_of_one_millisecond_adds_it_to_each_direction_until_cleared() {
          1 ms both ways {both:.3} ms, after --clear {after:.3} ms"
     );
     print!("{counters}");
-    assert!((0.8..1.6).contains(&(to_peer_only - clean)), "one way");
-    assert!((1.8..2.8).contains(&(both - clean)), "both ways");
+    // Each direction adds its millisecond: the floor is tight, the ceiling leaves room for
+    // the forwarder's wake-ups on a loaded host (a run beside a qemu guest and valgrind
+    // measured 3.24 ms both ways, 1.16 ms above the 2 ms).
+    assert!((0.8..2.0).contains(&(to_peer_only - clean)), "one way");
+    assert!((1.8..3.6).contains(&(both - clean)), "both ways");
+    assert!(both - to_peer_only > 0.8, "the second direction adds its own delay");
     assert!(after < clean + 0.3, "cleared");
     assert!(counters.to_peer.forwarder.arrived >= 20 && counters.to_stack.forwarder.arrived >= 20);
     let no_forwarder = Command::new("ip")
