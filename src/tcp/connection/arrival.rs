@@ -303,7 +303,7 @@ impl Connection {
     }
 
     /// Seventh: the segment text, in the states that still receive.
-    #[inline]
+    #[inline(always)]
     fn on_text(&mut self, admitted: &Admitted<'_>) -> ControlFlow<Reply, AckUrgency> {
         if admitted.text.is_empty() {
             return ControlFlow::Continue(AckUrgency::None);
