@@ -219,14 +219,25 @@ impl Scoreboard {
 
     /// SND.UNA moved to `una`: drops what it covers, telling `delivered` about each segment
     /// that no SACK had covered before.
+    #[inline]
     pub fn on_cumulative_ack(
         &mut self,
         una: SeqNum,
-        mut delivered: impl FnMut(&SentSegment),
+        delivered: impl FnMut(&SentSegment),
     ) -> Delivery {
         if !self.needs_loss_detection() {
             return self.on_cumulative_ack_clean(una, delivered);
         }
+        self.on_cumulative_ack_marked(una, delivered)
+    }
+
+    /// [`Scoreboard::on_cumulative_ack`] once some record is SACKed, lost or sent again.
+    #[inline(never)]
+    fn on_cumulative_ack_marked(
+        &mut self,
+        una: SeqNum,
+        mut delivered: impl FnMut(&SentSegment),
+    ) -> Delivery {
         let mut delivery = Delivery::default();
         while let Some(&segment) = self.segments.front() {
             if segment.start >= una {
@@ -265,6 +276,7 @@ impl Scoreboard {
     /// [`Scoreboard::on_cumulative_ack`] when nothing is SACKed, deemed lost or sent again
     /// (every flight without loss): each record covered is simply delivered, no count but
     /// the total changes, and with no SACK nothing can have been reordered.
+    #[inline(always)]
     fn on_cumulative_ack_clean(
         &mut self,
         una: SeqNum,
