@@ -44,6 +44,13 @@ pub(super) struct Admitted<'a> {
 impl Connection {
     /// Processes one arriving segment whose checksum was verified.
     pub fn handle_segment(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8]) {
+        self.arrive(now, seg, payload);
+    }
+
+    /// The body of [`Connection::handle_segment`], inlined into both entry points so that
+    /// the direct path pays no call between them.
+    #[inline(always)]
+    fn arrive(&mut self, now: Instant, seg: &TcpRepr, payload: &[u8]) {
         self.stats.segments_in += 1;
         match self.state {
             State::Closed => self.on_segment_closed(seg, payload.len()),
@@ -67,7 +74,7 @@ impl Connection {
     ) -> Option<Range<usize>> {
         self.direct.allowed = !self.app.orphaned;
         self.direct.len = 0;
-        self.handle_segment(now, seg, payload);
+        self.arrive(now, seg, payload);
         self.direct.allowed = false;
         if self.direct.len == 0 {
             return None;
@@ -189,7 +196,19 @@ impl Connection {
             text_len: payload.len(),
             fin: seg.flags.fin(),
         };
-        match sequence_check::admit(span, self.rcv.nxt, self.rcv.window()) {
+        let window = self.rcv.window();
+        if span.seq == self.rcv.nxt && !span.syn && span.len() <= window as usize {
+            // The next bytes expected, all inside the window (or nothing at RCV.NXT in a
+            // zero window): acceptable by every case of §3.10.7.4's first step, and
+            // nothing to trim, so `admit`'s general arithmetic has nothing to add.
+            return ControlFlow::Continue(Admitted {
+                start: span.seq,
+                text: payload,
+                fin: span.fin,
+                probe: false,
+            });
+        }
+        match sequence_check::admit(span, self.rcv.nxt, window) {
             Admission::Accept { start, text, fin } => {
                 if text.start > 0 {
                     // Its head was received before: report it (RFC 2883 §4.1).
@@ -284,7 +303,7 @@ impl Connection {
     }
 
     /// Seventh: the segment text, in the states that still receive.
-    #[inline]
+    #[inline(always)]
     fn on_text(&mut self, admitted: &Admitted<'_>) -> ControlFlow<Reply, AckUrgency> {
         if admitted.text.is_empty() {
             return ControlFlow::Continue(AckUrgency::None);

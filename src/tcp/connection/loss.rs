@@ -68,7 +68,9 @@ impl Connection {
         // for HyStart++ (RFC 9406 §4.2), unambiguous as it was sent once.
         let mut rtt_sample: Option<u64> = None;
         let mut on_delivered = |s: &crate::tcp::recovery::scoreboard::SentSegment| {
-            rack.on_delivered(s, now, echo_predates(s.sent));
+            // RACK looks at the echo only for a retransmitted segment (RFC 8985 §6.2 step
+            // 2): the first transmission of anything needs no timestamp arithmetic.
+            rack.on_delivered(s, now, s.is_retransmitted() && echo_predates(s.sent));
             if !s.is_retransmitted() {
                 let rtt = now.nanos_since(s.sent);
                 rtt_sample = Some(rtt_sample.map_or(rtt, |r| r.min(rtt)));

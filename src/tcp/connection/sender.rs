@@ -45,6 +45,7 @@ impl Connection {
     }
 
     /// [`Connection::new_data`] with data or a FIN queued up to `end`.
+    #[inline(always)]
     fn new_data_queued(&self, end: SeqNum, room: usize, override_timeout: bool) -> NewData {
         let seq = self.snd.nxt;
         let unsent = if seq < end {

@@ -219,7 +219,21 @@ impl Scoreboard {
 
     /// SND.UNA moved to `una`: drops what it covers, telling `delivered` about each segment
     /// that no SACK had covered before.
+    #[inline]
     pub fn on_cumulative_ack(
+        &mut self,
+        una: SeqNum,
+        delivered: impl FnMut(&SentSegment),
+    ) -> Delivery {
+        if !self.needs_loss_detection() {
+            return self.on_cumulative_ack_clean(una, delivered);
+        }
+        self.on_cumulative_ack_marked(una, delivered)
+    }
+
+    /// [`Scoreboard::on_cumulative_ack`] once some record is SACKed, lost or sent again.
+    #[inline(never)]
+    fn on_cumulative_ack_marked(
         &mut self,
         una: SeqNum,
         mut delivered: impl FnMut(&SentSegment),
@@ -255,13 +269,51 @@ impl Scoreboard {
                 delivered(&segment);
             }
         }
+        self.after_cumulative_ack();
+        delivery
+    }
+
+    /// [`Scoreboard::on_cumulative_ack`] when nothing is SACKed, deemed lost or sent again
+    /// (every flight without loss): each record covered is simply delivered, no count but
+    /// the total changes, and with no SACK nothing can have been reordered.
+    #[inline(always)]
+    fn on_cumulative_ack_clean(
+        &mut self,
+        una: SeqNum,
+        mut delivered: impl FnMut(&SentSegment),
+    ) -> Delivery {
+        let mut bytes = 0;
+        while let Some(segment) = self.segments.front_mut() {
+            if segment.start >= una {
+                break;
+            }
+            if segment.end > una {
+                bytes += una.since(segment.start); // partly acknowledged: keep the rest
+                segment.start = una;
+                break;
+            }
+            let segment = *segment;
+            self.segments.pop_front();
+            bytes += segment.len();
+            delivered(&segment);
+        }
+        self.total -= bytes;
+        self.after_cumulative_ack();
+        Delivery {
+            bytes,
+            reordered: false,
+        }
+    }
+
+    /// Once everything recorded is acknowledged, nothing is SACKed any more, and a
+    /// burst's bookkeeping goes back.
+    fn after_cumulative_ack(&mut self) {
         if self.segments.is_empty() {
             self.highest_sacked = None;
             if self.segments.capacity() > 64 {
-                self.segments = VecDeque::new(); // a burst's bookkeeping goes back
+                self.segments = VecDeque::new();
             }
         }
-        delivery
     }
 
     /// Marks the segments inside SACK block `[left, right)` as held by the peer, telling
@@ -362,6 +414,32 @@ mod tests {
             );
         }
         board
+    }
+
+    #[test]
+    fn cumulative_ack_without_loss_delivers_whole_and_partial_segments() {
+        let mut board = ten();
+        let mut seen = Vec::new();
+        // 1000..1250: two whole segments and half of the third.
+        let d = board.on_cumulative_ack(SeqNum(1250), |s| seen.push(s.start.0));
+        assert_eq!(seen, vec![1000, 1100]);
+        assert_eq!(
+            d,
+            Delivery {
+                bytes: 250,
+                reordered: false
+            }
+        );
+        assert_eq!(board.pipe(), 750);
+        assert_eq!(board.len(), 8);
+        assert_eq!(board.segments().next().map(|s| s.start), Some(SeqNum(1250)));
+        // The rest: the partial record's remainder is delivered whole.
+        seen.clear();
+        let d = board.on_cumulative_ack(SeqNum(2000), |s| seen.push(s.start.0));
+        assert_eq!(seen, vec![1250, 1300, 1400, 1500, 1600, 1700, 1800, 1900]);
+        assert_eq!(d.bytes, 750);
+        assert!(board.is_empty());
+        assert_eq!(board.pipe(), 0);
     }
 
     #[test]
