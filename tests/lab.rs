@@ -278,7 +278,10 @@ fn a_delay_of_one_millisecond_adds_it_to_each_direction_until_cleared() {
     // measured 3.24 ms both ways, 1.16 ms above the 2 ms).
     assert!((0.8..2.0).contains(&(to_peer_only - clean)), "one way");
     assert!((1.8..3.6).contains(&(both - clean)), "both ways");
-    assert!(both - to_peer_only > 0.8, "the second direction adds its own delay");
+    assert!(
+        both - to_peer_only > 0.8,
+        "the second direction adds its own delay"
+    );
     assert!(after < clean + 0.3, "cleared");
     assert!(counters.to_peer.forwarder.arrived >= 20 && counters.to_stack.forwarder.arrived >= 20);
     let no_forwarder = Command::new("ip")
