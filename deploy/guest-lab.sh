@@ -85,6 +85,20 @@ is_up() {
     pid=$(qemu_pid) && [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
+# A namespace $PEER_NS left by a lab that did not go down (its qemu killed, the machine
+# restored from a snapshot) holds no process: it is removed. One that holds processes
+# belongs to a lab that is running (perhaps with another XDPTCP_GUEST_DIR): that stops us.
+remove_stale_peer_namespace() {
+    ip netns list | grep -qw "$PEER_NS" || return 0
+    local pids
+    pids=$(ip netns pids "$PEER_NS" 2>/dev/null | tr '\n' ' ' || true)
+    if [ -n "${pids// /}" ]; then
+        die "namespace $PEER_NS is in use by another guest lab (pids $pids): guest-lab.sh down, with its XDPTCP_GUEST_DIR, stops it"
+    fi
+    echo "guest-lab: removing namespace $PEER_NS, left by an earlier lab with no process in it" >&2
+    ip netns del "$PEER_NS" || die "namespace $PEER_NS is left by an earlier lab and cannot be removed"
+}
+
 make_peer_namespace() {
     ip netns add "$PEER_NS"
     ip -n "$PEER_NS" link set lo up
@@ -135,9 +149,7 @@ up() {
     if is_up; then
         die "the guest lab is already up (qemu pid $(qemu_pid)); guest-lab.sh down first"
     fi
-    if ip netns list | grep -qw "$PEER_NS"; then
-        die "namespace $PEER_NS exists from an earlier lab: guest-lab.sh down removes it"
-    fi
+    remove_stale_peer_namespace
     rm -rf "$GUEST_DIR"
     mkdir -p "$GUEST_DIR/jobs"
     local kernel start attempt=1
