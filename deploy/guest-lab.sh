@@ -41,8 +41,8 @@ die() {
 # binds AF_XDP in zero-copy mode), else Debian 12's 6.12 in /boot (package
 # linux-image-6.12-amd64: native XDP, AF_XDP in copy mode only). 6.12 stays the default
 # until zero-copy passes every run: on 6.17 a connecting nc over two queues fails in some
-# runs, its replies on queue 1 passed to the kernel as if that queue's XSKMAP slot were
-# empty (tests/guest/connect_repeat.sh reproduces it; README, "A real driver").
+# runs: virtio_net posts queue 1's zero-copy RX buffers and the device never fills them
+# (tests/guest/connect_repeat.sh reproduces it; README, "A real driver").
 guest_kernel() {
     if [ -n "${XDPTCP_GUEST_KERNEL:-}" ]; then
         echo "$XDPTCP_GUEST_KERNEL"
