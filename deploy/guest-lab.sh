@@ -88,8 +88,12 @@ is_up() {
 # A namespace $PEER_NS left by a lab that did not go down (its qemu killed, the machine
 # restored from a snapshot) holds no process: it is removed. One that holds processes
 # belongs to a lab that is running (perhaps with another XDPTCP_GUEST_DIR): that stops us.
+peer_namespace_exists() {
+    ip netns list | grep -qw "$PEER_NS"
+}
+
 remove_stale_peer_namespace() {
-    ip netns list | grep -qw "$PEER_NS" || return 0
+    peer_namespace_exists || return 0
     local pids
     pids=$(ip netns pids "$PEER_NS" 2>/dev/null | tr '\n' ' ' || true)
     if [ -n "${pids// /}" ]; then
@@ -216,7 +220,7 @@ down() {
 }
 
 teardown() {
-    if ip netns list | grep -qw "$PEER_NS"; then
+    if peer_namespace_exists; then
         ip netns del "$PEER_NS"
     fi
     rm -f "$GUEST_DIR/qemu.pid"

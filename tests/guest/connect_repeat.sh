@@ -7,8 +7,8 @@
 # Boots its own lab in $XDPTCP_GUEST_DIR (default /tmp/xdptcp-repeat) on the 6.17 kernel
 # unless XDPTCP_GUEST_KERNEL says otherwise; tears it down at the end. With
 # XDPTCP_TRACE_XSKMAP=1, bpftrace runs tests/guest/xskmap_trace.bt in the guest around each
-# run (binds, XSKMAP updates and deletes, socket releases, redirects that found no socket)
-# and a failed run prints the trace.
+# run (binds, XSKMAP updates and deletes, socket releases, redirects that found no socket,
+# the driver's takes from the fill rings) and a failed run prints the trace.
 #   tests/guest/connect_repeat.sh [N]
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
